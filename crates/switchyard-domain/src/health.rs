@@ -1,0 +1,41 @@
+//! The `HealthProbe` port: how the outside layers learn whether a dependency is up.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+/// The result of probing one dependency.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DependencyHealth {
+    /// Which dependency: `database`, later `redis`, ...
+    pub name: &'static str,
+    /// Which kind of it: `sqlite`, `postgres`, `mysql`, ...
+    pub kind: &'static str,
+    /// Whether it answered.
+    pub up: bool,
+    /// How long the probe took.
+    pub latency: Duration,
+    /// Why it is down, in words safe to show (no credentials, no hosts).
+    pub error: Option<String>,
+}
+
+/// A snapshot of a connection pool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct PoolStats {
+    /// Connections open now (idle and in use).
+    pub connections: u32,
+    /// Of those, the idle ones.
+    pub idle: u32,
+    /// The most the pool will open.
+    pub max_connections: u32,
+}
+
+/// A dependency that can be probed for readiness and measured for metrics.
+#[async_trait]
+pub trait HealthProbe: Send + Sync + std::fmt::Debug {
+    /// Checks the dependency with a cheap round trip.
+    async fn check(&self) -> DependencyHealth;
+
+    /// The dependency's connection pool, when it has one.
+    fn pool_stats(&self) -> Option<PoolStats>;
+}

@@ -1,0 +1,15 @@
+//! Switchyard's domain: the types, rules and ports every other crate builds on.
+//!
+//! This crate does no IO. Whatever touches the outside world (database, network, clock,
+//! files, environment) is reached through a port trait defined here and implemented in an
+//! outer crate; see `docs/architecture.md`.
+
+pub mod clock;
+pub mod error;
+pub mod health;
+pub mod settings;
+
+pub use clock::{Clock, ManualClock};
+pub use error::{DomainError, StoreError};
+pub use health::{DependencyHealth, HealthProbe, PoolStats};
+pub use settings::{SettingKey, SettingsRepo};

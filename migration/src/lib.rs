@@ -1,0 +1,25 @@
+//! Switchyard's database migrations, shared by the server (which applies them at start), the
+//! `switchyard migrate` subcommand and this crate's own command-line interface.
+//!
+//! Migrations are plain sea-orm-migration code that never imports entity modules, so they keep
+//! working after the entities change. Every table is created through [`schema`], which applies
+//! the conventions every backend must share (utf8mb4_bin on MariaDB, microsecond timestamps).
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261122_000001_system_settings;
+pub mod command;
+pub mod schema;
+
+pub use command::MigrateCommand;
+
+/// The ordered list of every migration.
+#[derive(Debug)]
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261122_000001_system_settings::Migration)]
+    }
+}
