@@ -1,1 +1,152 @@
-//! placeholder
+//! Switchyard's HTTP surface on actix-web: routes, request and response DTOs, extractors,
+//! middleware, the error model and the OpenAPI document generated from the routes.
+//!
+//! This crate knows the domain's ports only; the server crate hands it their implementations.
+
+pub mod error;
+pub mod extract;
+pub mod middleware;
+pub mod openapi;
+pub mod routes;
+
+use std::sync::Arc;
+
+use actix_cors::Cors;
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::middleware::{Condition, from_fn};
+use actix_web::{App, web};
+use ipnet::IpNet;
+use switchyard_domain::HealthProbe;
+use tracing_actix_web::TracingLogger;
+use utoipa::OpenApi;
+use utoipa_actix_web::AppExt;
+use utoipa_actix_web::service_config::ServiceConfig;
+use utoipa_swagger_ui::SwaggerUi;
+
+pub use error::{ApiError, ErrorCode};
+pub use middleware::metrics::Metrics;
+use middleware::request_context::{REQUEST_ID_HEADER, TrustedProxies};
+use routes::meta::OpenApiDocument;
+
+/// A function that registers routes; route modules' `configure` have this type.
+pub type RouteConfig = fn(&mut ServiceConfig<'_>);
+
+/// What the handlers share: the ports' implementations and the metrics registry.
+#[derive(Debug)]
+pub struct AppState {
+    pub probe: Arc<dyn HealthProbe>,
+    pub metrics: Metrics,
+}
+
+/// HTTP settings, filled by the server crate from configuration.
+#[derive(Debug, Clone)]
+pub struct HttpSettings {
+    /// The largest request body accepted, in bytes.
+    pub body_limit: usize,
+    /// Proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<IpNet>,
+    /// Origins allowed to call the API from a browser; empty = no CORS headers at all, `*` = any.
+    pub cors_origins: Vec<String>,
+}
+
+/// Builds the actix `App` for each worker from state shared by all of them.
+#[derive(Debug, Clone)]
+pub struct Api {
+    state: web::Data<AppState>,
+    proxies: web::Data<TrustedProxies>,
+    metrics: web::Data<Metrics>,
+    settings: HttpSettings,
+    extra_routes: Vec<RouteConfig>,
+}
+
+impl Api {
+    pub fn new(probe: Arc<dyn HealthProbe>, settings: HttpSettings) -> Result<Self, prometheus::Error> {
+        let metrics = Metrics::new()?;
+        Ok(Self {
+            state: web::Data::new(AppState {
+                probe,
+                metrics: metrics.clone(),
+            }),
+            proxies: web::Data::new(TrustedProxies(settings.trusted_proxies.clone())),
+            metrics: web::Data::new(metrics),
+            settings,
+            extra_routes: Vec::new(),
+        })
+    }
+
+    /// Adds routes beyond the built-in ones (they appear in the OpenAPI document too).
+    pub fn with_routes(mut self, routes: RouteConfig) -> Self {
+        self.extra_routes.push(routes);
+        self
+    }
+
+    /// The OpenAPI document of every registered route.
+    pub fn openapi(&self) -> utoipa::openapi::OpenApi {
+        self.app_and_document().1
+    }
+
+    /// One worker's application.
+    pub fn app(
+        &self,
+    ) -> App<
+        impl ServiceFactory<
+            ServiceRequest,
+            Config = (),
+            Response = ServiceResponse<impl MessageBody + use<>>,
+            Error = actix_web::Error,
+            InitError = (),
+        > + use<>,
+    > {
+        let (app, document) = self.app_and_document();
+        let document = document
+            .to_json()
+            .unwrap_or_else(|error| format!(r#"{{"error":"the OpenAPI document could not be rendered: {error}"}}"#));
+        app.app_data(web::Data::new(OpenApiDocument(document)))
+            .service(SwaggerUi::new("/docs/{_:.*}").config(utoipa_swagger_ui::Config::from("/openapi.json")))
+            .wrap(Condition::new(!self.settings.cors_origins.is_empty(), self.cors()))
+            .wrap(from_fn(middleware::error_body::error_body))
+            .wrap(from_fn(middleware::metrics::track))
+            .wrap(TracingLogger::<middleware::root_span::RequestSpan>::new())
+            .wrap(from_fn(middleware::request_context::request_context))
+    }
+
+    fn app_and_document(
+        &self,
+    ) -> (
+        App<impl ServiceFactory<ServiceRequest, Config = (), Response = ServiceResponse, Error = actix_web::Error, InitError = ()> + use<>>,
+        utoipa::openapi::OpenApi,
+    ) {
+        let mut app = App::new()
+            .into_utoipa_app()
+            .openapi(openapi::ApiDoc::openapi())
+            .app_data(self.state.clone())
+            .app_data(self.proxies.clone())
+            .app_data(self.metrics.clone())
+            .app_data(extract::BodyLimit(self.settings.body_limit))
+            .app_data(web::PayloadConfig::new(self.settings.body_limit))
+            .app_data(extract::query_config())
+            .app_data(extract::path_config())
+            .configure(routes::health::configure)
+            .configure(routes::meta::configure);
+        for routes in &self.extra_routes {
+            app = app.configure(routes);
+        }
+        app.split_for_parts()
+    }
+
+    fn cors(&self) -> Cors {
+        let origins = &self.settings.cors_origins;
+        let cors = if origins.iter().any(|origin| origin == "*") {
+            Cors::default().allow_any_origin()
+        } else {
+            origins
+                .iter()
+                .fold(Cors::default(), |cors, origin| cors.allowed_origin(origin))
+        };
+        cors.allow_any_method()
+            .allow_any_header()
+            .expose_headers([REQUEST_ID_HEADER])
+            .max_age(3600)
+    }
+}

@@ -1,0 +1,330 @@
+//! `ApiError`: every failure the HTTP API reports, with a stable snake_case code, rendered as
+//! `{"error":{"code","message","details"}}` under `/api` and in OpenAI's shape under `/v1`.
+
+use std::fmt;
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpResponse, ResponseError};
+use serde::Serialize;
+use switchyard_domain::DomainError;
+use utoipa::ToSchema;
+
+/// Every error code the API can answer with. `docs/api.md` lists them; keep the two in step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// 400: the body or query cannot be read (syntax, missing or mistyped field, unknown field).
+    InvalidRequest,
+    /// 422: the input reads but breaks a rule.
+    ValidationFailed,
+    /// 401: no valid credentials.
+    Unauthenticated,
+    /// 403: valid credentials, not allowed.
+    Forbidden,
+    /// 404: no such route or object (also another user's object).
+    NotFound,
+    /// 405: the route exists, the method does not.
+    MethodNotAllowed,
+    /// 409: the request contradicts the current state.
+    Conflict,
+    /// 413: the body is larger than `server.body_limit`.
+    PayloadTooLarge,
+    /// 415: the body is not `application/json`.
+    UnsupportedMediaType,
+    /// 429: too many requests; see `Retry-After`.
+    RateLimited,
+    /// 503: a dependency (the database, ...) is down.
+    ServiceUnavailable,
+    /// 500: a bug. The message is generic; the details are in the server log.
+    InternalError,
+}
+
+impl ErrorCode {
+    pub fn status(self) -> StatusCode {
+        match self {
+            Self::InvalidRequest => StatusCode::BAD_REQUEST,
+            Self::ValidationFailed => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Unauthenticated => StatusCode::UNAUTHORIZED,
+            Self::Forbidden => StatusCode::FORBIDDEN,
+            Self::NotFound => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::Conflict => StatusCode::CONFLICT,
+            Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            Self::ServiceUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::InternalError => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::InvalidRequest => "invalid_request",
+            Self::ValidationFailed => "validation_failed",
+            Self::Unauthenticated => "unauthenticated",
+            Self::Forbidden => "forbidden",
+            Self::NotFound => "not_found",
+            Self::MethodNotAllowed => "method_not_allowed",
+            Self::Conflict => "conflict",
+            Self::PayloadTooLarge => "payload_too_large",
+            Self::UnsupportedMediaType => "unsupported_media_type",
+            Self::RateLimited => "rate_limited",
+            Self::ServiceUnavailable => "service_unavailable",
+            Self::InternalError => "internal_error",
+        }
+    }
+
+    /// The `type` OpenAI's API gives this kind of failure; OpenAI SDKs pick their exception by
+    /// the status code, so the type is informative.
+    fn openai_type(self) -> &'static str {
+        match self {
+            Self::Unauthenticated => "authentication_error",
+            Self::Forbidden => "permission_error",
+            Self::RateLimited => "rate_limit_error",
+            Self::ServiceUnavailable | Self::InternalError => "server_error",
+            _ => "invalid_request_error",
+        }
+    }
+
+    /// The code for a bare status produced outside our handlers (actix's 404/405, ...).
+    pub fn from_status(status: StatusCode) -> Self {
+        match status.as_u16() {
+            401 => Self::Unauthenticated,
+            403 => Self::Forbidden,
+            404 => Self::NotFound,
+            405 => Self::MethodNotAllowed,
+            409 => Self::Conflict,
+            413 => Self::PayloadTooLarge,
+            415 => Self::UnsupportedMediaType,
+            422 => Self::ValidationFailed,
+            429 => Self::RateLimited,
+            503 => Self::ServiceUnavailable,
+            400..=499 => Self::InvalidRequest,
+            _ => Self::InternalError,
+        }
+    }
+}
+
+/// One problem with one input field.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct ErrorDetail {
+    /// Where: a JSON path into the body (`messages[0].role`), or a query or path parameter name.
+    pub field: String,
+    /// What, as a stable snake_case code: `missing_field`, `invalid_type`, `unknown_field`, ...
+    pub code: String,
+    pub message: String,
+}
+
+/// An API failure. Construct it with the helpers; it renders itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    code: ErrorCode,
+    message: String,
+    details: Vec<ErrorDetail>,
+    retry_after_seconds: Option<u64>,
+}
+
+impl ApiError {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+            details: Vec::new(),
+            retry_after_seconds: None,
+        }
+    }
+
+    /// A 500 whose real cause is logged here, once, and never shown to the client.
+    pub fn internal(cause: impl fmt::Display) -> Self {
+        tracing::error!(error = %cause, "internal error");
+        Self::new(ErrorCode::InternalError, "internal server error")
+    }
+
+    pub fn invalid_request(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::InvalidRequest, message)
+    }
+
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::NotFound, message)
+    }
+
+    pub fn with_detail(mut self, field: impl Into<String>, code: impl Into<String>, message: impl Into<String>) -> Self {
+        self.details.push(ErrorDetail {
+            field: field.into(),
+            code: code.into(),
+            message: message.into(),
+        });
+        self
+    }
+
+    pub fn with_retry_after(mut self, seconds: u64) -> Self {
+        self.retry_after_seconds = Some(seconds);
+        self
+    }
+
+    pub fn code(&self) -> ErrorCode {
+        self.code
+    }
+
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    pub fn details(&self) -> &[ErrorDetail] {
+        &self.details
+    }
+
+    /// The same error, rendered in OpenAI's shape (for `/v1/*`).
+    pub fn into_openai(self) -> OpenAiError {
+        OpenAiError(self)
+    }
+
+    fn response_builder(&self) -> actix_web::HttpResponseBuilder {
+        let mut builder = HttpResponse::build(self.code.status());
+        if let Some(seconds) = self.retry_after_seconds {
+            builder.insert_header((header::RETRY_AFTER, HeaderValue::from(seconds)));
+        }
+        builder
+    }
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.code.as_str(), self.message)
+    }
+}
+
+/// The platform's error body.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorObject,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorObject {
+    pub code: ErrorCode,
+    pub message: String,
+    pub details: Vec<ErrorDetail>,
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        self.code.status()
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        self.response_builder().json(ErrorBody {
+            error: ErrorObject {
+                code: self.code,
+                message: self.message.clone(),
+                details: self.details.clone(),
+            },
+        })
+    }
+}
+
+/// An [`ApiError`] rendered as OpenAI does: `{"error":{"message","type","param","code"}}`.
+#[derive(Debug, Clone)]
+pub struct OpenAiError(pub ApiError);
+
+/// OpenAI's error body.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OpenAiErrorBody {
+    pub error: OpenAiErrorObject,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OpenAiErrorObject {
+    pub message: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub param: Option<String>,
+    pub code: Option<String>,
+}
+
+impl fmt::Display for OpenAiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl ResponseError for OpenAiError {
+    fn status_code(&self) -> StatusCode {
+        self.0.code.status()
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let error = &self.0;
+        let message = match error.details.first() {
+            Some(detail) if !error.message.contains(&detail.message) => {
+                format!("{}: {}", error.message, detail.message)
+            }
+            _ => error.message.clone(),
+        };
+        error.response_builder().json(OpenAiErrorBody {
+            error: OpenAiErrorObject {
+                message,
+                kind: error.code.openai_type().to_owned(),
+                param: error.details.first().map(|detail| detail.field.clone()),
+                code: Some(error.code.as_str().to_owned()),
+            },
+        })
+    }
+}
+
+impl From<DomainError> for ApiError {
+    fn from(error: DomainError) -> Self {
+        match error {
+            DomainError::Validation { field, code, message } => {
+                Self::new(ErrorCode::ValidationFailed, format!("{field}: {message}")).with_detail(field, code, message)
+            }
+            DomainError::NotFound { entity } => Self::not_found(format!("{entity} not found")),
+            DomainError::Conflict { code: _, message } => Self::new(ErrorCode::Conflict, message),
+            DomainError::Unavailable { dependency, message } => {
+                tracing::warn!(dependency, error = %message, "dependency unavailable");
+                Self::new(ErrorCode::ServiceUnavailable, format!("{dependency} is unavailable, try again shortly"))
+                    .with_retry_after(5)
+            }
+            DomainError::Internal(message) => Self::internal(message),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_code_maps_back_from_its_status() {
+        for code in [
+            ErrorCode::InvalidRequest,
+            ErrorCode::ValidationFailed,
+            ErrorCode::Unauthenticated,
+            ErrorCode::Forbidden,
+            ErrorCode::NotFound,
+            ErrorCode::MethodNotAllowed,
+            ErrorCode::Conflict,
+            ErrorCode::PayloadTooLarge,
+            ErrorCode::UnsupportedMediaType,
+            ErrorCode::RateLimited,
+            ErrorCode::ServiceUnavailable,
+            ErrorCode::InternalError,
+        ] {
+            assert_eq!(ErrorCode::from_status(code.status()), code, "{code:?}");
+            let json = serde_json::to_value(code).unwrap_or_default();
+            assert_eq!(json.as_str(), Some(code.as_str()));
+        }
+    }
+
+    #[test]
+    fn validation_errors_name_their_field() {
+        let error = ApiError::from(DomainError::Validation {
+            field: "name".to_owned(),
+            code: "too_long",
+            message: "at most 64 characters".to_owned(),
+        });
+        assert_eq!(error.code(), ErrorCode::ValidationFailed);
+        assert_eq!(error.details()[0].field, "name");
+    }
+}

@@ -1,0 +1,90 @@
+//! Makes every error response a JSON body: the platform's shape everywhere, OpenAI's shape under
+//! `/v1`. Errors that did not come from our handlers (actix's 404 and 405, a foreign error type)
+//! are given the code their status implies.
+
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header;
+use actix_web::middleware::Next;
+use actix_web::{Error, HttpResponse};
+
+use crate::error::{ApiError, ErrorCode};
+
+/// Whether a path belongs to the OpenAI-compatible gateway.
+pub fn is_gateway_path(path: &str) -> bool {
+    path == "/v1" || path.starts_with("/v1/")
+}
+
+pub async fn error_body(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, Error> {
+    let gateway = is_gateway_path(req.path());
+    let request = req.request().clone();
+    let response = match next.call(req).await {
+        Ok(response) => response,
+        Err(error) => {
+            let api_error = as_api_error(&error);
+            return Ok(ServiceResponse::new(request, render(api_error, gateway)));
+        }
+    };
+    let status = response.status();
+    if !status.is_client_error() && !status.is_server_error() {
+        return Ok(response.map_into_boxed_body());
+    }
+    let api_error = match response.response().error() {
+        Some(error) => match error.as_error::<ApiError>() {
+            // Already in the platform's shape: leave it as the handler rendered it.
+            Some(_) if !gateway => return Ok(response.map_into_boxed_body()),
+            Some(api_error) => api_error.clone(),
+            None => as_api_error(error),
+        },
+        None if is_json(&response) => return Ok(response.map_into_boxed_body()),
+        None => {
+            let message = match status.as_u16() {
+                404 => format!("no route for {} {}", request.method(), request.path()),
+                405 => format!("method {} is not allowed on {}", request.method(), request.path()),
+                _ => status.canonical_reason().unwrap_or("error").to_lowercase(),
+            };
+            ApiError::new(ErrorCode::from_status(status), message)
+        }
+    };
+    let mut rendered = render(api_error, gateway);
+    for name in [header::ALLOW, header::RETRY_AFTER, header::WWW_AUTHENTICATE] {
+        if let Some(value) = response.headers().get(&name) {
+            rendered.headers_mut().insert(name, value.clone());
+        }
+    }
+    Ok(ServiceResponse::new(request, rendered))
+}
+
+fn is_json(response: &ServiceResponse<impl MessageBody>) -> bool {
+    response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.starts_with("application/json"))
+}
+
+/// Keeps an `ApiError` as it is; any other error becomes one with the code of its status (and a
+/// generic message for a 5xx, whose cause is logged by the request span).
+fn as_api_error(error: &Error) -> ApiError {
+    if let Some(api_error) = error.as_error::<ApiError>() {
+        return api_error.clone();
+    }
+    let status = error.as_response_error().status_code();
+    let code = ErrorCode::from_status(status);
+    if status.is_server_error() {
+        ApiError::new(code, "internal server error")
+    } else {
+        ApiError::new(code, error.to_string())
+    }
+}
+
+fn render(error: ApiError, gateway: bool) -> HttpResponse {
+    if gateway {
+        HttpResponse::from_error(error.into_openai())
+    } else {
+        HttpResponse::from_error(error)
+    }
+}

@@ -1,0 +1,7 @@
+//! The middleware every request passes through, outermost first: request context (id, client
+//! IP), tracing span, metrics, uniform error bodies.
+
+pub mod error_body;
+pub mod metrics;
+pub mod request_context;
+pub mod root_span;

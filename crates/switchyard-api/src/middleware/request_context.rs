@@ -1,0 +1,149 @@
+//! The request id (a client's `x-request-id` when it is safe to echo, else a new UUIDv7) and the
+//! client IP (honouring `X-Forwarded-For` only from trusted proxies).
+
+use std::net::IpAddr;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::middleware::Next;
+use actix_web::{Error, HttpMessage, web};
+use ipnet::IpNet;
+
+/// The header that carries the request id in both directions.
+pub const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The id of one request, present in every log line of it and echoed in the response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestId(String);
+
+impl RequestId {
+    /// The longest client-supplied id we keep.
+    pub const MAX_LEN: usize = 64;
+
+    /// Keeps a client's id when it is 1–64 characters of `[A-Za-z0-9._-]`, else makes a new one.
+    pub fn from_header(value: Option<&HeaderValue>) -> Self {
+        let candidate = value.and_then(|value| value.to_str().ok()).filter(|id| {
+            !id.is_empty()
+                && id.len() <= Self::MAX_LEN
+                && id.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+        });
+        match candidate {
+            Some(id) => Self(id.to_owned()),
+            None => Self(uuid::Uuid::now_v7().to_string()),
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// The proxies whose `X-Forwarded-For` is believed (`server.trusted_proxies`).
+#[derive(Debug, Clone, Default)]
+pub struct TrustedProxies(pub Vec<IpNet>);
+
+impl TrustedProxies {
+    fn trusts(&self, ip: IpAddr) -> bool {
+        self.0.iter().any(|net| net.contains(&ip))
+    }
+
+    /// The client's address: the peer, unless the peer is a trusted proxy, in which case the
+    /// rightmost `X-Forwarded-For` entry that is not itself a trusted proxy.
+    pub fn client_ip(&self, peer: Option<IpAddr>, forwarded_for: Option<&str>) -> Option<IpAddr> {
+        let peer = peer?;
+        if !self.trusts(peer) {
+            return Some(peer);
+        }
+        let Some(forwarded_for) = forwarded_for else {
+            return Some(peer);
+        };
+        let mut client = peer;
+        for entry in forwarded_for.rsplit(',') {
+            match entry.trim().parse::<IpAddr>() {
+                Ok(ip) => {
+                    client = ip;
+                    if !self.trusts(ip) {
+                        break;
+                    }
+                }
+                // A malformed entry cannot be believed; stop at the last address we could.
+                Err(_) => break,
+            }
+        }
+        Some(client)
+    }
+}
+
+/// The client's IP address as [`TrustedProxies::client_ip`] determined it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientIp(pub Option<IpAddr>);
+
+/// Sets [`RequestId`] and [`ClientIp`] on the request and echoes the id in the response.
+pub async fn request_context(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody + 'static>, Error> {
+    let request_id = RequestId::from_header(req.headers().get(&REQUEST_ID_HEADER));
+    let proxies = req.app_data::<web::Data<TrustedProxies>>().cloned();
+    let peer = req.peer_addr().map(|addr| addr.ip());
+    let forwarded_for = req
+        .headers()
+        .get("x-forwarded-for")
+        .and_then(|value| value.to_str().ok());
+    let client_ip = match proxies {
+        Some(proxies) => proxies.client_ip(peer, forwarded_for),
+        None => peer,
+    };
+    let header = HeaderValue::from_str(request_id.as_str()).ok();
+    req.extensions_mut().insert(request_id);
+    req.extensions_mut().insert(ClientIp(client_ip));
+    let mut response = next.call(req).await?;
+    if let Some(header) = header {
+        response.headers_mut().insert(REQUEST_ID_HEADER, header);
+    }
+    Ok(response)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn id(raw: &str) -> String {
+        let value = HeaderValue::from_str(raw).unwrap_or_else(|_| HeaderValue::from_static("invalid"));
+        RequestId::from_header(Some(&value)).0
+    }
+
+    #[test]
+    fn safe_client_ids_are_kept() {
+        assert_eq!(id("abc-123_X.y"), "abc-123_X.y");
+        assert_eq!(id(&"a".repeat(64)), "a".repeat(64));
+    }
+
+    #[test]
+    fn unsafe_or_long_client_ids_are_replaced() {
+        for raw in ["a".repeat(65), "has space".to_owned(), "semi;colon".to_owned(), "ünï".to_owned()] {
+            let kept = id(&raw);
+            assert_ne!(kept, raw);
+            assert!(uuid::Uuid::parse_str(&kept).is_ok(), "{kept}");
+        }
+        assert!(uuid::Uuid::parse_str(RequestId::from_header(None).as_str()).is_ok());
+    }
+
+    fn ip(raw: &str) -> IpAddr {
+        raw.parse().unwrap_or(IpAddr::from([0, 0, 0, 0]))
+    }
+
+    #[test]
+    fn forwarded_for_is_believed_only_from_trusted_proxies() {
+        let proxies = TrustedProxies(vec!["10.0.0.0/8".parse().unwrap_or_else(|_| IpNet::default())]);
+        let chain = Some("203.0.113.9, 10.0.0.2");
+        assert_eq!(proxies.client_ip(Some(ip("198.51.100.1")), chain), Some(ip("198.51.100.1")));
+        assert_eq!(proxies.client_ip(Some(ip("10.0.0.1")), chain), Some(ip("203.0.113.9")));
+        assert_eq!(proxies.client_ip(Some(ip("10.0.0.1")), None), Some(ip("10.0.0.1")));
+        assert_eq!(
+            proxies.client_ip(Some(ip("10.0.0.1")), Some("203.0.113.9, bogus, 10.0.0.3")),
+            Some(ip("10.0.0.3"))
+        );
+    }
+}
