@@ -17,7 +17,7 @@ use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::middleware::{Condition, from_fn};
 use actix_web::{App, web};
 use ipnet::IpNet;
-use switchyard_domain::HealthProbe;
+use switchyard_domain::{Clock, HealthProbe};
 use tracing_actix_web::TracingLogger;
 use utoipa::OpenApi;
 use utoipa_actix_web::AppExt;
@@ -36,6 +36,7 @@ pub type RouteConfig = fn(&mut ServiceConfig<'_>);
 #[derive(Debug)]
 pub struct AppState {
     pub probe: Arc<dyn HealthProbe>,
+    pub clock: Arc<dyn Clock>,
     pub metrics: Metrics,
 }
 
@@ -61,11 +62,16 @@ pub struct Api {
 }
 
 impl Api {
-    pub fn new(probe: Arc<dyn HealthProbe>, settings: HttpSettings) -> Result<Self, prometheus::Error> {
+    pub fn new(
+        probe: Arc<dyn HealthProbe>,
+        clock: Arc<dyn Clock>,
+        settings: HttpSettings,
+    ) -> Result<Self, prometheus::Error> {
         let metrics = Metrics::new()?;
         Ok(Self {
             state: web::Data::new(AppState {
                 probe,
+                clock,
                 metrics: metrics.clone(),
             }),
             proxies: web::Data::new(TrustedProxies(settings.trusted_proxies.clone())),
@@ -104,6 +110,7 @@ impl Api {
             .unwrap_or_else(|error| format!(r#"{{"error":"the OpenAPI document could not be rendered: {error}"}}"#));
         app.app_data(web::Data::new(OpenApiDocument(document)))
             .service(SwaggerUi::new("/docs/{_:.*}").config(utoipa_swagger_ui::Config::from("/openapi.json")))
+            .default_service(web::to(middleware::error_body::fallback))
             .wrap(Condition::new(!self.settings.cors_origins.is_empty(), self.cors()))
             .wrap(from_fn(middleware::error_body::error_body))
             .wrap(from_fn(middleware::metrics::track))

@@ -1,1 +1,48 @@
-fn main(){}
+//! `switchyard`: serve, or run an operator command. See `switchyard --help`.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use switchyard_server::cli::{Cli, Command};
+use switchyard_server::settings::Settings;
+use switchyard_server::startup::{Application, open_database};
+use switchyard_server::telemetry;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let mut settings = Settings::load(cli.config.as_deref())
+        .map_err(|error| anyhow::anyhow!("invalid configuration: {error}; see docs/configuration.md"))?;
+    if let Some(url) = cli.database_url {
+        settings.database.url = Some(url);
+    }
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => {
+            telemetry::init(&settings.log)?;
+            Application::build(settings).await?.run_until_stopped().await
+        }
+        Command::Migrate { command } => {
+            let database = open_database(&settings).await?;
+            let outcome = database.run_migration_command(&command).await;
+            database.close().await;
+            println!("{}", outcome?);
+            Ok(())
+        }
+    }
+}

@@ -20,12 +20,18 @@ pub async fn error_body(
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, Error> {
     let gateway = is_gateway_path(req.path());
-    let request = req.request().clone();
+    // The request must not be cloned before routing (actix needs it uniquely owned then), so an
+    // error returned (rather than rendered) by an inner service goes back as an error of ours,
+    // which the dispatcher renders through `ResponseError`.
     let response = match next.call(req).await {
         Ok(response) => response,
         Err(error) => {
             let api_error = as_api_error(&error);
-            return Ok(ServiceResponse::new(request, render(api_error, gateway)));
+            return Err(if gateway {
+                api_error.into_openai().into()
+            } else {
+                api_error.into()
+            });
         }
     };
     let status = response.status();
@@ -41,6 +47,7 @@ pub async fn error_body(
         },
         None if is_json(&response) => return Ok(response.map_into_boxed_body()),
         None => {
+            let request = response.request();
             let message = match status.as_u16() {
                 404 => format!("no route for {} {}", request.method(), request.path()),
                 405 => format!("method {} is not allowed on {}", request.method(), request.path()),
@@ -55,7 +62,20 @@ pub async fn error_body(
             rendered.headers_mut().insert(name, value.clone());
         }
     }
-    Ok(ServiceResponse::new(request, rendered))
+    Ok(ServiceResponse::new(response.request().clone(), rendered))
+}
+
+/// The app's default service: reached when no route took the request. The path may still be a
+/// route's (its method guard refused): that is a 405, anything else a 404.
+pub async fn fallback(req: actix_web::HttpRequest) -> Result<HttpResponse, ApiError> {
+    Err(if req.match_pattern().is_some() {
+        ApiError::new(
+            ErrorCode::MethodNotAllowed,
+            format!("method {} is not allowed on {}", req.method(), req.path()),
+        )
+    } else {
+        ApiError::not_found(format!("no route for {} {}", req.method(), req.path()))
+    })
 }
 
 fn is_json(response: &ServiceResponse<impl MessageBody>) -> bool {

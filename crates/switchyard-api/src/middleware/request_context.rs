@@ -79,7 +79,11 @@ impl TrustedProxies {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ClientIp(pub Option<IpAddr>);
 
-/// Sets [`RequestId`] and [`ClientIp`] on the request and echoes the id in the response.
+/// When the request arrived, for the access log line.
+#[derive(Debug, Clone, Copy)]
+pub struct RequestStart(pub std::time::Instant);
+
+/// Sets [`RequestId`], [`ClientIp`] and [`RequestStart`] on the request and echoes the id in the response.
 pub async fn request_context(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
@@ -98,6 +102,7 @@ pub async fn request_context(
     let header = HeaderValue::from_str(request_id.as_str()).ok();
     req.extensions_mut().insert(request_id);
     req.extensions_mut().insert(ClientIp(client_ip));
+    req.extensions_mut().insert(RequestStart(std::time::Instant::now()));
     let mut response = next.call(req).await?;
     if let Some(header) = header {
         response.headers_mut().insert(REQUEST_ID_HEADER, header);

@@ -8,7 +8,7 @@ use tracing::Span;
 use tracing::field::Empty;
 use tracing_actix_web::RootSpanBuilder;
 
-use super::request_context::{ClientIp, RequestId};
+use super::request_context::{ClientIp, RequestId, RequestStart};
 
 /// Builds the per-request span from the context set by [`super::request_context`].
 #[derive(Debug)]
@@ -36,9 +36,13 @@ impl RootSpanBuilder for RequestSpan {
     }
 
     fn on_request_end<B: MessageBody>(span: Span, outcome: &Result<ServiceResponse<B>, Error>) {
-        let (status, error) = match outcome {
-            Ok(response) => (response.status(), response.response().error().map(ToString::to_string)),
-            Err(error) => (error.as_response_error().status_code(), Some(error.to_string())),
+        let (status, error, started) = match outcome {
+            Ok(response) => (
+                response.status(),
+                response.response().error().map(ToString::to_string),
+                response.request().extensions().get::<RequestStart>().copied(),
+            ),
+            Err(error) => (error.as_response_error().status_code(), Some(error.to_string()), None),
         };
         span.record("status", status.as_u16());
         if let Some(error) = &error {
@@ -47,5 +51,7 @@ impl RootSpanBuilder for RequestSpan {
                 tracing::error!(parent: &span, status = status.as_u16(), error = %error, "request failed");
             }
         }
+        let elapsed_ms = started.map(|start| start.0.elapsed().as_secs_f64() * 1000.0);
+        tracing::info!(parent: &span, status = status.as_u16(), elapsed_ms, "request finished");
     }
 }

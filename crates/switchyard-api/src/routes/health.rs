@@ -1,6 +1,7 @@
 //! `GET /health/live` and `GET /health/ready`.
 
 use actix_web::{HttpResponse, get, web};
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
@@ -23,6 +24,8 @@ pub struct LiveStatus {
 pub struct ReadyStatus {
     /// `ready` when every dependency is up, else `unavailable`.
     pub status: &'static str,
+    /// When the checks ran (RFC 3339, UTC).
+    pub checked_at: DateTime<Utc>,
     pub checks: ReadyChecks,
 }
 
@@ -65,6 +68,7 @@ async fn ready(state: web::Data<AppState>) -> HttpResponse {
     }
     let body = ReadyStatus {
         status: if database.up { "ready" } else { "unavailable" },
+        checked_at: state.clock.now(),
         checks: ReadyChecks {
             database: DependencyStatus {
                 status: if database.up { "up" } else { "down" },

@@ -1,0 +1,180 @@
+//! Configuration: built-in defaults → optional `switchyard.toml` (or `--config PATH`) →
+//! environment `SWITCHYARD__SECTION__KEY`. Every key is listed in `docs/configuration.md`.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use config::{Config, Environment, File};
+use ipnet::IpNet;
+use serde::Deserialize;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    pub server: ServerSettings,
+    /// Where the SQLite database and generated secrets live.
+    pub data_dir: PathBuf,
+    pub database: DatabaseSettings,
+    pub log: LogSettings,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            server: ServerSettings::default(),
+            data_dir: PathBuf::from("./data"),
+            database: DatabaseSettings::default(),
+            log: LogSettings::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerSettings {
+    pub host: String,
+    pub port: u16,
+    /// The largest request body accepted, in bytes.
+    pub body_limit: usize,
+    /// Proxies (addresses or CIDR ranges) whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<IpNet>,
+    /// Browser origins allowed by CORS; empty sends no CORS headers; `*` allows any.
+    pub cors_origins: Vec<String>,
+    /// How long a stop waits for in-flight requests before closing them.
+    #[serde(with = "humantime_serde")]
+    pub shutdown_timeout: Duration,
+    /// HTTP worker threads; 0 means one per CPU core.
+    pub workers: usize,
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        Self {
+            host: "127.0.0.1".to_owned(),
+            port: 8080,
+            body_limit: 2 * 1024 * 1024,
+            trusted_proxies: Vec::new(),
+            cors_origins: Vec::new(),
+            shutdown_timeout: Duration::from_secs(30),
+            workers: 0,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DatabaseSettings {
+    /// `sqlite://…`, `postgres://…` or `mysql://…`; unset means `<data_dir>/switchyard.db`.
+    pub url: Option<String>,
+    /// Apply pending migrations at start.
+    pub auto_migrate: bool,
+    pub max_connections: u32,
+    pub min_connections: u32,
+    #[serde(with = "humantime_serde")]
+    pub connect_timeout: Duration,
+    #[serde(with = "humantime_serde")]
+    pub acquire_timeout: Duration,
+    #[serde(with = "humantime_serde")]
+    pub idle_timeout: Duration,
+    /// How often the background health watch probes the database (and logs changes).
+    #[serde(with = "humantime_serde")]
+    pub health_check_interval: Duration,
+}
+
+impl Default for DatabaseSettings {
+    fn default() -> Self {
+        Self {
+            url: None,
+            auto_migrate: true,
+            max_connections: 10,
+            min_connections: 0,
+            connect_timeout: Duration::from_secs(5),
+            acquire_timeout: Duration::from_secs(5),
+            idle_timeout: Duration::from_secs(600),
+            health_check_interval: Duration::from_secs(30),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogSettings {
+    pub format: LogFormat,
+    /// An `EnvFilter` directive: `info`, `debug`, `switchyard_api=debug,info`, ...
+    pub level: String,
+}
+
+impl Default for LogSettings {
+    fn default() -> Self {
+        Self {
+            format: LogFormat::Text,
+            level: "info".to_owned(),
+        }
+    }
+}
+
+impl Settings {
+    /// Loads the layered configuration. Without `path`, `switchyard.toml` in the working
+    /// directory is read when present.
+    pub fn load(path: Option<&Path>) -> Result<Self, config::ConfigError> {
+        let file = match path {
+            Some(path) => File::from(path).required(true),
+            None => File::with_name("switchyard.toml").required(false),
+        };
+        Config::builder()
+            .add_source(file)
+            .add_source(
+                Environment::with_prefix("SWITCHYARD")
+                    .prefix_separator("__")
+                    .separator("__")
+                    .list_separator(",")
+                    .with_list_parse_key("server.trusted_proxies")
+                    .with_list_parse_key("server.cors_origins")
+                    .try_parsing(true),
+            )
+            .build()?
+            .try_deserialize()
+    }
+
+    /// The database URL: the configured one, or the SQLite file in the data directory.
+    pub fn database_url(&self) -> String {
+        match &self.database.url {
+            Some(url) => url.clone(),
+            None => format!("sqlite://{}?mode=rwc", self.data_dir.join("switchyard.db").display()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_file_overrides_defaults_and_rejects_unknown_keys() {
+        let dir = tempfile::tempdir().unwrap_or_else(|error| panic!("{error}"));
+        let path = dir.path().join("switchyard.toml");
+        std::fs::write(&path, "[server]\nport = 9000\nshutdown_timeout = \"2s\"\n[log]\nformat = \"json\"\n")
+            .unwrap_or_else(|error| panic!("{error}"));
+        let settings = Settings::load(Some(&path)).unwrap_or_else(|error| panic!("{error}"));
+        assert_eq!(settings.server.port, 9000);
+        assert_eq!(settings.server.shutdown_timeout, Duration::from_secs(2));
+        assert_eq!(settings.log.format, LogFormat::Json);
+        assert_eq!(settings.server.host, "127.0.0.1");
+
+        std::fs::write(&path, "[server]\nprot = 9000\n").unwrap_or_else(|error| panic!("{error}"));
+        let error = Settings::load(Some(&path)).err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(error.contains("prot"), "{error}");
+    }
+
+    #[test]
+    fn the_default_database_is_a_sqlite_file_in_the_data_directory() {
+        assert_eq!(Settings::default().database_url(), "sqlite://./data/switchyard.db?mode=rwc");
+    }
+}

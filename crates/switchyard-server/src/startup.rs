@@ -1,0 +1,165 @@
+//! Start-up and wiring: open the database, migrate, build the API, listen, and stop in order.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::HttpServer;
+use actix_web::dev::{Server, ServerHandle};
+use anyhow::Context;
+use switchyard_api::{Api, HttpSettings, RouteConfig};
+use switchyard_domain::{Clock, HealthProbe};
+use switchyard_persistence::{Database, DatabaseOptions};
+use tokio_util::sync::CancellationToken;
+
+use crate::clock::SystemClock;
+use crate::settings::Settings;
+use crate::supervisor::Supervisor;
+
+/// A bound, ready-to-run server with its background tasks.
+pub struct Application {
+    port: u16,
+    server: Server,
+    supervisor: Supervisor,
+    database: Database,
+    shutdown_timeout: Duration,
+}
+
+/// What tests (and only tests) change about the wiring.
+#[derive(Debug, Default)]
+pub struct Overrides {
+    /// A clock other than the system's.
+    pub clock: Option<Arc<dyn Clock>>,
+    /// Extra routes, mounted beside the real ones.
+    pub routes: Vec<RouteConfig>,
+}
+
+/// Opens the configured database (creating the data directory for the default SQLite file).
+pub async fn open_database(settings: &Settings) -> anyhow::Result<Database> {
+    if settings.database.url.is_none() {
+        std::fs::create_dir_all(&settings.data_dir).with_context(|| {
+            format!(
+                "cannot create the data directory {}; create it or set data_dir to a writable directory",
+                settings.data_dir.display()
+            )
+        })?;
+    }
+    let db = &settings.database;
+    let options = DatabaseOptions {
+        url: settings.database_url(),
+        max_connections: db.max_connections,
+        min_connections: db.min_connections,
+        connect_timeout: db.connect_timeout,
+        acquire_timeout: db.acquire_timeout,
+        idle_timeout: db.idle_timeout,
+        ..DatabaseOptions::new(String::new())
+    };
+    Ok(Database::connect(&options).await?)
+}
+
+impl std::fmt::Debug for Application {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Application")
+            .field("port", &self.port)
+            .field("backend", &self.database.backend())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Application {
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        Self::build_with(settings, Overrides::default()).await
+    }
+
+    pub async fn build_with(settings: Settings, overrides: Overrides) -> anyhow::Result<Self> {
+        let database = open_database(&settings).await?;
+        if settings.database.auto_migrate {
+            let applied = database.migrate_up().await?;
+            tracing::info!(applied, backend = database.backend().name(), "database migrations applied");
+        }
+        let clock = overrides.clock.unwrap_or_else(|| Arc::new(SystemClock));
+        let probe: Arc<dyn HealthProbe> = Arc::new(database.clone());
+        let http = HttpSettings {
+            body_limit: settings.server.body_limit,
+            trusted_proxies: settings.server.trusted_proxies.clone(),
+            cors_origins: settings.server.cors_origins.clone(),
+        };
+        let api = overrides
+            .routes
+            .into_iter()
+            .fold(Api::new(probe.clone(), clock, http)?, Api::with_routes);
+
+        let address = format!("{}:{}", settings.server.host, settings.server.port);
+        let listener = TcpListener::bind(&address).with_context(|| {
+            format!("cannot listen on {address}; is another server using the port? set server.port or SWITCHYARD__SERVER__PORT")
+        })?;
+        let port = listener.local_addr()?.port();
+        let workers = match settings.server.workers {
+            0 => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
+            n => n,
+        };
+        let server = HttpServer::new(move || api.app())
+            .workers(workers)
+            .shutdown_timeout(settings.server.shutdown_timeout.as_secs().max(1))
+            .listen(listener)?
+            .run();
+
+        let mut supervisor = Supervisor::new();
+        let interval = settings.database.health_check_interval;
+        supervisor.spawn("database_health_watch", move |token| watch_health(probe, interval, token));
+        tracing::info!(%address, port, backend = database.backend().name(), "switchyard listening");
+        Ok(Self {
+            port,
+            server,
+            supervisor,
+            database,
+            shutdown_timeout: settings.server.shutdown_timeout,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// A handle that stops the server as SIGTERM would.
+    pub fn handle(&self) -> ServerHandle {
+        self.server.handle()
+    }
+
+    /// Serves until SIGINT or SIGTERM (or the server handle stops it), then: in-flight requests
+    /// finish within `server.shutdown_timeout`, background tasks stop newest first, the pool closes.
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        let served = self.server.await;
+        tracing::info!("http server stopped; stopping background tasks");
+        let failed = self.supervisor.shutdown(self.shutdown_timeout).await;
+        if !failed.is_empty() {
+            tracing::warn!(?failed, "some background tasks did not stop cleanly");
+        }
+        self.database.close().await;
+        tracing::info!("database pool closed; bye");
+        Ok(served?)
+    }
+}
+
+/// Probes the database every `interval` and logs when it goes down or comes back, so an outage
+/// shows in the log even when nobody calls `/health/ready`.
+async fn watch_health(probe: Arc<dyn HealthProbe>, interval: Duration, token: CancellationToken) {
+    let mut ticker = tokio::time::interval(interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut was_up = true;
+    loop {
+        tokio::select! {
+            () = token.cancelled() => return,
+            _ = ticker.tick() => {}
+        }
+        let health = probe.check().await;
+        if health.up != was_up {
+            if health.up {
+                tracing::info!(dependency = health.name, "dependency reachable again");
+            } else {
+                tracing::error!(dependency = health.name, error = health.error.as_deref().unwrap_or(""), "dependency unreachable");
+            }
+            was_up = health.up;
+        }
+    }
+}
