@@ -66,9 +66,6 @@ async fn status_report(db: &DatabaseConnection) -> Result<String, DbErr> {
         .iter()
         .filter(|m| m.status() == MigrationStatus::Pending)
         .count();
-    report.push_str(&format!(
-        "{} migrations, {pending} pending",
-        migrations.len()
-    ));
+    report.push_str(&format!("{} migrations, {pending} pending", migrations.len()));
     Ok(report)
 }

@@ -7,8 +7,8 @@
 
 pub use sea_orm_migration::prelude::*;
 
-mod m20261122_000001_system_settings;
 pub mod command;
+mod m20261122_000001_system_settings;
 pub mod schema;
 
 pub use command::MigrateCommand;

@@ -26,9 +26,7 @@ async fn main() -> ExitCode {
         .database_url
         .or_else(|| std::env::var("SWITCHYARD__DATABASE__URL").ok())
     else {
-        eprintln!(
-            "error: no database named; pass --database-url, or set DATABASE_URL or SWITCHYARD__DATABASE__URL"
-        );
+        eprintln!("error: no database named; pass --database-url, or set DATABASE_URL or SWITCHYARD__DATABASE__URL");
         return ExitCode::from(2);
     };
     let mut options = ConnectOptions::new(url);

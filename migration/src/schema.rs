@@ -9,10 +9,7 @@ pub fn create_table(manager: &SchemaManager<'_>, name: impl IntoIden) -> TableCr
     let mut table = Table::create();
     table.table(name);
     if manager.get_database_backend() == DbBackend::MySql {
-        table
-            .engine("InnoDB")
-            .character_set("utf8mb4")
-            .collate("utf8mb4_bin");
+        table.engine("InnoDB").character_set("utf8mb4").collate("utf8mb4_bin");
     }
     table
 }

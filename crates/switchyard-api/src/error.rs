@@ -149,7 +149,12 @@ impl ApiError {
         Self::new(ErrorCode::NotFound, message)
     }
 
-    pub fn with_detail(mut self, field: impl Into<String>, code: impl Into<String>, message: impl Into<String>) -> Self {
+    pub fn with_detail(
+        mut self,
+        field: impl Into<String>,
+        code: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
         self.details.push(ErrorDetail {
             field: field.into(),
             code: code.into(),
@@ -283,8 +288,11 @@ impl From<DomainError> for ApiError {
             DomainError::Conflict { code: _, message } => Self::new(ErrorCode::Conflict, message),
             DomainError::Unavailable { dependency, message } => {
                 tracing::warn!(dependency, error = %message, "dependency unavailable");
-                Self::new(ErrorCode::ServiceUnavailable, format!("{dependency} is unavailable, try again shortly"))
-                    .with_retry_after(5)
+                Self::new(
+                    ErrorCode::ServiceUnavailable,
+                    format!("{dependency} is unavailable, try again shortly"),
+                )
+                .with_retry_after(5)
             }
             DomainError::Internal(message) => Self::internal(message),
         }

@@ -46,8 +46,9 @@ impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
             }
             let mut body = BytesMut::new();
             while let Some(chunk) = payload.next().await {
-                let chunk =
-                    chunk.map_err(|error| ApiError::invalid_request(format!("the request body could not be read: {error}")))?;
+                let chunk = chunk.map_err(|error| {
+                    ApiError::invalid_request(format!("the request body could not be read: {error}"))
+                })?;
                 if body.len() + chunk.len() > limit {
                     return Err(too_large(limit));
                 }
@@ -193,7 +194,11 @@ mod tests {
     fn missing_nested_field_is_named_with_its_path() {
         assert_eq!(
             detail(r#"{"name":"a","inner":{}}"#),
-            (ErrorCode::InvalidRequest, "inner.count".to_owned(), "missing_field".to_owned())
+            (
+                ErrorCode::InvalidRequest,
+                "inner.count".to_owned(),
+                "missing_field".to_owned()
+            )
         );
     }
 
@@ -201,7 +206,11 @@ mod tests {
     fn mistyped_field_is_named() {
         assert_eq!(
             detail(r#"{"name":"a","inner":{"count":"x"}}"#),
-            (ErrorCode::InvalidRequest, "inner.count".to_owned(), "invalid_type".to_owned())
+            (
+                ErrorCode::InvalidRequest,
+                "inner.count".to_owned(),
+                "invalid_type".to_owned()
+            )
         );
     }
 
@@ -209,13 +218,20 @@ mod tests {
     fn unknown_field_is_named() {
         assert_eq!(
             detail(r#"{"name":"a","inner":{"count":1},"extra":1}"#),
-            (ErrorCode::InvalidRequest, "extra".to_owned(), "unknown_field".to_owned())
+            (
+                ErrorCode::InvalidRequest,
+                "extra".to_owned(),
+                "unknown_field".to_owned()
+            )
         );
     }
 
     #[test]
     fn syntax_errors_and_trailing_garbage_are_invalid_requests() {
         assert_eq!(detail(r#"{"name":"#).0, ErrorCode::InvalidRequest);
-        assert_eq!(detail(r#"{"name":"a","inner":{"count":1}} x"#).0, ErrorCode::InvalidRequest);
+        assert_eq!(
+            detail(r#"{"name":"a","inner":{"count":1}} x"#).0,
+            ErrorCode::InvalidRequest
+        );
     }
 }

@@ -121,7 +121,15 @@ impl Api {
     fn app_and_document(
         &self,
     ) -> (
-        App<impl ServiceFactory<ServiceRequest, Config = (), Response = ServiceResponse, Error = actix_web::Error, InitError = ()> + use<>>,
+        App<
+            impl ServiceFactory<
+                ServiceRequest,
+                Config = (),
+                Response = ServiceResponse,
+                Error = actix_web::Error,
+                InitError = (),
+            > + use<>,
+        >,
         utoipa::openapi::OpenApi,
     ) {
         let mut app = App::new()

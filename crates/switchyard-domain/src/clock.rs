@@ -15,9 +15,7 @@ pub trait Clock: Send + Sync + std::fmt::Debug {
 pub fn truncate_to_micros(instant: DateTime<Utc>) -> DateTime<Utc> {
     // Truncation to one microsecond only fails for instants outside chrono's nanosecond range
     // (beyond the year 2262), which no clock of ours produces; keep the instant as it is then.
-    instant
-        .duration_trunc(TimeDelta::microseconds(1))
-        .unwrap_or(instant)
+    instant.duration_trunc(TimeDelta::microseconds(1)).unwrap_or(instant)
 }
 
 /// A clock that only moves when told to.

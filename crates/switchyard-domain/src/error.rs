@@ -19,10 +19,7 @@ pub enum DomainError {
     Conflict { code: &'static str, message: String },
     /// A dependency (database, upstream) cannot be reached right now.
     #[error("{dependency} is unavailable: {message}")]
-    Unavailable {
-        dependency: &'static str,
-        message: String,
-    },
+    Unavailable { dependency: &'static str, message: String },
     /// Anything else: a bug or an unexpected state. The message is logged, never shown.
     #[error("internal error: {0}")]
     Internal(String),

@@ -29,9 +29,7 @@ impl Backend {
             "sqlite" => Ok(Self::Sqlite),
             "postgres" | "postgresql" => Ok(Self::Postgres),
             "mysql" | "mariadb" => Ok(Self::MySql),
-            _ => Err(PersistenceError::UnsupportedUrl {
-                url: redact_url(url),
-            }),
+            _ => Err(PersistenceError::UnsupportedUrl { url: redact_url(url) }),
         }
     }
 
@@ -119,9 +117,7 @@ impl Database {
                 .foreign_keys(true)
                 .busy_timeout(busy_timeout)
         });
-        connect.map_sqlx_mysql_opts(|mysql: MySqlConnectOptions| {
-            mysql.charset("utf8mb4").collation("utf8mb4_bin")
-        });
+        connect.map_sqlx_mysql_opts(|mysql: MySqlConnectOptions| mysql.charset("utf8mb4").collation("utf8mb4_bin"));
         let connection = sea_orm::Database::connect(connect)
             .await
             .map_err(|error| PersistenceError::Connect {
@@ -227,18 +223,30 @@ mod tests {
 
     #[test]
     fn backends_are_detected_from_the_scheme() {
-        assert!(matches!(Backend::from_url("sqlite://x.db?mode=rwc"), Ok(Backend::Sqlite)));
+        assert!(matches!(
+            Backend::from_url("sqlite://x.db?mode=rwc"),
+            Ok(Backend::Sqlite)
+        ));
         assert!(matches!(Backend::from_url("postgres://u@h/db"), Ok(Backend::Postgres)));
-        assert!(matches!(Backend::from_url("postgresql://u@h/db"), Ok(Backend::Postgres)));
+        assert!(matches!(
+            Backend::from_url("postgresql://u@h/db"),
+            Ok(Backend::Postgres)
+        ));
         assert!(matches!(Backend::from_url("mysql://u@h/db"), Ok(Backend::MySql)));
         assert!(Backend::from_url("oracle://u@h/db").is_err());
     }
 
     #[test]
     fn passwords_are_redacted_from_urls() {
-        assert_eq!(redact_url("postgres://app:s3cret@db:5432/sy"), "postgres://app:***@db:5432/sy");
+        assert_eq!(
+            redact_url("postgres://app:s3cret@db:5432/sy"),
+            "postgres://app:***@db:5432/sy"
+        );
         assert_eq!(redact_url("mysql://root@127.0.0.1/test"), "mysql://root@127.0.0.1/test");
-        assert_eq!(redact_url("sqlite://data/switchyard.db?mode=rwc"), "sqlite://data/switchyard.db?mode=rwc");
+        assert_eq!(
+            redact_url("sqlite://data/switchyard.db?mode=rwc"),
+            "sqlite://data/switchyard.db?mode=rwc"
+        );
     }
 
     #[tokio::test]

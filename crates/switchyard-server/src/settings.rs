@@ -160,8 +160,11 @@ mod tests {
     fn a_file_overrides_defaults_and_rejects_unknown_keys() {
         let dir = tempfile::tempdir().unwrap_or_else(|error| panic!("{error}"));
         let path = dir.path().join("switchyard.toml");
-        std::fs::write(&path, "[server]\nport = 9000\nshutdown_timeout = \"2s\"\n[log]\nformat = \"json\"\n")
-            .unwrap_or_else(|error| panic!("{error}"));
+        std::fs::write(
+            &path,
+            "[server]\nport = 9000\nshutdown_timeout = \"2s\"\n[log]\nformat = \"json\"\n",
+        )
+        .unwrap_or_else(|error| panic!("{error}"));
         let settings = Settings::load(Some(&path)).unwrap_or_else(|error| panic!("{error}"));
         assert_eq!(settings.server.port, 9000);
         assert_eq!(settings.server.shutdown_timeout, Duration::from_secs(2));
@@ -169,12 +172,18 @@ mod tests {
         assert_eq!(settings.server.host, "127.0.0.1");
 
         std::fs::write(&path, "[server]\nprot = 9000\n").unwrap_or_else(|error| panic!("{error}"));
-        let error = Settings::load(Some(&path)).err().map(|e| e.to_string()).unwrap_or_default();
+        let error = Settings::load(Some(&path))
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
         assert!(error.contains("prot"), "{error}");
     }
 
     #[test]
     fn the_default_database_is_a_sqlite_file_in_the_data_directory() {
-        assert_eq!(Settings::default().database_url(), "sqlite://./data/switchyard.db?mode=rwc");
+        assert_eq!(
+            Settings::default().database_url(),
+            "sqlite://./data/switchyard.db?mode=rwc"
+        );
     }
 }

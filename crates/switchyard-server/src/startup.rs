@@ -75,7 +75,11 @@ impl Application {
         let database = open_database(&settings).await?;
         if settings.database.auto_migrate {
             let applied = database.migrate_up().await?;
-            tracing::info!(applied, backend = database.backend().name(), "database migrations applied");
+            tracing::info!(
+                applied,
+                backend = database.backend().name(),
+                "database migrations applied"
+            );
         }
         let clock = overrides.clock.unwrap_or_else(|| Arc::new(SystemClock));
         let probe: Arc<dyn HealthProbe> = Arc::new(database.clone());
@@ -106,7 +110,9 @@ impl Application {
 
         let mut supervisor = Supervisor::new();
         let interval = settings.database.health_check_interval;
-        supervisor.spawn("database_health_watch", move |token| watch_health(probe, interval, token));
+        supervisor.spawn("database_health_watch", move |token| {
+            watch_health(probe, interval, token)
+        });
         tracing::info!(%address, port, backend = database.backend().name(), "switchyard listening");
         Ok(Self {
             port,
@@ -157,7 +163,11 @@ async fn watch_health(probe: Arc<dyn HealthProbe>, interval: Duration, token: Ca
             if health.up {
                 tracing::info!(dependency = health.name, "dependency reachable again");
             } else {
-                tracing::error!(dependency = health.name, error = health.error.as_deref().unwrap_or(""), "dependency unreachable");
+                tracing::error!(
+                    dependency = health.name,
+                    error = health.error.as_deref().unwrap_or(""),
+                    "dependency unreachable"
+                );
             }
             was_up = health.up;
         }

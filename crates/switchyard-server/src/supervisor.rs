@@ -81,6 +81,9 @@ mod tests {
         supervisor.spawn("stuck", |_token| std::future::pending());
         let failed = supervisor.shutdown(Duration::from_millis(50)).await;
         assert_eq!(failed, vec!["stuck"]);
-        assert_eq!(*order.lock().unwrap_or_else(|p| p.into_inner()), vec!["second", "first"]);
+        assert_eq!(
+            *order.lock().unwrap_or_else(|p| p.into_inner()),
+            vec!["second", "first"]
+        );
     }
 }

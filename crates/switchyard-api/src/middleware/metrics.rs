@@ -24,16 +24,23 @@ impl Metrics {
     pub fn new() -> Result<Self, prometheus::Error> {
         let registry = Registry::new_custom(Some("switchyard".to_owned()), None)?;
         let requests = IntCounterVec::new(
-            Opts::new("http_requests_total", "HTTP requests answered, by route, method and status"),
+            Opts::new(
+                "http_requests_total",
+                "HTTP requests answered, by route, method and status",
+            ),
             &["method", "route", "status"],
         )?;
         let duration = HistogramVec::new(
-            HistogramOpts::new("http_request_duration_seconds", "Time to answer an HTTP request")
-                .buckets(vec![0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0]),
+            HistogramOpts::new("http_request_duration_seconds", "Time to answer an HTTP request").buckets(vec![
+                0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
+            ]),
             &["method", "route"],
         )?;
         let pool = IntGaugeVec::new(
-            Opts::new("db_pool_connections", "Database pool connections, by state (in_use, idle, max)"),
+            Opts::new(
+                "db_pool_connections",
+                "Database pool connections, by state (in_use, idle, max)",
+            ),
             &["state"],
         )?;
         registry.register(Box::new(requests.clone()))?;
@@ -60,7 +67,9 @@ impl Metrics {
             let in_use = stats.connections.saturating_sub(stats.idle);
             self.pool.with_label_values(&["in_use"]).set(i64::from(in_use));
             self.pool.with_label_values(&["idle"]).set(i64::from(stats.idle));
-            self.pool.with_label_values(&["max"]).set(i64::from(stats.max_connections));
+            self.pool
+                .with_label_values(&["max"])
+                .set(i64::from(stats.max_connections));
         }
         let mut buffer = Vec::new();
         TextEncoder::new().encode(&self.registry.gather(), &mut buffer)?;

@@ -26,7 +26,9 @@ impl RequestId {
         let candidate = value.and_then(|value| value.to_str().ok()).filter(|id| {
             !id.is_empty()
                 && id.len() <= Self::MAX_LEN
-                && id.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+                && id
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
         });
         match candidate {
             Some(id) => Self(id.to_owned()),
@@ -127,7 +129,12 @@ mod tests {
 
     #[test]
     fn unsafe_or_long_client_ids_are_replaced() {
-        for raw in ["a".repeat(65), "has space".to_owned(), "semi;colon".to_owned(), "ünï".to_owned()] {
+        for raw in [
+            "a".repeat(65),
+            "has space".to_owned(),
+            "semi;colon".to_owned(),
+            "ünï".to_owned(),
+        ] {
             let kept = id(&raw);
             assert_ne!(kept, raw);
             assert!(uuid::Uuid::parse_str(&kept).is_ok(), "{kept}");
@@ -143,7 +150,10 @@ mod tests {
     fn forwarded_for_is_believed_only_from_trusted_proxies() {
         let proxies = TrustedProxies(vec!["10.0.0.0/8".parse().unwrap_or_else(|_| IpNet::default())]);
         let chain = Some("203.0.113.9, 10.0.0.2");
-        assert_eq!(proxies.client_ip(Some(ip("198.51.100.1")), chain), Some(ip("198.51.100.1")));
+        assert_eq!(
+            proxies.client_ip(Some(ip("198.51.100.1")), chain),
+            Some(ip("198.51.100.1"))
+        );
         assert_eq!(proxies.client_ip(Some(ip("10.0.0.1")), chain), Some(ip("203.0.113.9")));
         assert_eq!(proxies.client_ip(Some(ip("10.0.0.1")), None), Some(ip("10.0.0.1")));
         assert_eq!(
