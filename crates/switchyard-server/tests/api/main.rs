@@ -4,7 +4,10 @@
 
 // The server future nests many middleware layers; its layout needs a deeper query limit.
 #![recursion_limit = "256"]
-#![expect(clippy::expect_used, reason = "test set-up that cannot proceed should panic with its reason")]
+#![expect(
+    clippy::expect_used,
+    reason = "test set-up that cannot proceed should panic with its reason"
+)]
 
 mod errors;
 mod health;
