@@ -1,1 +1,51 @@
-fn main() {}
+//! `cargo xtask`: repository automation written in Rust.
+//!
+//! - `cargo xtask ci`: exactly what CI runs (`.ci/run`).
+//! - `cargo xtask tidy`: the architecture's invariants (see `docs/architecture.md`).
+
+mod tidy;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+
+const USAGE: &str = "usage: cargo xtask <command>
+
+commands:
+  ci     run what CI runs (.ci/run): fmt, clippy, tidy, tests on SQLite, PostgreSQL and MariaDB, schemathesis
+  tidy   check dependency direction, a //! doc on every file, no ignored tests";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let root = workspace_root();
+    let outcome = match args.first().map(String::as_str) {
+        Some("ci") => run_ci(&root),
+        Some("tidy") => tidy::run(&root),
+        Some("-h" | "--help" | "help") | None => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        Some(other) => Err(anyhow::anyhow!("unknown command {other:?}\n\n{USAGE}")),
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn workspace_root() -> PathBuf {
+    let manifest_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    manifest_dir.parent().map(Path::to_path_buf).unwrap_or(manifest_dir)
+}
+
+/// CI is one script so that it runs the same with or without cargo's help; this runs it.
+fn run_ci(root: &Path) -> anyhow::Result<()> {
+    let status = Command::new("bash")
+        .arg(root.join(".ci/run"))
+        .current_dir(root)
+        .status()?;
+    anyhow::ensure!(status.success(), ".ci/run failed ({status})");
+    Ok(())
+}
