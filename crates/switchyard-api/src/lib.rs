@@ -105,10 +105,12 @@ impl Api {
         > + use<>,
     > {
         let (app, document) = self.app_and_document();
+        let allowed_methods = middleware::error_body::AllowedMethods::from_document(&document);
         let document = document
             .to_json()
             .unwrap_or_else(|error| format!(r#"{{"error":"the OpenAPI document could not be rendered: {error}"}}"#));
         app.app_data(web::Data::new(OpenApiDocument(document)))
+            .app_data(web::Data::new(allowed_methods))
             .service(SwaggerUi::new("/docs/{_:.*}").config(utoipa_swagger_ui::Config::from("/openapi.json")))
             .default_service(web::to(middleware::error_body::fallback))
             .wrap(Condition::new(!self.settings.cors_origins.is_empty(), self.cors()))

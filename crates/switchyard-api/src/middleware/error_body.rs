@@ -65,17 +65,57 @@ pub async fn error_body(
     Ok(ServiceResponse::new(response.request().clone(), rendered))
 }
 
+/// The methods each route pattern answers, read from the OpenAPI document (which is generated
+/// from the route registrations), for the `Allow` header of a 405.
+#[derive(Debug, Clone, Default)]
+pub struct AllowedMethods(pub std::collections::HashMap<String, String>);
+
+impl AllowedMethods {
+    pub fn from_document(document: &utoipa::openapi::OpenApi) -> Self {
+        let methods = document
+            .paths
+            .paths
+            .iter()
+            .map(|(path, item)| {
+                let operations = [
+                    ("GET", &item.get),
+                    ("HEAD", &item.head),
+                    ("POST", &item.post),
+                    ("PUT", &item.put),
+                    ("PATCH", &item.patch),
+                    ("DELETE", &item.delete),
+                    ("OPTIONS", &item.options),
+                ];
+                let allowed: Vec<&str> = operations
+                    .iter()
+                    .filter(|(_, operation)| operation.is_some())
+                    .map(|(method, _)| *method)
+                    .collect();
+                (path.clone(), allowed.join(", "))
+            })
+            .collect();
+        Self(methods)
+    }
+}
+
 /// The app's default service: reached when no route took the request. The path may still be a
-/// route's (its method guard refused): that is a 405, anything else a 404.
-pub async fn fallback(req: actix_web::HttpRequest) -> Result<HttpResponse, ApiError> {
-    Err(if req.match_pattern().is_some() {
-        ApiError::new(
-            ErrorCode::MethodNotAllowed,
-            format!("method {} is not allowed on {}", req.method(), req.path()),
-        )
-    } else {
-        ApiError::not_found(format!("no route for {} {}", req.method(), req.path()))
-    })
+/// route's (its method guard refused): that is a 405 with `Allow`, anything else a 404.
+pub async fn fallback(req: actix_web::HttpRequest) -> Result<HttpResponse, Error> {
+    let Some(pattern) = req.match_pattern() else {
+        return Err(ApiError::not_found(format!("no route for {} {}", req.method(), req.path())).into());
+    };
+    let error = ApiError::new(
+        ErrorCode::MethodNotAllowed,
+        format!("method {} is not allowed on {}", req.method(), req.path()),
+    );
+    let allowed = req
+        .app_data::<actix_web::web::Data<AllowedMethods>>()
+        .and_then(|methods| methods.0.get(&pattern).cloned());
+    let mut response = HttpResponse::from_error(error);
+    if let Some(allowed) = allowed.and_then(|allowed| header::HeaderValue::from_str(&allowed).ok()) {
+        response.headers_mut().insert(header::ALLOW, allowed);
+    }
+    Ok(response)
 }
 
 fn is_json(response: &ServiceResponse<impl MessageBody>) -> bool {

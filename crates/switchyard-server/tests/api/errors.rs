@@ -133,6 +133,7 @@ async fn a_wrong_method_is_405_json() {
     let app = spawn_app().await;
     let response = app.client.delete(app.url("/health/live")).send().await.expect("DELETE");
     assert_eq!(response.status().as_u16(), 405);
+    assert_eq!(response.headers()["allow"], "GET");
     assert_eq!(platform_error(&json_body(response).await).0, "method_not_allowed");
     let response = app.get(PLATFORM).await;
     assert_eq!(response.status().as_u16(), 405);
