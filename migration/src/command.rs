@@ -43,8 +43,7 @@ pub async fn run(db: &DatabaseConnection, command: &MigrateCommand) -> Result<St
     let after = applied_count(db).await?;
     let total = Migrator::migrations().len();
     Ok(format!(
-        "{} migrations applied before, {after} of {total} applied now",
-        before
+        "applied migrations: {before} of {total} before, {after} of {total} now"
     ))
 }
 
