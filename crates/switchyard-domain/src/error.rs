@@ -1,8 +1,47 @@
 //! Errors of the domain and of the storage ports.
 
+use chrono::{DateTime, Utc};
+
+/// Why a caller is not authenticated (401).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthFailure {
+    /// Wrong username, email or password; or a locked account with a wrong password.
+    InvalidCredentials,
+    /// A bearer token that is missing, malformed, tampered with, expired or no longer valid.
+    InvalidToken,
+    /// A refresh token that is unknown, expired, revoked or was reused.
+    InvalidRefreshToken,
+    /// A gateway API key that is missing, unknown, revoked, expired or of a disabled user.
+    InvalidApiKey,
+}
+
+/// Why an authenticated caller may not do this (403).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// The right password for a locked account; `None` = locked by an admin until unlocked.
+    AccountLocked {
+        until: Option<DateTime<Utc>>,
+    },
+    AccountDisabled,
+    RegistrationDisabled,
+    /// The route needs the admin role.
+    AdminOnly,
+}
+
+/// Which rule a conflicting request broke (409).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConflictKind {
+    UsernameTaken,
+    EmailTaken,
+    /// The change would leave no active admin.
+    LastAdmin,
+    /// Anything else already there.
+    Duplicate,
+}
+
 /// What can go wrong in a use case, in the domain's own words. The API crate maps each
 /// variant to an HTTP status and a stable error code.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 pub enum DomainError {
     /// Input that reads but breaks a rule; `field` names the offending input.
     #[error("{field}: {message}")]
@@ -11,12 +50,16 @@ pub enum DomainError {
         code: &'static str,
         message: String,
     },
-    /// The thing asked for does not exist (or is not visible to the caller).
     #[error("{entity} not found")]
     NotFound { entity: &'static str },
-    /// The request contradicts the current state (a duplicate name, a cycle, ...).
     #[error("{message}")]
-    Conflict { code: &'static str, message: String },
+    Conflict { kind: ConflictKind, message: String },
+    #[error("not authenticated: {0:?}")]
+    Unauthenticated(AuthFailure),
+    #[error("forbidden: {0:?}")]
+    Forbidden(Refusal),
+    #[error("rate limited; retry after {retry_after_seconds}s")]
+    RateLimited { retry_after_seconds: u64 },
     /// A dependency (database, upstream) cannot be reached right now.
     #[error("{dependency} is unavailable: {message}")]
     Unavailable { dependency: &'static str, message: String },
@@ -25,12 +68,23 @@ pub enum DomainError {
     Internal(String),
 }
 
+impl DomainError {
+    pub fn validation(field: &str, code: &'static str, message: impl Into<String>) -> Self {
+        Self::Validation {
+            field: field.to_owned(),
+            code,
+            message: message.into(),
+        }
+    }
+}
+
 /// The error every repository port returns. Adapters translate their driver's errors into it,
 /// so no database error type ever reaches the domain.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 pub enum StoreError {
     #[error("not found")]
     NotFound,
+    /// A uniqueness or reference rule of the store; the message names the constraint.
     #[error("conflict: {0}")]
     Conflict(String),
     #[error("storage unavailable: {0}")]
@@ -44,7 +98,7 @@ impl From<StoreError> for DomainError {
         match error {
             StoreError::NotFound => DomainError::NotFound { entity: "record" },
             StoreError::Conflict(message) => DomainError::Conflict {
-                code: "conflict",
+                kind: ConflictKind::Duplicate,
                 message,
             },
             StoreError::Unavailable(message) => DomainError::Unavailable {

@@ -4,12 +4,22 @@
 //! files, environment) is reached through a port trait defined here and implemented in an
 //! outer crate; see `docs/architecture.md`.
 
+pub mod accounts;
+mod admin;
+pub mod api_key;
+pub mod audit;
 pub mod clock;
 pub mod error;
 pub mod health;
+pub mod identity;
+pub mod page;
+pub mod password;
+pub mod ports;
 pub mod settings;
+pub mod token;
+pub mod user;
 
 pub use clock::{Clock, ManualClock};
-pub use error::{DomainError, StoreError};
+pub use error::{AuthFailure, ConflictKind, DomainError, Refusal, StoreError};
 pub use health::{DependencyHealth, HealthProbe, PoolStats};
 pub use settings::{SettingKey, SettingsRepo};

@@ -16,11 +16,7 @@ impl SettingKey {
 
     /// Parses a key, naming the broken rule.
     pub fn parse(raw: &str) -> Result<Self, DomainError> {
-        let invalid = |message: &str| DomainError::Validation {
-            field: "key".to_owned(),
-            code: "invalid_setting_key",
-            message: message.to_owned(),
-        };
+        let invalid = |message: &str| DomainError::validation("key", "invalid_setting_key", message);
         if raw.is_empty() || raw.len() > Self::MAX_LEN {
             return Err(invalid("must be 1 to 64 characters"));
         }
