@@ -9,6 +9,7 @@ pub use sea_orm_migration::prelude::*;
 
 pub mod command;
 mod m20261122_000001_system_settings;
+mod m20261122_000002_accounts;
 pub mod schema;
 
 pub use command::MigrateCommand;
@@ -20,6 +21,9 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261122_000001_system_settings::Migration)]
+        vec![
+            Box::new(m20261122_000001_system_settings::Migration),
+            Box::new(m20261122_000002_accounts::Migration),
+        ]
     }
 }

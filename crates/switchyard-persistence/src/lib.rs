@@ -5,12 +5,20 @@
 //! Driver errors never leave this crate: [`error::store_error`] turns every `DbErr` into the
 //! domain's `StoreError`.
 
+mod api_key_repo;
 mod database;
 mod entity;
 mod error;
+mod page;
+mod refresh_token_repo;
 mod settings_repo;
+mod transaction;
+mod user_repo;
 
+pub use api_key_repo::SqlApiKeyRepo;
 pub use database::{Backend, Database, DatabaseOptions, redact_url};
 pub use error::PersistenceError;
 pub use migration::MigrateCommand;
+pub use refresh_token_repo::SqlRefreshTokenRepo;
 pub use settings_repo::SqlSettingsRepo;
+pub use user_repo::SqlUserRepo;

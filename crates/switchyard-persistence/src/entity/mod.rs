@@ -1,3 +1,7 @@
 //! sea-orm entities: one module per table. Only this crate sees them.
 
+pub mod api_keys;
+pub mod audit_events;
+pub mod refresh_tokens;
 pub mod system_settings;
+pub mod users;

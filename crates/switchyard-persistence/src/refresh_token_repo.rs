@@ -1,0 +1,134 @@
+//! `RefreshTokenRepo` on sea-orm: single-use tokens, rotated in one transaction.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Duration, Utc};
+use sea_orm::sea_query::Expr;
+use sea_orm::{ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QuerySelect};
+use switchyard_domain::StoreError;
+use switchyard_domain::ports::{NewRefreshToken, RefreshTokenRepo, Rotation};
+use switchyard_domain::user::UserId;
+use tracing::instrument;
+use uuid::Uuid;
+
+use crate::entity::refresh_tokens;
+use crate::error::store_error;
+use crate::transaction::begin_write;
+
+#[derive(Debug, Clone)]
+pub struct SqlRefreshTokenRepo {
+    db: DatabaseConnection,
+}
+
+impl SqlRefreshTokenRepo {
+    pub fn new(db: DatabaseConnection) -> Self {
+        Self { db }
+    }
+}
+
+fn row(token: &NewRefreshToken) -> refresh_tokens::ActiveModel {
+    refresh_tokens::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        user_id: Set(token.user_id.0),
+        family_id: Set(token.family_id),
+        token_hash: Set(token.token_hash.clone()),
+        created_at: Set(token.now),
+        expires_at: Set(token.expires_at),
+        used_at: Set(None),
+        revoked_at: Set(None),
+    }
+}
+
+#[async_trait]
+impl RefreshTokenRepo for SqlRefreshTokenRepo {
+    #[instrument(skip_all, fields(user_id = %token.user_id))]
+    async fn insert(&self, token: &NewRefreshToken) -> Result<(), StoreError> {
+        refresh_tokens::Entity::insert(row(token))
+            .exec_without_returning(&self.db)
+            .await
+            .map_err(store_error)?;
+        Ok(())
+    }
+
+    #[instrument(skip_all)]
+    async fn rotate(
+        &self,
+        presented_hash: &str,
+        successor_hash: &str,
+        successor_expires_at: DateTime<Utc>,
+        grace: Duration,
+        now: DateTime<Utc>,
+    ) -> Result<Rotation, StoreError> {
+        let txn = begin_write(&self.db).await?;
+        let Some(presented) = refresh_tokens::Entity::find()
+            .filter(refresh_tokens::Column::TokenHash.eq(presented_hash))
+            .lock_exclusive()
+            .one(&txn)
+            .await
+            .map_err(store_error)?
+        else {
+            return Ok(Rotation::Invalid);
+        };
+        if presented.revoked_at.is_some() || presented.expires_at <= now {
+            return Ok(Rotation::Invalid);
+        }
+        let user_id = UserId(presented.user_id);
+        if let Some(used_at) = presented.used_at {
+            if now - used_at <= grace {
+                return Ok(Rotation::Retried { user_id });
+            }
+            // A spent token came back: someone holds a copy. End the whole session.
+            refresh_tokens::Entity::update_many()
+                .col_expr(refresh_tokens::Column::RevokedAt, Expr::value(Some(now)))
+                .filter(refresh_tokens::Column::FamilyId.eq(presented.family_id))
+                .filter(refresh_tokens::Column::RevokedAt.is_null())
+                .exec(&txn)
+                .await
+                .map_err(store_error)?;
+            txn.commit().await.map_err(store_error)?;
+            tracing::warn!(user_id = %user_id, "a spent refresh token was presented again; its session is revoked");
+            return Ok(Rotation::Reused);
+        }
+        let spent = refresh_tokens::Entity::update_many()
+            .col_expr(refresh_tokens::Column::UsedAt, Expr::value(Some(now)))
+            .filter(refresh_tokens::Column::Id.eq(presented.id))
+            .filter(refresh_tokens::Column::UsedAt.is_null())
+            .exec(&txn)
+            .await
+            .map_err(store_error)?;
+        if spent.rows_affected == 0 {
+            // Another request spent it a moment ago: that is a retry.
+            return Ok(Rotation::Retried { user_id });
+        }
+        refresh_tokens::Entity::insert(row(&NewRefreshToken {
+            user_id,
+            family_id: presented.family_id,
+            token_hash: successor_hash.to_owned(),
+            expires_at: successor_expires_at,
+            now,
+        }))
+        .exec_without_returning(&txn)
+        .await
+        .map_err(store_error)?;
+        txn.commit().await.map_err(store_error)?;
+        Ok(Rotation::Rotated { user_id })
+    }
+
+    async fn revoke_family(&self, hash: &str, now: DateTime<Utc>) -> Result<bool, StoreError> {
+        let Some(token) = refresh_tokens::Entity::find()
+            .filter(refresh_tokens::Column::TokenHash.eq(hash))
+            .one(&self.db)
+            .await
+            .map_err(store_error)?
+        else {
+            return Ok(false);
+        };
+        refresh_tokens::Entity::update_many()
+            .col_expr(refresh_tokens::Column::RevokedAt, Expr::value(Some(now)))
+            .filter(refresh_tokens::Column::FamilyId.eq(token.family_id))
+            .filter(refresh_tokens::Column::RevokedAt.is_null())
+            .exec(&self.db)
+            .await
+            .map_err(store_error)?;
+        Ok(token.revoked_at.is_none())
+    }
+}
