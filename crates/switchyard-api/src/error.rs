@@ -6,8 +6,9 @@ use std::fmt;
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
+use chrono::SecondsFormat;
 use serde::Serialize;
-use switchyard_domain::DomainError;
+use switchyard_domain::{AuthFailure, ConflictKind, DomainError, Refusal};
 use utoipa::ToSchema;
 
 /// Every error code the API can answer with. `docs/api.md` lists them; keep the two in step.
@@ -20,14 +21,34 @@ pub enum ErrorCode {
     ValidationFailed,
     /// 401: no valid credentials.
     Unauthenticated,
+    /// 401: wrong username, email or password.
+    InvalidCredentials,
+    /// 401: the bearer token is missing, malformed, expired or no longer valid.
+    InvalidToken,
+    /// 401: the refresh token is unknown, expired, revoked or was reused.
+    InvalidRefreshToken,
+    /// 401: the gateway API key is missing, unknown, revoked or expired.
+    InvalidApiKey,
     /// 403: valid credentials, not allowed.
     Forbidden,
+    /// 403: the right password, but the account is locked (`locked_until` in `details`).
+    AccountLocked,
+    /// 403: the account is deactivated.
+    AccountDisabled,
+    /// 403: self-service registration is off (`auth.allow_registration`).
+    RegistrationDisabled,
     /// 404: no such route or object (also another user's object).
     NotFound,
     /// 405: the route exists, the method does not.
     MethodNotAllowed,
     /// 409: the request contradicts the current state.
     Conflict,
+    /// 409: the username is taken (usernames stay reserved after deletion).
+    UsernameTaken,
+    /// 409: another live account uses the email address.
+    EmailTaken,
+    /// 409: the change would leave no active admin.
+    LastAdmin,
     /// 413: the body is larger than `server.body_limit`.
     PayloadTooLarge,
     /// 415: the body is not `application/json`.
@@ -45,11 +66,17 @@ impl ErrorCode {
         match self {
             Self::InvalidRequest => StatusCode::BAD_REQUEST,
             Self::ValidationFailed => StatusCode::UNPROCESSABLE_ENTITY,
-            Self::Unauthenticated => StatusCode::UNAUTHORIZED,
-            Self::Forbidden => StatusCode::FORBIDDEN,
+            Self::Unauthenticated
+            | Self::InvalidCredentials
+            | Self::InvalidToken
+            | Self::InvalidRefreshToken
+            | Self::InvalidApiKey => StatusCode::UNAUTHORIZED,
+            Self::Forbidden | Self::AccountLocked | Self::AccountDisabled | Self::RegistrationDisabled => {
+                StatusCode::FORBIDDEN
+            }
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            Self::Conflict => StatusCode::CONFLICT,
+            Self::Conflict | Self::UsernameTaken | Self::EmailTaken | Self::LastAdmin => StatusCode::CONFLICT,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::RateLimited => StatusCode::TOO_MANY_REQUESTS,
@@ -63,10 +90,20 @@ impl ErrorCode {
             Self::InvalidRequest => "invalid_request",
             Self::ValidationFailed => "validation_failed",
             Self::Unauthenticated => "unauthenticated",
+            Self::InvalidCredentials => "invalid_credentials",
+            Self::InvalidToken => "invalid_token",
+            Self::InvalidRefreshToken => "invalid_refresh_token",
+            Self::InvalidApiKey => "invalid_api_key",
             Self::Forbidden => "forbidden",
+            Self::AccountLocked => "account_locked",
+            Self::AccountDisabled => "account_disabled",
+            Self::RegistrationDisabled => "registration_disabled",
             Self::NotFound => "not_found",
             Self::MethodNotAllowed => "method_not_allowed",
             Self::Conflict => "conflict",
+            Self::UsernameTaken => "username_taken",
+            Self::EmailTaken => "email_taken",
+            Self::LastAdmin => "last_admin",
             Self::PayloadTooLarge => "payload_too_large",
             Self::UnsupportedMediaType => "unsupported_media_type",
             Self::RateLimited => "rate_limited",
@@ -79,8 +116,14 @@ impl ErrorCode {
     /// the status code, so the type is informative.
     fn openai_type(self) -> &'static str {
         match self {
-            Self::Unauthenticated => "authentication_error",
-            Self::Forbidden => "permission_error",
+            Self::Unauthenticated
+            | Self::InvalidCredentials
+            | Self::InvalidToken
+            | Self::InvalidRefreshToken
+            | Self::InvalidApiKey => "authentication_error",
+            Self::Forbidden | Self::AccountLocked | Self::AccountDisabled | Self::RegistrationDisabled => {
+                "permission_error"
+            }
             Self::RateLimited => "rate_limit_error",
             Self::ServiceUnavailable | Self::InternalError => "server_error",
             _ => "invalid_request_error",
@@ -187,6 +230,9 @@ impl ApiError {
 
     fn response_builder(&self) -> actix_web::HttpResponseBuilder {
         let mut builder = HttpResponse::build(self.code.status());
+        if self.code.status() == StatusCode::UNAUTHORIZED {
+            builder.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer")));
+        }
         if let Some(seconds) = self.retry_after_seconds {
             builder.insert_header((header::RETRY_AFTER, HeaderValue::from(seconds)));
         }
@@ -285,7 +331,55 @@ impl From<DomainError> for ApiError {
                 Self::new(ErrorCode::ValidationFailed, format!("{field}: {message}")).with_detail(field, code, message)
             }
             DomainError::NotFound { entity } => Self::not_found(format!("{entity} not found")),
-            DomainError::Conflict { code: _, message } => Self::new(ErrorCode::Conflict, message),
+            DomainError::Conflict { kind, message } => {
+                let code = match kind {
+                    ConflictKind::UsernameTaken => ErrorCode::UsernameTaken,
+                    ConflictKind::EmailTaken => ErrorCode::EmailTaken,
+                    ConflictKind::LastAdmin => ErrorCode::LastAdmin,
+                    ConflictKind::Duplicate => ErrorCode::Conflict,
+                };
+                Self::new(code, message)
+            }
+            DomainError::Unauthenticated(failure) => match failure {
+                AuthFailure::InvalidCredentials => {
+                    Self::new(ErrorCode::InvalidCredentials, "wrong username, email or password")
+                }
+                AuthFailure::InvalidToken => Self::new(
+                    ErrorCode::InvalidToken,
+                    "the access token is missing, invalid or expired: log in or refresh",
+                ),
+                AuthFailure::InvalidRefreshToken => Self::new(
+                    ErrorCode::InvalidRefreshToken,
+                    "the refresh token is invalid, expired or revoked: log in again",
+                ),
+                AuthFailure::InvalidApiKey => Self::new(
+                    ErrorCode::InvalidApiKey,
+                    "the API key is missing, invalid, revoked or expired",
+                ),
+            },
+            DomainError::Forbidden(refusal) => match refusal {
+                Refusal::AccountLocked { until } => {
+                    let until_text = until.map(|at| at.to_rfc3339_opts(SecondsFormat::Micros, true));
+                    let message = match &until_text {
+                        Some(at) => format!("the account is locked until {at}"),
+                        None => "the account is locked by an administrator".to_owned(),
+                    };
+                    Self::new(ErrorCode::AccountLocked, message).with_detail(
+                        "locked_until",
+                        "account_locked",
+                        until_text.unwrap_or_default(),
+                    )
+                }
+                Refusal::AccountDisabled => Self::new(ErrorCode::AccountDisabled, "the account is deactivated"),
+                Refusal::RegistrationDisabled => Self::new(
+                    ErrorCode::RegistrationDisabled,
+                    "registration is disabled; ask an administrator for an account",
+                ),
+                Refusal::AdminOnly => Self::new(ErrorCode::Forbidden, "this needs the admin role"),
+            },
+            DomainError::RateLimited { retry_after_seconds } => {
+                Self::new(ErrorCode::RateLimited, "too many requests, slow down").with_retry_after(retry_after_seconds)
+            }
             DomainError::Unavailable { dependency, message } => {
                 tracing::warn!(dependency, error = %message, "dependency unavailable");
                 Self::new(
@@ -304,7 +398,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_code_maps_back_from_its_status() {
+    fn every_generic_code_maps_back_from_its_status() {
         for code in [
             ErrorCode::InvalidRequest,
             ErrorCode::ValidationFailed,

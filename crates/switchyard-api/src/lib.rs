@@ -3,12 +3,16 @@
 //!
 //! This crate knows the domain's ports only; the server crate hands it their implementations.
 
+pub mod auth;
+pub mod dto;
 pub mod error;
 pub mod extract;
 pub mod middleware;
 pub mod openapi;
 pub mod routes;
 
+use std::net::IpAddr;
+use std::num::NonZeroU32;
 use std::sync::Arc;
 
 use actix_cors::Cors;
@@ -16,7 +20,9 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::middleware::{Condition, from_fn};
 use actix_web::{App, web};
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use ipnet::IpNet;
+use switchyard_domain::accounts::Accounts;
 use switchyard_domain::{Clock, HealthProbe};
 use tracing_actix_web::TracingLogger;
 use utoipa::OpenApi;
@@ -32,12 +38,24 @@ use routes::meta::OpenApiDocument;
 /// A function that registers routes; route modules' `configure` have this type.
 pub type RouteConfig = fn(&mut ServiceConfig<'_>);
 
-/// What the handlers share: the ports' implementations and the metrics registry.
+/// What the handlers share: the use cases, the ports' implementations, the metrics registry
+/// and the login rate limiter.
 #[derive(Debug)]
 pub struct AppState {
     pub probe: Arc<dyn HealthProbe>,
     pub clock: Arc<dyn Clock>,
+    pub accounts: Arc<Accounts>,
     pub metrics: Metrics,
+    /// Login attempts per client IP.
+    pub login_limiter: DefaultKeyedRateLimiter<IpAddr>,
+}
+
+/// The domain services and ports the API calls.
+#[derive(Debug, Clone)]
+pub struct Services {
+    pub probe: Arc<dyn HealthProbe>,
+    pub clock: Arc<dyn Clock>,
+    pub accounts: Arc<Accounts>,
 }
 
 /// HTTP settings, filled by the server crate from configuration.
@@ -49,6 +67,8 @@ pub struct HttpSettings {
     pub trusted_proxies: Vec<IpNet>,
     /// Origins allowed to call the API from a browser; empty = no CORS headers at all, `*` = any.
     pub cors_origins: Vec<String>,
+    /// Login attempts allowed per client IP per minute.
+    pub login_rate_limit_per_minute: u32,
 }
 
 /// Builds the actix `App` for each worker from state shared by all of them.
@@ -62,17 +82,16 @@ pub struct Api {
 }
 
 impl Api {
-    pub fn new(
-        probe: Arc<dyn HealthProbe>,
-        clock: Arc<dyn Clock>,
-        settings: HttpSettings,
-    ) -> Result<Self, prometheus::Error> {
+    pub fn new(services: Services, settings: HttpSettings) -> Result<Self, prometheus::Error> {
         let metrics = Metrics::new()?;
+        let per_minute = NonZeroU32::new(settings.login_rate_limit_per_minute).unwrap_or(NonZeroU32::MIN);
         Ok(Self {
             state: web::Data::new(AppState {
-                probe,
-                clock,
+                probe: services.probe,
+                clock: services.clock,
+                accounts: services.accounts,
                 metrics: metrics.clone(),
+                login_limiter: RateLimiter::keyed(Quota::per_minute(per_minute)),
             }),
             proxies: web::Data::new(TrustedProxies(settings.trusted_proxies.clone())),
             metrics: web::Data::new(metrics),
@@ -145,7 +164,11 @@ impl Api {
             .app_data(extract::query_config())
             .app_data(extract::path_config())
             .configure(routes::health::configure)
-            .configure(routes::meta::configure);
+            .configure(routes::meta::configure)
+            .configure(routes::auth::configure)
+            .configure(routes::users::configure)
+            .configure(routes::api_keys::configure)
+            .configure(routes::admin::configure);
         for routes in &self.extra_routes {
             app = app.configure(routes);
         }

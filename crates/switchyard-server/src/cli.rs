@@ -35,4 +35,35 @@ pub enum Command {
         #[command(subcommand)]
         command: MigrateCommand,
     },
+    /// Manage accounts from the command line.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+    /// Make or manage secrets.
+    Secrets {
+        #[command(subcommand)]
+        command: SecretsCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Create an admin. The password is read from standard input when one is piped in;
+    /// otherwise a strong one is generated and printed once. An existing username changes nothing.
+    Create {
+        #[arg(long)]
+        username: String,
+        #[arg(long)]
+        email: Option<String>,
+        /// Defaults to the username.
+        #[arg(long)]
+        display_name: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SecretsCommand {
+    /// Print a new random secret for auth.jwt_secret (48 random bytes, base64).
+    Generate,
 }

@@ -4,6 +4,9 @@
 
 pub mod cli;
 pub mod clock;
+pub mod hashing;
+pub mod operator;
+pub mod secrets;
 pub mod settings;
 pub mod startup;
 pub mod supervisor;

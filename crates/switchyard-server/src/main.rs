@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use switchyard_server::cli::{Cli, Command};
+use switchyard_server::cli::{AdminCommand, Cli, Command, SecretsCommand};
 use switchyard_server::settings::Settings;
 use switchyard_server::startup::{Application, open_database};
 use switchyard_server::telemetry;
@@ -37,6 +37,24 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             telemetry::init(&settings.log)?;
             Application::build(settings).await?.run_until_stopped().await
         }
+        Command::Admin {
+            command:
+                AdminCommand::Create {
+                    username,
+                    email,
+                    display_name,
+                },
+        } => {
+            telemetry::init(&quiet(&settings.log))?;
+            switchyard_server::operator::create_admin(&settings, &username, email.as_deref(), display_name.as_deref())
+                .await
+        }
+        Command::Secrets {
+            command: SecretsCommand::Generate,
+        } => {
+            println!("{}", switchyard_server::secrets::generate());
+            Ok(())
+        }
         Command::Migrate { command } => {
             let database = open_database(&settings).await?;
             let outcome = database.run_migration_command(&command).await;
@@ -44,5 +62,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{}", outcome?);
             Ok(())
         }
+    }
+}
+
+/// Operator commands print their own results; the log shows only warnings and errors.
+fn quiet(log: &switchyard_server::settings::LogSettings) -> switchyard_server::settings::LogSettings {
+    switchyard_server::settings::LogSettings {
+        level: "warn".to_owned(),
+        ..log.clone()
     }
 }

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use config::{Config, Environment, File};
 use ipnet::IpNet;
+use secrecy::SecretString;
 use serde::Deserialize;
 
 #[derive(Debug, Clone, Deserialize)]
@@ -15,6 +16,7 @@ pub struct Settings {
     /// Where the SQLite database and generated secrets live.
     pub data_dir: PathBuf,
     pub database: DatabaseSettings,
+    pub auth: AuthSettings,
     pub log: LogSettings,
 }
 
@@ -24,7 +26,58 @@ impl Default for Settings {
             server: ServerSettings::default(),
             data_dir: PathBuf::from("./data"),
             database: DatabaseSettings::default(),
+            auth: AuthSettings::default(),
             log: LogSettings::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthSettings {
+    /// The HS256 signing secret, at least 32 bytes. Generated into the data directory with
+    /// SQLite when unset; required with PostgreSQL and MySQL.
+    pub jwt_secret: Option<SecretString>,
+    pub issuer: String,
+    pub audience: String,
+    #[serde(with = "humantime_serde")]
+    pub access_token_ttl: Duration,
+    #[serde(with = "humantime_serde")]
+    pub refresh_token_ttl: Duration,
+    /// A refresh retried within this time gets the same successor instead of revoking the session.
+    #[serde(with = "humantime_serde")]
+    pub refresh_reuse_grace: Duration,
+    /// Whether anyone may create an account with `POST /api/v1/auth/register`.
+    pub allow_registration: bool,
+    pub bcrypt_cost: u32,
+    /// bcrypt hashes running at once; 0 = one per CPU core.
+    pub max_concurrent_hashes: usize,
+    pub max_failed_logins: i64,
+    #[serde(with = "humantime_serde")]
+    pub lockout_duration: Duration,
+    /// Login attempts per client IP per minute.
+    pub login_rate_limit_per_minute: u32,
+    /// How often the identity cache picks up users and keys changed by other instances.
+    #[serde(with = "humantime_serde")]
+    pub identity_refresh_interval: Duration,
+}
+
+impl Default for AuthSettings {
+    fn default() -> Self {
+        Self {
+            jwt_secret: None,
+            issuer: "switchyard".to_owned(),
+            audience: "switchyard".to_owned(),
+            access_token_ttl: Duration::from_secs(15 * 60),
+            refresh_token_ttl: Duration::from_secs(30 * 24 * 3600),
+            refresh_reuse_grace: Duration::from_secs(10),
+            allow_registration: false,
+            bcrypt_cost: 12,
+            max_concurrent_hashes: 0,
+            max_failed_logins: 5,
+            lockout_duration: Duration::from_secs(15 * 60),
+            login_rate_limit_per_minute: 20,
+            identity_refresh_interval: Duration::from_secs(5),
         }
     }
 }

@@ -7,9 +7,12 @@ use std::time::Duration;
 use actix_web::HttpServer;
 use actix_web::dev::{Server, ServerHandle};
 use anyhow::Context;
-use switchyard_api::{Api, HttpSettings, RouteConfig};
+use switchyard_api::{Api, HttpSettings, RouteConfig, Services};
+use switchyard_domain::accounts::{AccountPorts, Accounts, AuthPolicy};
+use switchyard_domain::identity::IdentityCache;
+use switchyard_domain::token::TokenKeys;
 use switchyard_domain::{Clock, HealthProbe};
-use switchyard_persistence::{Database, DatabaseOptions};
+use switchyard_persistence::{Database, DatabaseOptions, SqlApiKeyRepo, SqlRefreshTokenRepo, SqlUserRepo};
 use tokio_util::sync::CancellationToken;
 
 use crate::clock::SystemClock;
@@ -66,6 +69,34 @@ impl std::fmt::Debug for Application {
     }
 }
 
+/// The account use cases over this database, configured from `settings.auth`.
+pub async fn accounts(settings: &Settings, database: &Database, clock: Arc<dyn Clock>) -> anyhow::Result<Accounts> {
+    let auth = &settings.auth;
+    let secret = crate::secrets::jwt_secret(auth.jwt_secret.as_ref(), database.backend(), &settings.data_dir)?;
+    let duration = |d: Duration| chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX);
+    let token_keys = TokenKeys::new(&secret, &auth.issuer, &auth.audience, duration(auth.access_token_ttl))?;
+    let hashes = match auth.max_concurrent_hashes {
+        0 => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
+        n => n,
+    };
+    let connection = database.connection().clone();
+    let ports = AccountPorts {
+        users: Arc::new(SqlUserRepo::new(connection.clone())),
+        refresh_tokens: Arc::new(SqlRefreshTokenRepo::new(connection.clone())),
+        keys: Arc::new(SqlApiKeyRepo::new(connection)),
+        hasher: Arc::new(crate::hashing::BlockingBcrypt::new(auth.bcrypt_cost, hashes)),
+        clock,
+    };
+    let policy = AuthPolicy {
+        allow_registration: auth.allow_registration,
+        max_failed_logins: auth.max_failed_logins,
+        lockout_duration: duration(auth.lockout_duration),
+        refresh_ttl: duration(auth.refresh_token_ttl),
+        refresh_reuse_grace: duration(auth.refresh_reuse_grace),
+    };
+    Ok(Accounts::new(ports, token_keys, policy).await?)
+}
+
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         Self::build_with(settings, Overrides::default()).await
@@ -83,15 +114,23 @@ impl Application {
         }
         let clock = overrides.clock.unwrap_or_else(|| Arc::new(SystemClock));
         let probe: Arc<dyn HealthProbe> = Arc::new(database.clone());
+        let accounts = Arc::new(accounts(&settings, &database, clock.clone()).await?);
+        let identity_cache = accounts.identity_cache();
         let http = HttpSettings {
             body_limit: settings.server.body_limit,
             trusted_proxies: settings.server.trusted_proxies.clone(),
             cors_origins: settings.server.cors_origins.clone(),
+            login_rate_limit_per_minute: settings.auth.login_rate_limit_per_minute,
+        };
+        let services = Services {
+            probe: probe.clone(),
+            clock: clock.clone(),
+            accounts,
         };
         let api = overrides
             .routes
             .into_iter()
-            .fold(Api::new(probe.clone(), clock, http)?, Api::with_routes);
+            .fold(Api::new(services, http)?, Api::with_routes);
 
         let address = format!("{}:{}", settings.server.host, settings.server.port);
         let listener = TcpListener::bind(&address).with_context(|| {
@@ -112,6 +151,10 @@ impl Application {
         let interval = settings.database.health_check_interval;
         supervisor.spawn("database_health_watch", move |token| {
             watch_health(probe, interval, token)
+        });
+        let interval = settings.auth.identity_refresh_interval;
+        supervisor.spawn("identity_cache_refresh", move |token| {
+            refresh_identities(identity_cache, clock, interval, token)
         });
         tracing::info!(%address, port, backend = database.backend().name(), "switchyard listening");
         Ok(Self {
@@ -144,6 +187,31 @@ impl Application {
         self.database.close().await;
         tracing::info!("database pool closed; bye");
         Ok(served?)
+    }
+}
+
+/// Picks up users and keys changed by other instances sharing the database: every `interval`,
+/// forgets what changed since the previous pass (with a margin for clock skew between instances).
+async fn refresh_identities(
+    cache: Arc<IdentityCache>,
+    clock: Arc<dyn Clock>,
+    interval: Duration,
+    token: CancellationToken,
+) {
+    let margin = chrono::Duration::seconds(2);
+    let mut since = clock.now();
+    let mut ticker = tokio::time::interval(interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            () = token.cancelled() => return,
+            _ = ticker.tick() => {}
+        }
+        let started = clock.now();
+        match cache.refresh_changed(since - margin).await {
+            Ok(_) => since = started,
+            Err(error) => tracing::warn!(%error, "identity cache refresh failed; will retry"),
+        }
     }
 }
 

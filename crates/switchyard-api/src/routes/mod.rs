@@ -1,4 +1,8 @@
 //! Route modules, one per resource, each exporting `configure`.
 
+pub mod admin;
+pub mod api_keys;
+pub mod auth;
 pub mod health;
 pub mod meta;
+pub mod users;

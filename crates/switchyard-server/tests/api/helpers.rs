@@ -13,6 +13,9 @@ use crate::support::database::TestDatabase;
 use crate::support::probe_routes;
 use crate::support::proxy::TcpProxy;
 
+/// The signing secret tests configure (never used outside tests).
+pub const TEST_JWT_SECRET: &str = "test-secret-test-secret-test-secret-0123456789";
+
 static TRACING: LazyLock<()> = LazyLock::new(|| {
     if std::env::var_os("TEST_LOG").is_some() {
         let settings = LogSettings {
@@ -32,8 +35,20 @@ pub struct TestApp {
     pub db: TestDatabase,
     /// In front of the database when the app was spawned with [`spawn_app_behind_proxy`].
     pub proxy: Option<TcpProxy>,
+    pub settings: Settings,
     handle: ServerHandle,
 }
+
+/// The tokens of a logged-in user.
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub user_id: String,
+    pub access: String,
+    pub refresh: String,
+}
+
+/// A password that meets the rules.
+pub const PASSWORD: &str = "correct horse battery staple";
 
 impl Drop for TestApp {
     fn drop(&mut self) {
@@ -78,6 +93,16 @@ async fn spawn(configure: impl FnOnce(&mut Settings), behind_proxy: bool) -> Tes
         None => db.url.clone(),
     });
     settings.database.max_connections = 4;
+    settings.auth.bcrypt_cost = 4;
+    // Tests make accounts over HTTP and log in often from one address; the tests of these
+    // two rules set them back.
+    settings.auth.allow_registration = true;
+    settings.auth.login_rate_limit_per_minute = 10_000;
+    if db.backend() != Backend::Sqlite {
+        // Several instances share a server database, so the secret must be configured there;
+        // on SQLite the generated-secret path is exercised instead.
+        settings.auth.jwt_secret = Some(TEST_JWT_SECRET.into());
+    }
     configure(&mut settings);
 
     let clock = Arc::new(ManualClock::new(
@@ -89,7 +114,7 @@ async fn spawn(configure: impl FnOnce(&mut Settings), behind_proxy: bool) -> Tes
         clock: Some(clock.clone()),
         routes: vec![probe_routes::configure],
     };
-    let app = Application::build_with(settings, overrides)
+    let app = Application::build_with(settings.clone(), overrides)
         .await
         .expect("the application builds");
     let address = format!("http://127.0.0.1:{}", app.port());
@@ -104,6 +129,7 @@ async fn spawn(configure: impl FnOnce(&mut Settings), behind_proxy: bool) -> Tes
         clock,
         db,
         proxy,
+        settings,
         handle,
     }
 }
@@ -134,6 +160,92 @@ impl TestApp {
 
     pub async fn health_ready(&self) -> reqwest::Response {
         self.get("/health/ready").await
+    }
+
+    pub async fn post_json(&self, path: &str, body: &serde_json::Value) -> reqwest::Response {
+        self.client.post(self.url(path)).json(body).send().await.expect("POST")
+    }
+
+    /// A request with `Authorization: Bearer <token>`.
+    pub fn authed(&self, method: reqwest::Method, path: &str, token: &str) -> reqwest::RequestBuilder {
+        self.client.request(method, self.url(path)).bearer_auth(token)
+    }
+
+    pub async fn get_authed(&self, path: &str, token: &str) -> reqwest::Response {
+        self.authed(reqwest::Method::GET, path, token)
+            .send()
+            .await
+            .expect("GET")
+    }
+
+    pub async fn post_authed(&self, path: &str, token: &str, body: &serde_json::Value) -> reqwest::Response {
+        self.authed(reqwest::Method::POST, path, token)
+            .json(body)
+            .send()
+            .await
+            .expect("POST")
+    }
+
+    pub async fn register(&self, username: &str, password: &str) -> reqwest::Response {
+        self.post_json(
+            "/api/v1/auth/register",
+            &serde_json::json!({"username": username, "password": password}),
+        )
+        .await
+    }
+
+    pub async fn login(&self, username: &str, password: &str) -> reqwest::Response {
+        self.post_json(
+            "/api/v1/auth/login",
+            &serde_json::json!({"username": username, "password": password}),
+        )
+        .await
+    }
+
+    /// Logs in and returns the session; panics when the login fails.
+    pub async fn login_ok(&self, username: &str, password: &str) -> Session {
+        let response = self.login(username, password).await;
+        assert_eq!(response.status().as_u16(), 200, "login of {username}");
+        let body = json_body(response).await;
+        let access = body["access_token"].as_str().expect("access_token").to_owned();
+        let me = json_body(self.get_authed("/api/v1/users/me", &access).await).await;
+        Session {
+            user_id: me["id"].as_str().expect("id").to_owned(),
+            access,
+            refresh: body["refresh_token"].as_str().expect("refresh_token").to_owned(),
+        }
+    }
+
+    /// Registers a user over HTTP and logs them in.
+    pub async fn create_user(&self, username: &str) -> Session {
+        let response = self.register(username, PASSWORD).await;
+        assert_eq!(response.status().as_u16(), 201, "register {username}");
+        self.login_ok(username, PASSWORD).await
+    }
+
+    /// Creates an admin the way the operator command does, and logs them in.
+    pub async fn create_admin(&self, username: &str) -> Session {
+        let database = switchyard_server::startup::open_database(&self.settings)
+            .await
+            .expect("open the database");
+        let accounts = switchyard_server::startup::accounts(&self.settings, &database, self.clock.clone())
+            .await
+            .expect("accounts");
+        let created = accounts
+            .create_admin(switchyard_domain::accounts::Registration {
+                username,
+                display_name: None,
+                email: None,
+                password: PASSWORD,
+            })
+            .await
+            .expect("create an admin");
+        assert!(matches!(
+            created,
+            switchyard_domain::accounts::AdminCreation::Created(_)
+        ));
+        database.close().await;
+        self.login_ok(username, PASSWORD).await
     }
 }
 

@@ -9,6 +9,7 @@
     reason = "test set-up that cannot proceed should panic with its reason"
 )]
 
+mod accounts;
 mod errors;
 mod health;
 mod helpers;

@@ -18,13 +18,86 @@ async fn the_openapi_document_is_3_1_and_lists_every_route() {
     listed.sort_unstable();
     assert_eq!(
         listed,
-        ["/docs", "/health/live", "/health/ready", "/metrics", "/openapi.json"]
+        [
+            "/api/v1/admin/audit",
+            "/api/v1/admin/users",
+            "/api/v1/admin/users/{id}",
+            "/api/v1/admin/users/{id}/activate",
+            "/api/v1/admin/users/{id}/deactivate",
+            "/api/v1/admin/users/{id}/lock",
+            "/api/v1/admin/users/{id}/reset-password",
+            "/api/v1/admin/users/{id}/restore",
+            "/api/v1/admin/users/{id}/role",
+            "/api/v1/admin/users/{id}/unlock",
+            "/api/v1/api-keys",
+            "/api/v1/api-keys/{id}",
+            "/api/v1/api-keys/{id}/revoke",
+            "/api/v1/auth/login",
+            "/api/v1/auth/logout",
+            "/api/v1/auth/refresh",
+            "/api/v1/auth/register",
+            "/api/v1/users/me",
+            "/api/v1/users/me/password",
+            "/docs",
+            "/health/live",
+            "/health/ready",
+            "/metrics",
+            "/openapi.json",
+        ]
     );
-    for schema in ["ErrorBody", "OpenAiErrorBody", "ReadyStatus"] {
+    for schema in [
+        "ErrorBody",
+        "OpenAiErrorBody",
+        "ReadyStatus",
+        "UserBody",
+        "TokenResponse",
+        "CreatedApiKey",
+    ] {
         assert!(document["components"]["schemas"][schema].is_object(), "schema {schema}");
     }
-    // Every documented GET route answers (none is a phantom).
-    for path in listed {
+    for scheme in ["bearer_jwt", "api_key"] {
+        assert!(
+            document["components"]["securitySchemes"][scheme].is_object(),
+            "security scheme {scheme}"
+        );
+    }
+    let public = ["/api/v1/auth/", "/health/", "/metrics", "/openapi.json", "/docs"];
+    for (path, item) in paths {
+        for (method, operation) in item.as_object().expect("a path item") {
+            let name = format!("{method} {path}");
+            let secured = operation["security"][0]["bearer_jwt"].is_array();
+            assert_eq!(
+                secured,
+                !public.iter().any(|prefix| path.starts_with(prefix)),
+                "{name}: security"
+            );
+            let responses = operation["responses"].as_object().expect("responses");
+            let success = responses
+                .iter()
+                .find(|(status, _)| status.starts_with('2') || status.starts_with('3'))
+                .expect("a 2xx or 3xx response");
+            if success.0.starts_with('2') && success.0 != "204" {
+                assert!(success.1["content"].is_object(), "{name}: response schema");
+            }
+            if secured {
+                assert!(
+                    responses.contains_key("401") || responses.contains_key("403"),
+                    "{name}: auth errors"
+                );
+            }
+            if method == "post" || method == "patch" {
+                let bodiless = ["/activate", "/deactivate", "/unlock", "/restore", "/revoke"];
+                if !bodiless.iter().any(|suffix| path.ends_with(suffix)) {
+                    assert!(
+                        operation["requestBody"]["content"].is_object(),
+                        "{name}: request schema"
+                    );
+                }
+            }
+        }
+    }
+    // Every documented public GET route answers (none is a phantom).
+    for path in ["/docs", "/health/live", "/health/ready", "/metrics", "/openapi.json"] {
         let status = app.get(path).await.status().as_u16();
         assert!(status < 400, "{path} answered {status}");
     }

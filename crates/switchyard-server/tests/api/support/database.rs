@@ -77,6 +77,10 @@ impl TestDatabase {
         }
     }
 
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
     /// The host and port of the database server, for a proxy to stand in front of.
     pub fn server_address(&self) -> Option<String> {
         let url = self.server_url.as_deref()?;

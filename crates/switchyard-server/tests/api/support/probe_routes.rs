@@ -4,6 +4,7 @@
 use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use switchyard_api::ApiError;
+use switchyard_api::auth::ApiKeyUser;
 use switchyard_api::extract::Json;
 use switchyard_domain::DomainError;
 use utoipa_actix_web::service_config::ServiceConfig;
@@ -18,7 +19,17 @@ pub struct Widget {
 
 pub fn configure(cfg: &mut ServiceConfig<'_>) {
     cfg.route("/api/v1/test/widgets", web::post().to(create_widget))
-        .route("/v1/test/widgets", web::post().to(create_widget));
+        .route("/v1/test/widgets", web::post().to(create_widget))
+        .route("/v1/test/whoami", web::get().to(whoami));
+}
+
+/// Answers who a gateway API key belongs to (the gateway's routes will use the same extractor).
+async fn whoami(key: ApiKeyUser) -> HttpResponse {
+    HttpResponse::Ok().json(serde_json::json!({
+        "user_id": key.0.user_id.0,
+        "key_id": key.0.key_id.0,
+        "allowed_models": key.0.allowed_models,
+    }))
 }
 
 async fn create_widget(Json(widget): Json<Widget>) -> Result<HttpResponse, ApiError> {

@@ -1,0 +1,90 @@
+//! The two ways to authenticate: a user's JWT access token (everything under `/api/v1`) and a
+//! gateway API key (`/v1/*` only). Each is an extractor; a handler that takes one is protected.
+
+use actix_web::dev::Payload;
+use actix_web::http::header;
+use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
+use futures_util::future::LocalBoxFuture;
+use switchyard_domain::accounts::{KeyPrincipal, Principal};
+use switchyard_domain::{AuthFailure, DomainError};
+
+use crate::AppState;
+use crate::error::ApiError;
+use crate::middleware::request_context::RequestId;
+
+/// The `Bearer` credential of a request, if any.
+fn bearer(req: &HttpRequest) -> Option<String> {
+    let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, credential) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| credential.trim().to_owned())
+        .filter(|credential| !credential.is_empty())
+}
+
+fn state(req: &HttpRequest) -> Result<web::Data<AppState>, ApiError> {
+    req.app_data::<web::Data<AppState>>()
+        .cloned()
+        .ok_or_else(|| ApiError::internal("the application state is not registered"))
+}
+
+/// A caller authenticated by a JWT access token. API keys are refused here.
+#[derive(Debug, Clone, Copy)]
+pub struct AuthUser(pub Principal);
+
+impl FromRequest for AuthUser {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _payload: &mut Payload) -> Self::Future {
+        let token = bearer(req);
+        let state = state(req);
+        Box::pin(async move {
+            let token = token.ok_or(DomainError::Unauthenticated(AuthFailure::InvalidToken))?;
+            let principal = state?.accounts.authenticate(&token).await?;
+            Ok(Self(principal))
+        })
+    }
+}
+
+/// A caller authenticated by a JWT access token of an admin.
+#[derive(Debug, Clone, Copy)]
+pub struct AdminUser(pub Principal);
+
+impl FromRequest for AdminUser {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let user = AuthUser::from_request(req, payload);
+        Box::pin(async move {
+            let AuthUser(principal) = user.await?;
+            principal.require_admin()?;
+            Ok(Self(principal))
+        })
+    }
+}
+
+/// A gateway caller authenticated by an `sy-…` API key.
+#[derive(Debug, Clone)]
+pub struct ApiKeyUser(pub KeyPrincipal);
+
+impl FromRequest for ApiKeyUser {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _payload: &mut Payload) -> Self::Future {
+        let key = bearer(req);
+        let state = state(req);
+        Box::pin(async move {
+            let key = key.ok_or(DomainError::Unauthenticated(AuthFailure::InvalidApiKey))?;
+            let principal = state?.accounts.authenticate_key(&key).await?;
+            Ok(Self(principal))
+        })
+    }
+}
+
+/// This request's id, for the audit trail.
+pub fn request_id(req: &HttpRequest) -> Option<String> {
+    req.extensions().get::<RequestId>().map(|id| id.as_str().to_owned())
+}

@@ -1,0 +1,167 @@
+//! `/api/v1/auth`: register, login, refresh, logout.
+
+use std::net::IpAddr;
+
+use actix_web::{HttpMessage, HttpRequest, HttpResponse, post, web};
+use serde::{Deserialize, Serialize};
+use switchyard_domain::DomainError;
+use switchyard_domain::accounts::{Registration, TokenPair};
+use utoipa::ToSchema;
+use utoipa_actix_web::service_config::ServiceConfig;
+
+use crate::AppState;
+use crate::dto::UserBody;
+use crate::error::{ApiError, ErrorBody};
+use crate::extract::Json;
+use crate::middleware::request_context::ClientIp;
+
+pub fn configure(cfg: &mut ServiceConfig<'_>) {
+    cfg.service(register).service(login).service(refresh).service(logout);
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterRequest {
+    /// 3–64 characters of `[A-Za-z0-9_.-]`.
+    pub username: String,
+    /// Defaults to the username.
+    #[serde(default)]
+    pub display_name: Option<String>,
+    #[serde(default)]
+    pub email: Option<String>,
+    /// At least 8 characters, at most 72 bytes, not the username, not a common password.
+    pub password: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    /// The username or the email address.
+    pub username: String,
+    pub password: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RefreshRequest {
+    pub refresh_token: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TokenResponse {
+    /// A JWT for `Authorization: Bearer` on `/api/v1`.
+    pub access_token: String,
+    /// Single use: trade it for a new pair at `/api/v1/auth/refresh`.
+    pub refresh_token: String,
+    /// Always `Bearer`.
+    pub token_type: String,
+    /// Seconds until the access token expires.
+    pub expires_in: i64,
+}
+
+impl From<TokenPair> for TokenResponse {
+    fn from(pair: TokenPair) -> Self {
+        Self {
+            access_token: pair.access_token,
+            refresh_token: pair.refresh_token,
+            token_type: "Bearer".to_owned(),
+            expires_in: pair.expires_in,
+        }
+    }
+}
+
+/// Create an account (only when `auth.allow_registration` is on).
+#[utoipa::path(
+    tag = "auth",
+    request_body = RegisterRequest,
+    responses(
+        (status = 201, description = "The new account", body = UserBody),
+        (status = 403, description = "Registration is disabled", body = ErrorBody),
+        (status = 409, description = "Username or email taken", body = ErrorBody),
+        (status = 422, description = "A rule is broken", body = ErrorBody),
+    )
+)]
+#[post("/api/v1/auth/register")]
+async fn register(state: web::Data<AppState>, body: Json<RegisterRequest>) -> Result<HttpResponse, ApiError> {
+    let body = body.0;
+    let user = state
+        .accounts
+        .register(Registration {
+            username: &body.username,
+            display_name: body.display_name.as_deref(),
+            email: body.email.as_deref(),
+            password: &body.password,
+        })
+        .await?;
+    Ok(HttpResponse::Created().json(UserBody::from(user)))
+}
+
+/// Trade a username (or email) and password for tokens.
+#[utoipa::path(
+    tag = "auth",
+    request_body = LoginRequest,
+    responses(
+        (status = 200, description = "Logged in", body = TokenResponse),
+        (status = 401, description = "Wrong credentials", body = ErrorBody),
+        (status = 403, description = "Account locked or deactivated", body = ErrorBody),
+        (status = 429, description = "Too many attempts from this address", body = ErrorBody),
+    )
+)]
+#[post("/api/v1/auth/login")]
+async fn login(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: Json<LoginRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let client_ip = req.extensions().get::<ClientIp>().and_then(|ip| ip.0);
+    check_login_rate(&state, client_ip)?;
+    let pair = state.accounts.login(&body.0.username, &body.0.password).await?;
+    Ok(HttpResponse::Ok().json(TokenResponse::from(pair)))
+}
+
+fn check_login_rate(state: &AppState, client_ip: Option<IpAddr>) -> Result<(), ApiError> {
+    let Some(ip) = client_ip else {
+        return Ok(());
+    };
+    let limiter = &state.login_limiter;
+    // Forget idle addresses now and then, so the table stays small under a scan.
+    if limiter.len() > 10_000 {
+        limiter.retain_recent();
+    }
+    limiter.check_key(&ip).map_err(|not_until| {
+        let wait = not_until.wait_time_from(governor::clock::Clock::now(&governor::clock::DefaultClock::default()));
+        ApiError::from(DomainError::RateLimited {
+            retry_after_seconds: wait.as_secs().max(1),
+        })
+    })
+}
+
+/// Trade a refresh token for a new pair (the old one is spent).
+#[utoipa::path(
+    tag = "auth",
+    request_body = RefreshRequest,
+    responses(
+        (status = 200, description = "A new pair", body = TokenResponse),
+        (status = 401, description = "Invalid, expired, revoked or reused refresh token", body = ErrorBody),
+    )
+)]
+#[post("/api/v1/auth/refresh")]
+async fn refresh(state: web::Data<AppState>, body: Json<RefreshRequest>) -> Result<HttpResponse, ApiError> {
+    let pair = state.accounts.refresh(&body.0.refresh_token).await?;
+    Ok(HttpResponse::Ok().json(TokenResponse::from(pair)))
+}
+
+/// End the session of a refresh token.
+#[utoipa::path(
+    tag = "auth",
+    request_body = RefreshRequest,
+    responses(
+        (status = 204, description = "Logged out"),
+        (status = 401, description = "Unknown refresh token", body = ErrorBody),
+    )
+)]
+#[post("/api/v1/auth/logout")]
+async fn logout(state: web::Data<AppState>, body: Json<RefreshRequest>) -> Result<HttpResponse, ApiError> {
+    state.accounts.logout(&body.0.refresh_token).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
