@@ -10,6 +10,8 @@
 )]
 
 mod accounts;
+mod admin;
+mod api_keys;
 mod errors;
 mod health;
 mod helpers;
