@@ -3,7 +3,9 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QuerySelect};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, DatabaseConnection, DatabaseTransaction, EntityTrait, QueryFilter, QuerySelect,
+};
 use switchyard_domain::StoreError;
 use switchyard_domain::ports::{NewRefreshToken, RefreshTokenRepo, Rotation};
 use switchyard_domain::user::UserId;
@@ -12,7 +14,7 @@ use uuid::Uuid;
 
 use crate::entity::refresh_tokens;
 use crate::error::store_error;
-use crate::transaction::begin_write;
+use crate::transaction::{begin_write, finish};
 
 #[derive(Debug, Clone)]
 pub struct SqlRefreshTokenRepo {
@@ -38,6 +40,67 @@ fn row(token: &NewRefreshToken) -> refresh_tokens::ActiveModel {
     }
 }
 
+/// The body of [`SqlRefreshTokenRepo::rotate`], inside its transaction.
+async fn rotate_in(
+    txn: &DatabaseTransaction,
+    presented_hash: &str,
+    successor_hash: &str,
+    successor_expires_at: DateTime<Utc>,
+    grace: Duration,
+    now: DateTime<Utc>,
+) -> Result<Rotation, StoreError> {
+    let Some(presented) = refresh_tokens::Entity::find()
+        .filter(refresh_tokens::Column::TokenHash.eq(presented_hash))
+        .lock_exclusive()
+        .one(txn)
+        .await
+        .map_err(store_error)?
+    else {
+        return Ok(Rotation::Invalid);
+    };
+    if presented.revoked_at.is_some() || presented.expires_at <= now {
+        return Ok(Rotation::Invalid);
+    }
+    let user_id = UserId(presented.user_id);
+    if let Some(used_at) = presented.used_at {
+        if now - used_at <= grace {
+            return Ok(Rotation::Retried { user_id });
+        }
+        // A spent token came back: someone holds a copy. End the whole session.
+        refresh_tokens::Entity::update_many()
+            .col_expr(refresh_tokens::Column::RevokedAt, Expr::value(Some(now)))
+            .filter(refresh_tokens::Column::FamilyId.eq(presented.family_id))
+            .filter(refresh_tokens::Column::RevokedAt.is_null())
+            .exec(txn)
+            .await
+            .map_err(store_error)?;
+        tracing::warn!(user_id = %user_id, "a spent refresh token was presented again; its session is revoked");
+        return Ok(Rotation::Reused);
+    }
+    let spent = refresh_tokens::Entity::update_many()
+        .col_expr(refresh_tokens::Column::UsedAt, Expr::value(Some(now)))
+        .filter(refresh_tokens::Column::Id.eq(presented.id))
+        .filter(refresh_tokens::Column::UsedAt.is_null())
+        .exec(txn)
+        .await
+        .map_err(store_error)?;
+    if spent.rows_affected == 0 {
+        // Another request spent it a moment ago: that is a retry.
+        return Ok(Rotation::Retried { user_id });
+    }
+    refresh_tokens::Entity::insert(row(&NewRefreshToken {
+        user_id,
+        family_id: presented.family_id,
+        token_hash: successor_hash.to_owned(),
+        expires_at: successor_expires_at,
+        now,
+    }))
+    .exec_without_returning(txn)
+    .await
+    .map_err(store_error)?;
+    Ok(Rotation::Rotated { user_id })
+}
+
 #[async_trait]
 impl RefreshTokenRepo for SqlRefreshTokenRepo {
     #[instrument(skip_all, fields(user_id = %token.user_id))]
@@ -59,58 +122,9 @@ impl RefreshTokenRepo for SqlRefreshTokenRepo {
         now: DateTime<Utc>,
     ) -> Result<Rotation, StoreError> {
         let txn = begin_write(&self.db).await?;
-        let Some(presented) = refresh_tokens::Entity::find()
-            .filter(refresh_tokens::Column::TokenHash.eq(presented_hash))
-            .lock_exclusive()
-            .one(&txn)
-            .await
-            .map_err(store_error)?
-        else {
-            return Ok(Rotation::Invalid);
-        };
-        if presented.revoked_at.is_some() || presented.expires_at <= now {
-            return Ok(Rotation::Invalid);
-        }
-        let user_id = UserId(presented.user_id);
-        if let Some(used_at) = presented.used_at {
-            if now - used_at <= grace {
-                return Ok(Rotation::Retried { user_id });
-            }
-            // A spent token came back: someone holds a copy. End the whole session.
-            refresh_tokens::Entity::update_many()
-                .col_expr(refresh_tokens::Column::RevokedAt, Expr::value(Some(now)))
-                .filter(refresh_tokens::Column::FamilyId.eq(presented.family_id))
-                .filter(refresh_tokens::Column::RevokedAt.is_null())
-                .exec(&txn)
-                .await
-                .map_err(store_error)?;
-            txn.commit().await.map_err(store_error)?;
-            tracing::warn!(user_id = %user_id, "a spent refresh token was presented again; its session is revoked");
-            return Ok(Rotation::Reused);
-        }
-        let spent = refresh_tokens::Entity::update_many()
-            .col_expr(refresh_tokens::Column::UsedAt, Expr::value(Some(now)))
-            .filter(refresh_tokens::Column::Id.eq(presented.id))
-            .filter(refresh_tokens::Column::UsedAt.is_null())
-            .exec(&txn)
-            .await
-            .map_err(store_error)?;
-        if spent.rows_affected == 0 {
-            // Another request spent it a moment ago: that is a retry.
-            return Ok(Rotation::Retried { user_id });
-        }
-        refresh_tokens::Entity::insert(row(&NewRefreshToken {
-            user_id,
-            family_id: presented.family_id,
-            token_hash: successor_hash.to_owned(),
-            expires_at: successor_expires_at,
-            now,
-        }))
-        .exec_without_returning(&txn)
-        .await
-        .map_err(store_error)?;
-        txn.commit().await.map_err(store_error)?;
-        Ok(Rotation::Rotated { user_id })
+        let outcome = rotate_in(&txn, presented_hash, successor_hash, successor_expires_at, grace, now).await;
+        // Every outcome commits: a spent or revoked token's lock is released, a reuse's revocation kept.
+        finish(txn, outcome).await
     }
 
     async fn revoke_family(&self, hash: &str, now: DateTime<Utc>) -> Result<bool, StoreError> {

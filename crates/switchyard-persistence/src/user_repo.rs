@@ -4,8 +4,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait,
-    IntoActiveModel, QueryFilter, QueryOrder, QuerySelect,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection,
+    DatabaseTransaction, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, QuerySelect,
 };
 use switchyard_domain::StoreError;
 use switchyard_domain::audit::{Actor, AuditEvent};
@@ -18,7 +18,7 @@ use uuid::Uuid;
 use crate::entity::{audit_events, refresh_tokens, users};
 use crate::error::store_error;
 use crate::page::paginate;
-use crate::transaction::begin_write;
+use crate::transaction::{begin_write, finish};
 
 #[derive(Debug, Clone)]
 pub struct SqlUserRepo {
@@ -94,6 +94,105 @@ fn like_pattern(text: &str) -> String {
     pattern
 }
 
+/// The body of [`SqlUserRepo::admin_change`], inside its transaction.
+async fn apply_admin_change(
+    txn: &DatabaseTransaction,
+    id: UserId,
+    change: &AdminChange,
+    actor: &Actor,
+    now: DateTime<Utc>,
+) -> Result<users::Model, AdminChangeError> {
+    // Lock every active admin row in one order before looking at the target, so two admins
+    // acting on each other at once queue instead of both seeing another admin left.
+    let admins: Vec<users::Model> = users::Entity::find()
+        .filter(users::Column::Role.eq(Role::Admin.as_str()))
+        .filter(users::Column::IsActive.eq(true))
+        .filter(users::Column::DeletedAt.is_null())
+        .order_by_asc(users::Column::Id)
+        .lock_exclusive()
+        .all(txn)
+        .await
+        .map_err(store_error)?;
+    let current = find_row(txn, id).await?;
+    if change.removes_admin() && is_active_admin(&current) {
+        let others = admins
+            .iter()
+            .filter(|row| row.id != current.id && is_active_admin(row))
+            .count();
+        if others == 0 {
+            return Err(AdminChangeError::LastAdmin);
+        }
+    }
+    let mut row = current.clone().into_active_model();
+    let mut end_sessions = false;
+    let details = match change {
+        AdminChange::Activate => {
+            row.is_active = Set(true);
+            None
+        }
+        AdminChange::Deactivate => {
+            row.is_active = Set(false);
+            end_sessions = true;
+            None
+        }
+        AdminChange::Lock { reason } => {
+            row.is_locked = Set(true);
+            row.locked_until = Set(None);
+            row.locked_reason = Set(Some(reason.clone().unwrap_or_else(|| "locked by an admin".to_owned())));
+            end_sessions = true;
+            reason.clone()
+        }
+        AdminChange::Unlock => {
+            row.is_locked = Set(false);
+            row.locked_until = Set(None);
+            row.locked_reason = Set(None);
+            row.failed_login_attempts = Set(0);
+            None
+        }
+        AdminChange::SetRole(role) => {
+            row.role = Set(role.as_str().to_owned());
+            Some(format!("role {} -> {}", current.role, role.as_str()))
+        }
+        AdminChange::SetPassword { hash } => {
+            row.password_hash = Set(hash.clone());
+            row.failed_login_attempts = Set(0);
+            end_sessions = true;
+            None
+        }
+        AdminChange::Delete => {
+            row.deleted_at = Set(Some(now));
+            row.live_key = Set(current.id.to_string());
+            end_sessions = true;
+            None
+        }
+        AdminChange::Restore => {
+            row.deleted_at = Set(None);
+            row.live_key = Set(String::new());
+            None
+        }
+    };
+    if end_sessions {
+        row.token_version = Set(current.token_version + 1);
+        revoke_sessions(txn, id, now).await?;
+    }
+    row.updated_at = Set(now);
+    let updated = row.update(txn).await.map_err(store_error)?;
+    audit_events::Entity::insert(audit_events::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        actor_id: Set(Some(actor.user_id.0)),
+        action: Set(change.action().to_owned()),
+        target_type: Set("user".to_owned()),
+        target_id: Set(Some(id.0)),
+        request_id: Set(actor.request_id.clone()),
+        details: Set(details.map(|details| details.chars().take(500).collect())),
+        created_at: Set(now),
+    })
+    .exec_without_returning(txn)
+    .await
+    .map_err(store_error)?;
+    Ok(updated)
+}
+
 #[async_trait]
 impl UserRepo for SqlUserRepo {
     #[instrument(skip_all, fields(user_id = %user.id))]
@@ -160,60 +259,68 @@ impl UserRepo for SqlUserRepo {
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         let txn = begin_write(&self.db).await?;
-        users::Entity::update_many()
-            .col_expr(
-                users::Column::FailedLoginAttempts,
-                Expr::col(users::Column::FailedLoginAttempts).add(1),
-            )
-            .col_expr(users::Column::UpdatedAt, Expr::value(now))
-            .filter(users::Column::Id.eq(id.0))
-            .exec(&txn)
-            .await
-            .map_err(store_error)?;
-        // At the limit: lock for a while and start counting again (an admin lock is left alone).
-        users::Entity::update_many()
-            .col_expr(users::Column::IsLocked, Expr::value(true))
-            .col_expr(users::Column::LockedUntil, Expr::value(Some(lock_until)))
-            .col_expr(
-                users::Column::LockedReason,
-                Expr::value(Some("too many failed logins".to_owned())),
-            )
-            .col_expr(users::Column::FailedLoginAttempts, Expr::value(0i64))
-            .filter(users::Column::Id.eq(id.0))
-            .filter(users::Column::FailedLoginAttempts.gte(max_failures))
-            .filter(
-                Condition::any()
-                    .add(users::Column::IsLocked.eq(false))
-                    .add(users::Column::LockedUntil.is_not_null()),
-            )
-            .exec(&txn)
-            .await
-            .map_err(store_error)?;
-        txn.commit().await.map_err(store_error)
+        let outcome = async {
+            users::Entity::update_many()
+                .col_expr(
+                    users::Column::FailedLoginAttempts,
+                    Expr::col(users::Column::FailedLoginAttempts).add(1),
+                )
+                .col_expr(users::Column::UpdatedAt, Expr::value(now))
+                .filter(users::Column::Id.eq(id.0))
+                .exec(&txn)
+                .await
+                .map_err(store_error)?;
+            // At the limit: lock for a while and start counting again (an admin lock is left alone).
+            users::Entity::update_many()
+                .col_expr(users::Column::IsLocked, Expr::value(true))
+                .col_expr(users::Column::LockedUntil, Expr::value(Some(lock_until)))
+                .col_expr(
+                    users::Column::LockedReason,
+                    Expr::value(Some("too many failed logins".to_owned())),
+                )
+                .col_expr(users::Column::FailedLoginAttempts, Expr::value(0i64))
+                .filter(users::Column::Id.eq(id.0))
+                .filter(users::Column::FailedLoginAttempts.gte(max_failures))
+                .filter(
+                    Condition::any()
+                        .add(users::Column::IsLocked.eq(false))
+                        .add(users::Column::LockedUntil.is_not_null()),
+                )
+                .exec(&txn)
+                .await
+                .map_err(store_error)?;
+            Ok(())
+        }
+        .await;
+        finish(txn, outcome).await
     }
 
     async fn record_login(&self, id: UserId, now: DateTime<Utc>) -> Result<(), StoreError> {
         let txn = begin_write(&self.db).await?;
-        users::Entity::update_many()
-            .col_expr(users::Column::FailedLoginAttempts, Expr::value(0i64))
-            .col_expr(users::Column::LastLoginAt, Expr::value(Some(now)))
-            .col_expr(users::Column::UpdatedAt, Expr::value(now))
-            .filter(users::Column::Id.eq(id.0))
-            .exec(&txn)
-            .await
-            .map_err(store_error)?;
-        // An expired lock lifts itself.
-        users::Entity::update_many()
-            .col_expr(users::Column::IsLocked, Expr::value(false))
-            .col_expr(users::Column::LockedUntil, Expr::value(Option::<DateTime<Utc>>::None))
-            .col_expr(users::Column::LockedReason, Expr::value(Option::<String>::None))
-            .filter(users::Column::Id.eq(id.0))
-            .filter(users::Column::IsLocked.eq(true))
-            .filter(users::Column::LockedUntil.lte(now))
-            .exec(&txn)
-            .await
-            .map_err(store_error)?;
-        txn.commit().await.map_err(store_error)
+        let outcome = async {
+            users::Entity::update_many()
+                .col_expr(users::Column::FailedLoginAttempts, Expr::value(0i64))
+                .col_expr(users::Column::LastLoginAt, Expr::value(Some(now)))
+                .col_expr(users::Column::UpdatedAt, Expr::value(now))
+                .filter(users::Column::Id.eq(id.0))
+                .exec(&txn)
+                .await
+                .map_err(store_error)?;
+            // An expired lock lifts itself.
+            users::Entity::update_many()
+                .col_expr(users::Column::IsLocked, Expr::value(false))
+                .col_expr(users::Column::LockedUntil, Expr::value(Option::<DateTime<Utc>>::None))
+                .col_expr(users::Column::LockedReason, Expr::value(Option::<String>::None))
+                .filter(users::Column::Id.eq(id.0))
+                .filter(users::Column::IsLocked.eq(true))
+                .filter(users::Column::LockedUntil.lte(now))
+                .exec(&txn)
+                .await
+                .map_err(store_error)?;
+            Ok(())
+        }
+        .await;
+        finish(txn, outcome).await
     }
 
     async fn update_profile(
@@ -238,15 +345,18 @@ impl UserRepo for SqlUserRepo {
     #[instrument(skip_all, fields(user_id = %id))]
     async fn change_password(&self, id: UserId, hash: &str, now: DateTime<Utc>) -> Result<User, StoreError> {
         let txn = begin_write(&self.db).await?;
-        let current = find_row(&txn, id).await?;
-        let mut row = current.clone().into_active_model();
-        row.password_hash = Set(hash.to_owned());
-        row.token_version = Set(current.token_version + 1);
-        row.updated_at = Set(now);
-        let updated = row.update(&txn).await.map_err(store_error)?;
-        revoke_sessions(&txn, id, now).await?;
-        txn.commit().await.map_err(store_error)?;
-        to_domain(updated)
+        let outcome = async {
+            let current = find_row(&txn, id).await?;
+            let mut row = current.clone().into_active_model();
+            row.password_hash = Set(hash.to_owned());
+            row.token_version = Set(current.token_version + 1);
+            row.updated_at = Set(now);
+            let updated = row.update(&txn).await.map_err(store_error)?;
+            revoke_sessions(&txn, id, now).await?;
+            Ok(updated)
+        }
+        .await;
+        to_domain(finish(txn, outcome).await?)
     }
 
     #[instrument(skip_all, fields(user_id = %id, action = change.action()))]
@@ -258,96 +368,8 @@ impl UserRepo for SqlUserRepo {
         now: DateTime<Utc>,
     ) -> Result<User, AdminChangeError> {
         let txn = begin_write(&self.db).await?;
-        // Lock every active admin row in one order before looking at the target, so two admins
-        // acting on each other at once queue instead of both seeing another admin left.
-        let admins: Vec<users::Model> = users::Entity::find()
-            .filter(users::Column::Role.eq(Role::Admin.as_str()))
-            .filter(users::Column::IsActive.eq(true))
-            .filter(users::Column::DeletedAt.is_null())
-            .order_by_asc(users::Column::Id)
-            .lock_exclusive()
-            .all(&txn)
-            .await
-            .map_err(store_error)?;
-        let current = find_row(&txn, id).await?;
-        if change.removes_admin() && is_active_admin(&current) {
-            let others = admins
-                .iter()
-                .filter(|row| row.id != current.id && is_active_admin(row))
-                .count();
-            if others == 0 {
-                return Err(AdminChangeError::LastAdmin);
-            }
-        }
-        let mut row = current.clone().into_active_model();
-        let mut end_sessions = false;
-        let details = match change {
-            AdminChange::Activate => {
-                row.is_active = Set(true);
-                None
-            }
-            AdminChange::Deactivate => {
-                row.is_active = Set(false);
-                end_sessions = true;
-                None
-            }
-            AdminChange::Lock { reason } => {
-                row.is_locked = Set(true);
-                row.locked_until = Set(None);
-                row.locked_reason = Set(Some(reason.clone().unwrap_or_else(|| "locked by an admin".to_owned())));
-                end_sessions = true;
-                reason.clone()
-            }
-            AdminChange::Unlock => {
-                row.is_locked = Set(false);
-                row.locked_until = Set(None);
-                row.locked_reason = Set(None);
-                row.failed_login_attempts = Set(0);
-                None
-            }
-            AdminChange::SetRole(role) => {
-                row.role = Set(role.as_str().to_owned());
-                Some(format!("role {} -> {}", current.role, role.as_str()))
-            }
-            AdminChange::SetPassword { hash } => {
-                row.password_hash = Set(hash.clone());
-                row.failed_login_attempts = Set(0);
-                end_sessions = true;
-                None
-            }
-            AdminChange::Delete => {
-                row.deleted_at = Set(Some(now));
-                row.live_key = Set(current.id.to_string());
-                end_sessions = true;
-                None
-            }
-            AdminChange::Restore => {
-                row.deleted_at = Set(None);
-                row.live_key = Set(String::new());
-                None
-            }
-        };
-        if end_sessions {
-            row.token_version = Set(current.token_version + 1);
-            revoke_sessions(&txn, id, now).await?;
-        }
-        row.updated_at = Set(now);
-        let updated = row.update(&txn).await.map_err(store_error)?;
-        audit_events::Entity::insert(audit_events::ActiveModel {
-            id: Set(Uuid::now_v7()),
-            actor_id: Set(Some(actor.user_id.0)),
-            action: Set(change.action().to_owned()),
-            target_type: Set("user".to_owned()),
-            target_id: Set(Some(id.0)),
-            request_id: Set(actor.request_id.clone()),
-            details: Set(details.map(|details| details.chars().take(500).collect())),
-            created_at: Set(now),
-        })
-        .exec_without_returning(&txn)
-        .await
-        .map_err(store_error)?;
-        txn.commit().await.map_err(store_error)?;
-        Ok(to_domain(updated)?)
+        let outcome = apply_admin_change(&txn, id, change, actor, now).await;
+        Ok(to_domain(finish(txn, outcome).await?)?)
     }
 
     async fn list(&self, filter: &UserFilter, page: PageRequest) -> Result<Page<User>, StoreError> {

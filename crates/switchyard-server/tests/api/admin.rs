@@ -4,8 +4,15 @@ use serde_json::json;
 
 use crate::helpers::{PASSWORD, TestApp, json_body, spawn_app};
 
-async fn admin_post(app: &TestApp, token: &str, user_id: &str, action: &str, body: serde_json::Value) -> reqwest::Response {
-    app.post_authed(&format!("/api/v1/admin/users/{user_id}/{action}"), token, &body).await
+async fn admin_post(
+    app: &TestApp,
+    token: &str,
+    user_id: &str,
+    action: &str,
+    body: serde_json::Value,
+) -> reqwest::Response {
+    app.post_authed(&format!("/api/v1/admin/users/{user_id}/{action}"), token, &body)
+        .await
 }
 
 #[tokio::test]
@@ -39,23 +46,39 @@ async fn deactivation_stops_an_existing_access_token_and_api_key_at_once() {
     let app = spawn_app().await;
     let admin = app.create_admin("root").await;
     let user = app.create_user("nina").await;
-    let created = json_body(app.post_authed("/api/v1/api-keys", &user.access, &json!({"name": "ci"})).await).await;
+    let created = json_body(
+        app.post_authed("/api/v1/api-keys", &user.access, &json!({"name": "ci"}))
+            .await,
+    )
+    .await;
     let secret = created["secret"].as_str().expect("secret").to_owned();
     assert_eq!(app.get_authed("/v1/test/whoami", &secret).await.status().as_u16(), 200);
-    assert_eq!(app.get_authed("/api/v1/users/me", &user.access).await.status().as_u16(), 200);
+    assert_eq!(
+        app.get_authed("/api/v1/users/me", &user.access).await.status().as_u16(),
+        200
+    );
 
     let response = admin_post(&app, &admin.access, &user.user_id, "deactivate", json!({})).await;
     assert_eq!(json_body(response).await["is_active"], false);
-    assert_eq!(app.get_authed("/api/v1/users/me", &user.access).await.status().as_u16(), 401);
+    assert_eq!(
+        app.get_authed("/api/v1/users/me", &user.access).await.status().as_u16(),
+        401
+    );
     let response = app.get_authed("/v1/test/whoami", &secret).await;
     assert_eq!(response.status().as_u16(), 401);
     assert_eq!(json_body(response).await["error"]["code"], "invalid_api_key");
-    assert_eq!(json_body(app.login("nina", PASSWORD).await).await["error"]["code"], "account_disabled");
+    assert_eq!(
+        json_body(app.login("nina", PASSWORD).await).await["error"]["code"],
+        "account_disabled"
+    );
 
     admin_post(&app, &admin.access, &user.user_id, "activate", json!({})).await;
     // The key works again; the old access token does not (its session ended).
     assert_eq!(app.get_authed("/v1/test/whoami", &secret).await.status().as_u16(), 200);
-    assert_eq!(app.get_authed("/api/v1/users/me", &user.access).await.status().as_u16(), 401);
+    assert_eq!(
+        app.get_authed("/api/v1/users/me", &user.access).await.status().as_u16(),
+        401
+    );
     app.login_ok("nina", PASSWORD).await;
 }
 
@@ -65,26 +88,47 @@ async fn an_admin_lock_deletion_and_restore_take_effect_on_the_next_request() {
     let admin = app.create_admin("root").await;
     let user = app.create_user("oscar").await;
 
-    let locked = json_body(admin_post(&app, &admin.access, &user.user_id, "lock", json!({"reason": "abuse"})).await).await;
-    assert_eq!((locked["is_locked"].as_bool(), locked["locked_until"].is_null()), (Some(true), true));
-    assert_eq!(app.get_authed("/api/v1/users/me", &user.access).await.status().as_u16(), 401);
+    let locked =
+        json_body(admin_post(&app, &admin.access, &user.user_id, "lock", json!({"reason": "abuse"})).await).await;
+    assert_eq!(
+        (locked["is_locked"].as_bool(), locked["locked_until"].is_null()),
+        (Some(true), true)
+    );
+    assert_eq!(
+        app.get_authed("/api/v1/users/me", &user.access).await.status().as_u16(),
+        401
+    );
     let refused = json_body(app.login("oscar", PASSWORD).await).await;
     assert_eq!(refused["error"]["code"], "account_locked");
     admin_post(&app, &admin.access, &user.user_id, "unlock", json!({})).await;
 
     let session = app.login_ok("oscar", PASSWORD).await;
     let response = app
-        .authed(reqwest::Method::DELETE, &format!("/api/v1/admin/users/{}", user.user_id), &admin.access)
+        .authed(
+            reqwest::Method::DELETE,
+            &format!("/api/v1/admin/users/{}", user.user_id),
+            &admin.access,
+        )
         .send()
         .await
         .expect("DELETE");
     assert_eq!(json_body(response).await["deleted_at"].is_string(), true);
-    assert_eq!(app.get_authed("/api/v1/users/me", &session.access).await.status().as_u16(), 401);
+    assert_eq!(
+        app.get_authed("/api/v1/users/me", &session.access)
+            .await
+            .status()
+            .as_u16(),
+        401
+    );
     assert_eq!(app.login("oscar", PASSWORD).await.status().as_u16(), 401);
     // Deleted users are hidden from the list unless asked for; the username stays reserved.
     let listed = json_body(app.get_authed("/api/v1/admin/users?q=oscar", &admin.access).await).await;
     assert_eq!(listed["data"].as_array().map(Vec::len), Some(0));
-    let listed = json_body(app.get_authed("/api/v1/admin/users?q=oscar&include_deleted=true", &admin.access).await).await;
+    let listed = json_body(
+        app.get_authed("/api/v1/admin/users?q=oscar&include_deleted=true", &admin.access)
+            .await,
+    )
+    .await;
     assert_eq!(listed["data"].as_array().map(Vec::len), Some(1));
     assert_eq!(app.register("OSCAR", PASSWORD).await.status().as_u16(), 409);
 
@@ -99,13 +143,20 @@ async fn admins_list_filter_and_page_through_users() {
     for name in ["page_a", "page_b", "page_c"] {
         app.create_user(name).await;
     }
-    let first = json_body(app.get_authed("/api/v1/admin/users?limit=2&q=page_", &admin.access).await).await;
+    let first = json_body(
+        app.get_authed("/api/v1/admin/users?limit=2&q=page_", &admin.access)
+            .await,
+    )
+    .await;
     assert_eq!(first["data"].as_array().map(Vec::len), Some(2));
     assert_eq!(first["data"][0]["username"], "page_c", "newest first");
     let cursor = first["next_cursor"].as_str().expect("a next page");
     let second = json_body(
-        app.get_authed(&format!("/api/v1/admin/users?limit=2&q=page_&cursor={cursor}"), &admin.access)
-            .await,
+        app.get_authed(
+            &format!("/api/v1/admin/users?limit=2&q=page_&cursor={cursor}"),
+            &admin.access,
+        )
+        .await,
     )
     .await;
     assert_eq!(second["data"][0]["username"], "page_a");
@@ -124,10 +175,20 @@ async fn role_changes_apply_at_once_and_are_audited_with_the_request_id() {
     let app = spawn_app().await;
     let admin = app.create_admin("root").await;
     let user = app.create_user("paula").await;
-    assert_eq!(app.get_authed("/api/v1/admin/users", &user.access).await.status().as_u16(), 403);
+    assert_eq!(
+        app.get_authed("/api/v1/admin/users", &user.access)
+            .await
+            .status()
+            .as_u16(),
+        403
+    );
 
     let response = app
-        .authed(reqwest::Method::POST, &format!("/api/v1/admin/users/{}/role", user.user_id), &admin.access)
+        .authed(
+            reqwest::Method::POST,
+            &format!("/api/v1/admin/users/{}/role", user.user_id),
+            &admin.access,
+        )
         .header("x-request-id", "promote-paula")
         .json(&json!({"role": "admin"}))
         .send()
@@ -135,7 +196,13 @@ async fn role_changes_apply_at_once_and_are_audited_with_the_request_id() {
         .expect("POST");
     assert_eq!(json_body(response).await["role"], "admin");
     // The same access token now carries admin rights (roles are read live, not from the token).
-    assert_eq!(app.get_authed("/api/v1/admin/users", &user.access).await.status().as_u16(), 200);
+    assert_eq!(
+        app.get_authed("/api/v1/admin/users", &user.access)
+            .await
+            .status()
+            .as_u16(),
+        200
+    );
 
     let audit = json_body(app.get_authed("/api/v1/admin/audit", &admin.access).await).await;
     let event = &audit["data"][0];
@@ -163,7 +230,11 @@ async fn the_last_admin_cannot_be_demoted_deactivated_locked_or_deleted() {
         assert_eq!(json_body(response).await["error"]["code"], "last_admin");
     }
     let response = app
-        .authed(reqwest::Method::DELETE, &format!("/api/v1/admin/users/{}", admin.user_id), &admin.access)
+        .authed(
+            reqwest::Method::DELETE,
+            &format!("/api/v1/admin/users/{}", admin.user_id),
+            &admin.access,
+        )
         .send()
         .await
         .expect("DELETE");
@@ -193,7 +264,11 @@ async fn two_admins_demoting_each_other_at_once_leave_one_admin() {
         let admins = if admins.status().as_u16() == 200 {
             json_body(admins).await
         } else {
-            json_body(app.get_authed("/api/v1/admin/users?role=admin&active=true", &second.access).await).await
+            json_body(
+                app.get_authed("/api/v1/admin/users?role=admin&active=true", &second.access)
+                    .await,
+            )
+            .await
         };
         assert_eq!(admins["data"].as_array().map(Vec::len), Some(1), "{admins}");
 
@@ -203,7 +278,14 @@ async fn two_admins_demoting_each_other_at_once_leave_one_admin() {
         } else {
             (&second, &first)
         };
-        admin_post(&app, &survivor.access, &demoted.user_id, "role", json!({"role": "admin"})).await;
+        admin_post(
+            &app,
+            &survivor.access,
+            &demoted.user_id,
+            "role",
+            json!({"role": "admin"}),
+        )
+        .await;
     }
 }
 
@@ -212,13 +294,31 @@ async fn admins_reset_passwords_and_the_rules_apply() {
     let app = spawn_app().await;
     let admin = app.create_admin("root").await;
     let user = app.create_user("quinn").await;
-    let weak = admin_post(&app, &admin.access, &user.user_id, "reset-password", json!({"password": "quinn"})).await;
+    let weak = admin_post(
+        &app,
+        &admin.access,
+        &user.user_id,
+        "reset-password",
+        json!({"password": "quinn"}),
+    )
+    .await;
     assert_eq!(weak.status().as_u16(), 422);
-    let response =
-        admin_post(&app, &admin.access, &user.user_id, "reset-password", json!({"password": "a fresh passphrase"})).await;
+    let response = admin_post(
+        &app,
+        &admin.access,
+        &user.user_id,
+        "reset-password",
+        json!({"password": "a fresh passphrase"}),
+    )
+    .await;
     assert_eq!(response.status().as_u16(), 200);
-    assert_eq!(app.get_authed("/api/v1/users/me", &user.access).await.status().as_u16(), 401);
+    assert_eq!(
+        app.get_authed("/api/v1/users/me", &user.access).await.status().as_u16(),
+        401
+    );
     app.login_ok("quinn", "a fresh passphrase").await;
-    let missing = app.get_authed(&format!("/api/v1/admin/users/{}", uuid::Uuid::now_v7()), &admin.access).await;
+    let missing = app
+        .get_authed(&format!("/api/v1/admin/users/{}", uuid::Uuid::now_v7()), &admin.access)
+        .await;
     assert_eq!(missing.status().as_u16(), 404);
 }

@@ -12,10 +12,12 @@
 mod accounts;
 mod admin;
 mod api_keys;
+mod cli;
 mod errors;
 mod health;
 mod helpers;
 mod observability;
 mod openapi;
+mod secrets;
 mod storage;
 mod support;

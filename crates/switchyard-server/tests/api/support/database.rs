@@ -31,7 +31,7 @@ pub struct TestDatabase {
 impl TestDatabase {
     pub async fn create() -> Self {
         let dir = tempfile::tempdir().expect("a temporary directory");
-        let Ok(server_url) = std::env::var(SERVER_URL_VAR) else {
+        let Some(server_url) = std::env::var(SERVER_URL_VAR).ok().filter(|url| !url.is_empty()) else {
             let template = TEMPLATE.get_or_init(sqlite_template).await;
             let file = dir.path().join("switchyard.db");
             std::fs::copy(template, &file).expect("copy the SQLite template");
