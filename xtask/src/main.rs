@@ -11,8 +11,9 @@ use std::process::{Command, ExitCode};
 const USAGE: &str = "usage: cargo xtask <command>
 
 commands:
-  ci     run what CI runs (.ci/run): fmt, clippy, tidy, tests on SQLite, PostgreSQL and MariaDB, schemathesis
-  tidy   check dependency direction, a //! doc on every file, no ignored tests";
+  ci                 run what CI runs (.ci/run): fmt, clippy, tidy, tests on SQLite, PostgreSQL and MariaDB, schemathesis
+  tidy               check dependency direction, a //! doc on every file, no ignored tests
+  create-admin ARGS  = switchyard admin create ARGS (--username NAME [--email E] [--database-url URL])";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -20,6 +21,7 @@ fn main() -> ExitCode {
     let outcome = match args.first().map(String::as_str) {
         Some("ci") => run_ci(&root),
         Some("tidy") => tidy::run(&root),
+        Some("create-admin") => switchyard(&root, &["admin", "create"], &args[1..]),
         Some("-h" | "--help" | "help") | None => {
             println!("{USAGE}");
             return ExitCode::SUCCESS;
@@ -38,6 +40,28 @@ fn main() -> ExitCode {
 fn workspace_root() -> PathBuf {
     let manifest_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     manifest_dir.parent().map(Path::to_path_buf).unwrap_or(manifest_dir)
+}
+
+/// Runs the shipped binary with `command` and the caller's arguments, so the shortcut and the
+/// operator command are one implementation. Global flags (`--config`, `--database-url`) pass through.
+fn switchyard(root: &Path, command: &[&str], args: &[String]) -> anyhow::Result<()> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let status = Command::new(cargo)
+        .args([
+            "run",
+            "--quiet",
+            "--package",
+            "switchyard-server",
+            "--bin",
+            "switchyard",
+            "--",
+        ])
+        .args(command)
+        .args(args)
+        .current_dir(root)
+        .status()?;
+    anyhow::ensure!(status.success(), "switchyard {} failed ({status})", command.join(" "));
+    Ok(())
 }
 
 /// CI is one script so that it runs the same with or without cargo's help; this runs it.

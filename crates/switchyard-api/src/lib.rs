@@ -172,7 +172,9 @@ impl Api {
         for routes in &self.extra_routes {
             app = app.configure(routes);
         }
-        app.split_for_parts()
+        let (app, mut document) = app.split_for_parts();
+        openapi::add_common_responses(&mut document);
+        (app, document)
     }
 
     fn cors(&self) -> Cors {

@@ -54,3 +54,74 @@ impl Modify for SecuritySchemes {
         );
     }
 }
+
+/// Documents the failures every operation shares, from the same place that causes them: 400 for
+/// an unreadable query, path or body, 413 and 415 for bodies, 401 for authenticated routes, 422
+/// for list limits. Under `/v1` the body is OpenAI's error shape.
+pub fn add_common_responses(document: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::path::{Operation, ParameterIn};
+    use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
+
+    for (path, item) in document.paths.paths.iter_mut() {
+        let schema = if path == "/v1" || path.starts_with("/v1/") {
+            "OpenAiErrorBody"
+        } else {
+            "ErrorBody"
+        };
+        let response = |description: &str| {
+            RefOr::T(
+                ResponseBuilder::new()
+                    .description(description)
+                    .content(
+                        "application/json",
+                        ContentBuilder::new()
+                            .schema(Some(Ref::from_schema_name(schema)))
+                            .build(),
+                    )
+                    .build(),
+            )
+        };
+        let operations: [&mut Option<Operation>; 7] = [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.patch,
+            &mut item.head,
+            &mut item.options,
+        ];
+        for operation in operations.into_iter().flatten() {
+            let parameters = operation.parameters.as_deref().unwrap_or_default();
+            let located = |place: ParameterIn| {
+                parameters
+                    .iter()
+                    .any(|parameter| matches!(parameter, RefOr::T(p) if p.parameter_in == place))
+            };
+            let (has_query, has_path) = (located(ParameterIn::Query), located(ParameterIn::Path));
+            let has_body = operation.request_body.is_some();
+            let secured = operation.security.as_ref().is_some_and(|security| !security.is_empty());
+            let responses = &mut operation.responses.responses;
+            let mut add = |status: &str, description: &str| {
+                responses
+                    .entry(status.to_owned())
+                    .or_insert_with(|| response(description));
+            };
+            if has_query || has_path || has_body {
+                add(
+                    "400",
+                    "The request cannot be read: bad JSON, a missing, mistyped or unknown field or parameter",
+                );
+            }
+            if has_body {
+                add("413", "The body is larger than server.body_limit");
+                add("415", "The body is not application/json");
+            }
+            if secured {
+                add("401", "No valid credentials");
+            }
+            if has_query {
+                add("422", "A parameter breaks a rule (a limit out of range)");
+            }
+        }
+    }
+}

@@ -72,7 +72,7 @@ pub struct Registration<'a> {
 /// The outcome of creating the first admin from the command line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AdminCreation {
-    Created(User),
+    Created(Box<User>),
     /// A user with that username already exists (nothing changed).
     Exists,
 }
@@ -138,7 +138,7 @@ impl Accounts {
     /// Creates an admin (the operator command); an existing username is not an error.
     pub async fn create_admin(&self, registration: Registration<'_>) -> Result<AdminCreation, DomainError> {
         match self.create_user(registration, Role::Admin).await {
-            Ok(user) => Ok(AdminCreation::Created(user)),
+            Ok(user) => Ok(AdminCreation::Created(Box::new(user))),
             Err(DomainError::Conflict {
                 kind: ConflictKind::UsernameTaken,
                 ..

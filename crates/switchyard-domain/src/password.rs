@@ -161,10 +161,7 @@ mod tests {
         assert_eq!(rule(&"x".repeat(73)), Some("password_too_long"));
         assert_eq!(rule(&"é".repeat(37)), Some("password_too_long"));
         assert_eq!(rule("ALICE"), Some("password_too_short"));
-        assert_eq!(
-            Password::parse_new("alice_password", "alice_password", "p").is_err(),
-            true
-        );
+        assert!(Password::parse_new("alice_password", "alice_password", "p").is_err());
         assert_eq!(rule("Password123"), Some("password_too_common"));
     }
 

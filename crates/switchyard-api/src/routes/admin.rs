@@ -33,12 +33,14 @@ pub fn configure(cfg: &mut ServiceConfig<'_>) {
 #[serde(deny_unknown_fields)]
 pub struct UserListQuery {
     /// 1–200, default 50.
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u64>,
     pub cursor: Option<String>,
     /// Text in the username, display name or email.
     pub q: Option<String>,
     /// `admin` or `user`.
-    pub role: Option<String>,
+    #[param(inline)]
+    pub role: Option<RoleName>,
     pub active: Option<bool>,
     pub locked: Option<bool>,
     /// Include soft-deleted users.
@@ -57,19 +59,38 @@ pub struct UserList {
 pub struct LockRequest {
     /// Shown to admins; at most 500 characters.
     #[serde(default)]
+    #[schema(max_length = 500)]
     pub reason: Option<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RoleRequest {
-    /// `admin` or `user`.
-    pub role: String,
+    pub role: RoleName,
+}
+
+/// A role.
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RoleName {
+    Admin,
+    User,
+}
+
+impl From<RoleName> for Role {
+    fn from(role: RoleName) -> Self {
+        match role {
+            RoleName::Admin => Role::Admin,
+            RoleName::User => Role::User,
+        }
+    }
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ResetPasswordRequest {
+    /// 8 or more characters, at most 72 bytes, not the username, not a common password.
+    #[schema(min_length = 8, max_length = 72)]
     pub password: String,
 }
 
@@ -95,6 +116,8 @@ pub struct AuditEventList {
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct AuditQuery {
+    /// 1–200, default 50.
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u64>,
     pub cursor: Option<String>,
 }
@@ -121,7 +144,7 @@ async fn list_users(
     let page = page_request(query.limit, query.cursor.as_deref())?;
     let filter = UserFilter {
         text: query.q,
-        role: query.role.as_deref().map(Role::parse).transpose()?,
+        role: query.role.map(Role::from),
         active: query.active,
         locked: query.locked,
         include_deleted: query.include_deleted,
@@ -261,8 +284,7 @@ async fn change_role(
     id: web::Path<Uuid>,
     body: Json<RoleRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let role = Role::parse(&body.0.role)?;
-    apply(&req, &state, &admin, *id, AdminChange::SetRole(role)).await
+    apply(&req, &state, &admin, *id, AdminChange::SetRole(body.0.role.into())).await
 }
 
 /// Soft-delete a user: they cannot log in; their username stays reserved.

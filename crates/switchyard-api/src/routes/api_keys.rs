@@ -25,15 +25,22 @@ pub fn configure(cfg: &mut ServiceConfig<'_>) {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateApiKeyRequest {
-    /// 1–100 characters.
+    /// 1–100 characters, not only spaces.
+    #[schema(min_length = 1, max_length = 100, pattern = r"\S")]
     pub name: String,
     /// When the key stops working; `null` = never.
     #[serde(default)]
     pub expires_at: Option<DateTime<Utc>>,
-    /// Model names the key may use; empty or absent = every model.
+    /// Model names the key may use (at most 100, each 1–128 characters); empty or absent = every model.
     #[serde(default)]
+    #[schema(max_items = 100, inline, value_type = Vec<ModelName>)]
     pub allowed_models: Vec<String>,
 }
+
+/// A model name: 1–128 characters, not only spaces.
+#[derive(Debug, ToSchema)]
+#[schema(value_type = String, min_length = 1, max_length = 128, pattern = r"\S")]
+pub struct ModelName(pub String);
 
 /// A new key, with its secret: shown this once and never again.
 #[derive(Debug, Serialize, ToSchema)]
@@ -53,6 +60,7 @@ pub struct ApiKeyList {
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
     /// 1–200, default 50.
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u64>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,

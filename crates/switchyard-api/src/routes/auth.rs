@@ -23,13 +23,17 @@ pub fn configure(cfg: &mut ServiceConfig<'_>) {
 #[serde(deny_unknown_fields)]
 pub struct RegisterRequest {
     /// 3–64 characters of `[A-Za-z0-9_.-]`.
+    #[schema(min_length = 3, max_length = 64, pattern = r"^[A-Za-z0-9_.-]+$")]
     pub username: String,
-    /// Defaults to the username.
+    /// 1–100 characters; defaults to the username.
     #[serde(default)]
+    #[schema(min_length = 1, max_length = 100, pattern = r"\S")]
     pub display_name: Option<String>,
     #[serde(default)]
+    #[schema(format = Email, max_length = 254)]
     pub email: Option<String>,
     /// At least 8 characters, at most 72 bytes, not the username, not a common password.
+    #[schema(min_length = 8, max_length = 72)]
     pub password: String,
 }
 

@@ -19,12 +19,13 @@ pub fn configure(cfg: &mut ServiceConfig<'_>) {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateMeRequest {
-    /// 1–100 characters of any script; cannot be cleared.
+    /// 1–100 characters of any script, not only spaces; cannot be cleared.
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = String, required = false, min_length = 1, max_length = 100, pattern = r"\S")]
     pub display_name: Option<Option<String>>,
+    /// An email address, or `null` to remove it.
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, required = false, format = Email, max_length = 254)]
     pub email: Option<Option<String>>,
 }
 
@@ -32,6 +33,8 @@ pub struct UpdateMeRequest {
 #[serde(deny_unknown_fields)]
 pub struct ChangePasswordRequest {
     pub current_password: String,
+    /// 8 or more characters, at most 72 bytes, not the username, not a common password.
+    #[schema(min_length = 8, max_length = 72)]
     pub new_password: String,
 }
 
