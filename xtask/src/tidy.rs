@@ -41,6 +41,7 @@ fn rule_for(krate: &str) -> Option<Rule> {
             "hmac",
             "aes-gcm",
             "chacha20poly1305",
+            "email_address",
             "jsonwebtoken",
             "secrecy",
             "base64",
