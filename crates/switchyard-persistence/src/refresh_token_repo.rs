@@ -4,7 +4,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, DatabaseConnection, DatabaseTransaction, EntityTrait, QueryFilter, QuerySelect,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, EntityTrait, QueryFilter,
+    QuerySelect,
 };
 use switchyard_domain::StoreError;
 use switchyard_domain::ports::{NewRefreshToken, RefreshTokenRepo, Rotation};
@@ -40,6 +41,18 @@ fn row(token: &NewRefreshToken) -> refresh_tokens::ActiveModel {
     }
 }
 
+/// Revokes every live token of a family (one login's session).
+async fn revoke_family_of(db: &impl ConnectionTrait, family_id: Uuid, now: DateTime<Utc>) -> Result<(), StoreError> {
+    refresh_tokens::Entity::update_many()
+        .col_expr(refresh_tokens::Column::RevokedAt, Expr::value(Some(now)))
+        .filter(refresh_tokens::Column::FamilyId.eq(family_id))
+        .filter(refresh_tokens::Column::RevokedAt.is_null())
+        .exec(db)
+        .await
+        .map_err(store_error)?;
+    Ok(())
+}
+
 /// The body of [`SqlRefreshTokenRepo::rotate`], inside its transaction.
 async fn rotate_in(
     txn: &DatabaseTransaction,
@@ -67,13 +80,7 @@ async fn rotate_in(
             return Ok(Rotation::Retried { user_id });
         }
         // A spent token came back: someone holds a copy. End the whole session.
-        refresh_tokens::Entity::update_many()
-            .col_expr(refresh_tokens::Column::RevokedAt, Expr::value(Some(now)))
-            .filter(refresh_tokens::Column::FamilyId.eq(presented.family_id))
-            .filter(refresh_tokens::Column::RevokedAt.is_null())
-            .exec(txn)
-            .await
-            .map_err(store_error)?;
+        revoke_family_of(txn, presented.family_id, now).await?;
         tracing::warn!(user_id = %user_id, "a spent refresh token was presented again; its session is revoked");
         return Ok(Rotation::Reused);
     }
@@ -136,13 +143,7 @@ impl RefreshTokenRepo for SqlRefreshTokenRepo {
         else {
             return Ok(false);
         };
-        refresh_tokens::Entity::update_many()
-            .col_expr(refresh_tokens::Column::RevokedAt, Expr::value(Some(now)))
-            .filter(refresh_tokens::Column::FamilyId.eq(token.family_id))
-            .filter(refresh_tokens::Column::RevokedAt.is_null())
-            .exec(&self.db)
-            .await
-            .map_err(store_error)?;
+        revoke_family_of(&self.db, token.family_id, now).await?;
         Ok(token.revoked_at.is_none())
     }
 }
