@@ -9,6 +9,7 @@ mod admin;
 pub mod api_key;
 pub mod audit;
 pub mod clock;
+pub mod crypto;
 pub mod error;
 pub mod health;
 pub mod identity;

@@ -66,4 +66,6 @@ pub enum AdminCommand {
 pub enum SecretsCommand {
     /// Print a new random secret for auth.jwt_secret (48 random bytes, base64).
     Generate,
+    /// Print a new master key for secrets.master_key (32 random bytes, base64).
+    GenerateMasterKey,
 }

@@ -49,10 +49,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             switchyard_server::operator::create_admin(&settings, &username, email.as_deref(), display_name.as_deref())
                 .await
         }
-        Command::Secrets {
-            command: SecretsCommand::Generate,
-        } => {
-            println!("{}", switchyard_server::secrets::generate());
+        Command::Secrets { command } => {
+            match command {
+                SecretsCommand::Generate => println!("{}", switchyard_server::secrets::generate()),
+                SecretsCommand::GenerateMasterKey => {
+                    println!("{}", switchyard_domain::crypto::MasterKey::generate_base64())
+                }
+            }
             Ok(())
         }
         Command::Migrate { command } => {

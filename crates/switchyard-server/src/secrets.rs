@@ -1,4 +1,5 @@
-//! The JWT signing secret: configured, or (SQLite only) generated once into the data directory.
+//! Instance-wide secrets: the JWT signing secret and the master key that encrypts stored
+//! secrets. Each is configured, or (SQLite only) generated once into the data directory.
 
 use std::io::Write;
 use std::path::Path;
@@ -6,8 +7,11 @@ use std::path::Path;
 use anyhow::Context;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
+use chrono::{DateTime, Utc};
 use rand::RngCore;
 use secrecy::{ExposeSecret, SecretString};
+use switchyard_domain::crypto::{KEY_CHECK_SETTING, MasterKey, SecretCipher};
+use switchyard_domain::{SettingKey, SettingsRepo};
 use switchyard_persistence::Backend;
 
 /// The file, inside the data directory, that holds a generated secret.
@@ -20,42 +24,116 @@ pub fn generate() -> String {
     STANDARD.encode(bytes)
 }
 
-/// The signing secret's bytes. With SQLite and none configured, one is generated into
-/// `<data_dir>/jwt_secret` (mode 0600) on first start and read from there afterwards; with
-/// PostgreSQL or MySQL, where several instances share the database, one must be configured.
+/// A secret every instance must share: configured, or (SQLite only, where there is one instance)
+/// generated once into the data directory.
+struct InstanceSecret {
+    /// The configuration key.
+    setting: &'static str,
+    /// The file in the data directory that holds a generated one.
+    file: &'static str,
+    /// The command that prints a new one.
+    command: &'static str,
+}
+
+const JWT_SECRET: InstanceSecret = InstanceSecret {
+    setting: "auth.jwt_secret",
+    file: JWT_SECRET_FILE,
+    command: "switchyard secrets generate",
+};
+
+const MASTER_KEY: InstanceSecret = InstanceSecret {
+    setting: "secrets.master_key",
+    file: MASTER_KEY_FILE,
+    command: "switchyard secrets generate-master-key",
+};
+
+/// The file, inside the data directory, that holds a generated master key.
+pub const MASTER_KEY_FILE: &str = "master_key";
+
+impl InstanceSecret {
+    fn env_var(&self) -> String {
+        format!("SWITCHYARD__{}", self.setting.replace('.', "__").to_uppercase())
+    }
+
+    /// The configured value, else the generated file's, else (SQLite) a new one written 0600.
+    fn resolve(
+        &self,
+        configured: Option<&SecretString>,
+        backend: Backend,
+        data_dir: &Path,
+        generate: fn() -> String,
+    ) -> anyhow::Result<String> {
+        if let Some(secret) = configured {
+            return Ok(secret.expose_secret().trim().to_owned());
+        }
+        anyhow::ensure!(
+            backend == Backend::Sqlite,
+            "{} is required with {} (every instance must use the same one): run `{}` and set {} to its output",
+            self.setting,
+            backend.name(),
+            self.command,
+            self.env_var()
+        );
+        let path = data_dir.join(self.file);
+        if let Ok(existing) = std::fs::read_to_string(&path) {
+            return Ok(existing.trim().to_owned());
+        }
+        std::fs::create_dir_all(data_dir).with_context(|| format!("cannot create {}", data_dir.display()))?;
+        let secret = generate();
+        write_private(&path, &secret).with_context(|| format!("cannot write {}", path.display()))?;
+        tracing::warn!(
+            path = %path.display(),
+            "{} is not set: generated one for this SQLite installation; back it up, and set {} before running several instances",
+            self.setting,
+            self.setting
+        );
+        Ok(secret)
+    }
+}
+
+/// The signing secret's bytes (at least 32). See [`InstanceSecret`].
 pub fn jwt_secret(configured: Option<&SecretString>, backend: Backend, data_dir: &Path) -> anyhow::Result<Vec<u8>> {
-    if let Some(secret) = configured {
-        let bytes = secret.expose_secret().as_bytes().to_vec();
-        anyhow::ensure!(
-            bytes.len() >= switchyard_domain::token::MIN_SECRET_BYTES,
-            "auth.jwt_secret is shorter than 32 bytes; make a strong one with `switchyard secrets generate`"
-        );
-        return Ok(bytes);
-    }
+    let secret = JWT_SECRET.resolve(configured, backend, data_dir, generate)?;
     anyhow::ensure!(
-        backend == Backend::Sqlite,
-        "auth.jwt_secret is required with {} (every instance must sign with the same secret): \
-         run `switchyard secrets generate` and set SWITCHYARD__AUTH__JWT_SECRET to its output",
-        backend.name()
-    );
-    let path = data_dir.join(JWT_SECRET_FILE);
-    if let Ok(existing) = std::fs::read_to_string(&path) {
-        let existing = existing.trim().to_owned();
-        anyhow::ensure!(
-            existing.len() >= switchyard_domain::token::MIN_SECRET_BYTES,
-            "{} holds a secret shorter than 32 bytes; delete it to generate a new one",
-            path.display()
-        );
-        return Ok(existing.into_bytes());
-    }
-    std::fs::create_dir_all(data_dir).with_context(|| format!("cannot create {}", data_dir.display()))?;
-    let secret = generate();
-    write_private(&path, &secret).with_context(|| format!("cannot write {}", path.display()))?;
-    tracing::warn!(
-        path = %path.display(),
-        "auth.jwt_secret is not set: generated one for this SQLite installation; set auth.jwt_secret before running several instances"
+        secret.len() >= switchyard_domain::token::MIN_SECRET_BYTES,
+        "auth.jwt_secret is shorter than 32 bytes; make a strong one with `switchyard secrets generate`"
     );
     Ok(secret.into_bytes())
+}
+
+/// The master key that encrypts stored secrets. See [`InstanceSecret`].
+pub fn master_key(configured: Option<&SecretString>, backend: Backend, data_dir: &Path) -> anyhow::Result<MasterKey> {
+    let key = MASTER_KEY.resolve(configured, backend, data_dir, MasterKey::generate_base64)?;
+    MasterKey::from_base64(&key).map_err(|error| {
+        anyhow::anyhow!(
+            "secrets.master_key is unusable: {error}; make one with `switchyard secrets generate-master-key`"
+        )
+    })
+}
+
+/// Checks that `cipher` is the key this database's secrets were made with: the first start
+/// stores a key-check value; later starts must decrypt it.
+pub async fn check_master_key(
+    repo: &dyn SettingsRepo,
+    cipher: &SecretCipher,
+    now: DateTime<Utc>,
+) -> anyhow::Result<()> {
+    let key = SettingKey::parse(KEY_CHECK_SETTING)?;
+    match repo.get(&key).await? {
+        None => {
+            repo.put(&key, &cipher.key_check()?, now).await?;
+            Ok(())
+        }
+        Some(stored) => cipher.verify_key_check(&stored.value).map_err(|error| {
+            let made_with = stored.value.split(':').nth(1).unwrap_or("?").to_owned();
+            anyhow::anyhow!(
+                "secrets.master_key (key id {}) is not the key this database's secrets were encrypted with \
+                 (key id {made_with}): {error}. Start with the original key (SWITCHYARD__SECRETS__MASTER_KEY, \
+                 or <data_dir>/{MASTER_KEY_FILE} with SQLite); to change keys, use `switchyard secrets rotate`",
+                cipher.current_key_id()
+            )
+        }),
+    }
 }
 
 /// Writes a file readable by its owner only.

@@ -17,7 +17,16 @@ pub struct Settings {
     pub data_dir: PathBuf,
     pub database: DatabaseSettings,
     pub auth: AuthSettings,
+    pub secrets: SecretsSettings,
     pub log: LogSettings,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SecretsSettings {
+    /// Base64 of 32 bytes; encrypts stored secrets (upstream and BYOK keys). Generated into the
+    /// data directory with SQLite when unset; required with PostgreSQL and MySQL.
+    pub master_key: Option<SecretString>,
 }
 
 impl Default for Settings {
@@ -27,6 +36,7 @@ impl Default for Settings {
             data_dir: PathBuf::from("./data"),
             database: DatabaseSettings::default(),
             auth: AuthSettings::default(),
+            secrets: SecretsSettings::default(),
             log: LogSettings::default(),
         }
     }

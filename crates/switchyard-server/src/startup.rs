@@ -9,10 +9,13 @@ use actix_web::dev::{Server, ServerHandle};
 use anyhow::Context;
 use switchyard_api::{Api, HttpSettings, RouteConfig, Services};
 use switchyard_domain::accounts::{AccountPorts, Accounts, AuthPolicy};
+use switchyard_domain::crypto::SecretCipher;
 use switchyard_domain::identity::IdentityCache;
 use switchyard_domain::token::TokenKeys;
 use switchyard_domain::{Clock, HealthProbe};
-use switchyard_persistence::{Database, DatabaseOptions, SqlApiKeyRepo, SqlRefreshTokenRepo, SqlUserRepo};
+use switchyard_persistence::{
+    Database, DatabaseOptions, SqlApiKeyRepo, SqlRefreshTokenRepo, SqlSettingsRepo, SqlUserRepo,
+};
 use tokio_util::sync::CancellationToken;
 
 use crate::clock::SystemClock;
@@ -113,6 +116,14 @@ impl Application {
             );
         }
         let clock = overrides.clock.unwrap_or_else(|| Arc::new(SystemClock));
+        let master_key = crate::secrets::master_key(
+            settings.secrets.master_key.as_ref(),
+            database.backend(),
+            &settings.data_dir,
+        )?;
+        let cipher = SecretCipher::new(master_key);
+        let settings_repo = SqlSettingsRepo::new(database.connection().clone());
+        crate::secrets::check_master_key(&settings_repo, &cipher, clock.now()).await?;
         let probe: Arc<dyn HealthProbe> = Arc::new(database.clone());
         let accounts = Arc::new(accounts(&settings, &database, clock.clone()).await?);
         let identity_cache = accounts.identity_cache();

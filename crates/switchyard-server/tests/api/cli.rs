@@ -5,7 +5,7 @@ use std::process::{Command, Output, Stdio};
 
 use switchyard_persistence::Backend;
 
-use crate::helpers::{TEST_JWT_SECRET, TestApp, spawn_app};
+use crate::helpers::{TEST_JWT_SECRET, TEST_MASTER_KEY, TestApp, spawn_app};
 
 fn switchyard(app: &TestApp, args: &[&str], stdin: Option<&str>) -> Output {
     let mut command = Command::new(env!("CARGO_BIN_EXE_switchyard"));
@@ -20,6 +20,7 @@ fn switchyard(app: &TestApp, args: &[&str], stdin: Option<&str>) -> Output {
         .stderr(Stdio::piped());
     if app.backend() != Backend::Sqlite {
         command.env("SWITCHYARD__AUTH__JWT_SECRET", TEST_JWT_SECRET);
+        command.env("SWITCHYARD__SECRETS__MASTER_KEY", TEST_MASTER_KEY);
     }
     let mut child = command.spawn().expect("run switchyard");
     if let Some(input) = stdin {

@@ -16,6 +16,9 @@ use crate::support::proxy::TcpProxy;
 /// The signing secret tests configure (never used outside tests).
 pub const TEST_JWT_SECRET: &str = "test-secret-test-secret-test-secret-0123456789";
 
+/// The master key tests configure on server databases (base64 of 32 bytes; tests only).
+pub const TEST_MASTER_KEY: &str = "c3dpdGNoeWFyZC10ZXN0LW1hc3Rlci1rZXktMzJieXQ=";
+
 static TRACING: LazyLock<()> = LazyLock::new(|| {
     if std::env::var_os("TEST_LOG").is_some() {
         let settings = LogSettings {
@@ -102,6 +105,7 @@ async fn spawn(configure: impl FnOnce(&mut Settings), behind_proxy: bool) -> Tes
         // Several instances share a server database, so the secret must be configured there;
         // on SQLite the generated-secret path is exercised instead.
         settings.auth.jwt_secret = Some(TEST_JWT_SECRET.into());
+        settings.secrets.master_key = Some(TEST_MASTER_KEY.into());
     }
     configure(&mut settings);
 

@@ -7,7 +7,7 @@ use sea_orm::{ConnectionTrait, Statement};
 use serde_json::json;
 use switchyard_persistence::{Backend, Database, DatabaseOptions};
 
-use crate::helpers::{TEST_JWT_SECRET, TestApp, json_body, spawn_app};
+use crate::helpers::{TEST_JWT_SECRET, TEST_MASTER_KEY, TestApp, json_body, spawn_app};
 use crate::support::database::TestDatabase;
 
 const SECRET_PASSWORD: &str = "zebra-quartz-violin-9931";
@@ -175,6 +175,7 @@ async fn the_server_log_holds_no_secrets() {
         .stderr(std::fs::File::create(&log_path).expect("a log file"));
     if db.backend() != Backend::Sqlite {
         command.env("SWITCHYARD__AUTH__JWT_SECRET", TEST_JWT_SECRET);
+        command.env("SWITCHYARD__SECRETS__MASTER_KEY", TEST_MASTER_KEY);
     }
     let mut child = command.spawn().expect("start the server");
     let base = format!("http://127.0.0.1:{port}");
@@ -232,5 +233,45 @@ async fn the_jwt_secret_is_generated_on_sqlite_and_required_on_servers() {
             .map(|error| format!("{error:#}"))
             .unwrap_or_default();
         assert!(error.contains("switchyard secrets generate"), "{error}");
+    }
+}
+
+#[tokio::test]
+async fn a_wrong_master_key_stops_the_server_naming_the_fix() {
+    let app = spawn_app().await;
+    let mut settings = app.settings.clone();
+    settings.server.port = 0;
+    settings.secrets.master_key = Some(switchyard_domain::crypto::MasterKey::generate_base64().into());
+    let error = switchyard_server::startup::Application::build(settings.clone())
+        .await
+        .err()
+        .map(|error| format!("{error:#}"))
+        .unwrap_or_default();
+    assert!(
+        error.contains("is not the key this database's secrets were encrypted with"),
+        "{error}"
+    );
+    assert!(error.contains("SWITCHYARD__SECRETS__MASTER_KEY"), "{error}");
+
+    // The right key starts again.
+    settings.secrets.master_key = app.settings.secrets.master_key.clone();
+    if app.backend() == Backend::Sqlite {
+        let generated = std::fs::read_to_string(app.db.dir.path().join("master_key")).expect("a generated key");
+        settings.secrets.master_key = Some(generated.into());
+    }
+    assert!(
+        switchyard_server::startup::Application::build(settings.clone())
+            .await
+            .is_ok()
+    );
+
+    if app.backend() != Backend::Sqlite {
+        settings.secrets.master_key = None;
+        let error = switchyard_server::startup::Application::build(settings)
+            .await
+            .err()
+            .map(|error| format!("{error:#}"))
+            .unwrap_or_default();
+        assert!(error.contains("switchyard secrets generate-master-key"), "{error}");
     }
 }
