@@ -323,3 +323,46 @@ async fn admins_reset_passwords_and_the_rules_apply() {
         .await;
     assert_eq!(missing.status().as_u16(), 404);
 }
+
+#[tokio::test]
+async fn another_instance_on_the_same_database_learns_of_a_deactivation() {
+    let app = crate::helpers::spawn_app_with(|settings| {
+        settings.auth.identity_refresh_interval = std::time::Duration::from_millis(100);
+    })
+    .await;
+    let admin = app.create_admin("root").await;
+    let user = app.create_user("wendy").await;
+    let (sibling, handle) = app.spawn_sibling().await;
+    let me = |base: String, token: String| {
+        let client = app.client.clone();
+        async move {
+            client
+                .get(format!("{base}/api/v1/users/me"))
+                .bearer_auth(token)
+                .send()
+                .await
+                .expect("GET")
+                .status()
+                .as_u16()
+        }
+    };
+    // The sibling has now cached the user as active.
+    assert_eq!(me(sibling.clone(), user.access.clone()).await, 200);
+
+    admin_post(&app, &admin.access, &user.user_id, "deactivate", json!({})).await;
+    assert_eq!(
+        me(app.address.clone(), user.access.clone()).await,
+        401,
+        "at once on the instance that wrote"
+    );
+    let mut status = 200;
+    for _ in 0..50 {
+        status = me(sibling.clone(), user.access.clone()).await;
+        if status == 401 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(status, 401, "the other instance refreshes its identity cache");
+    drop(handle.stop(false));
+}

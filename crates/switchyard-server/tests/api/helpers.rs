@@ -227,6 +227,24 @@ impl TestApp {
         self.login_ok(username, PASSWORD).await
     }
 
+    /// Starts another instance of the server on the same database, data directory and clock, as
+    /// a second machine behind a load balancer would run. Returns its base URL; it stops with the test.
+    pub async fn spawn_sibling(&self) -> (String, ServerHandle) {
+        let mut settings = self.settings.clone();
+        settings.server.port = 0;
+        let overrides = Overrides {
+            clock: Some(self.clock.clone()),
+            routes: vec![probe_routes::configure],
+        };
+        let sibling = Application::build_with(settings, overrides)
+            .await
+            .expect("a second instance");
+        let address = format!("http://127.0.0.1:{}", sibling.port());
+        let handle = sibling.handle();
+        tokio::spawn(sibling.run_until_stopped());
+        (address, handle)
+    }
+
     /// Creates an admin the way the operator command does, and logs them in.
     pub async fn create_admin(&self, username: &str) -> Session {
         let database = switchyard_server::startup::open_database(&self.settings)
