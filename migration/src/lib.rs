@@ -10,6 +10,7 @@ pub use sea_orm_migration::prelude::*;
 pub mod command;
 mod m20261122_000001_system_settings;
 mod m20261122_000002_accounts;
+mod m20261122_000003_suppliers;
 pub mod schema;
 
 pub use command::MigrateCommand;
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261122_000001_system_settings::Migration),
             Box::new(m20261122_000002_accounts::Migration),
+            Box::new(m20261122_000003_suppliers::Migration),
         ]
     }
 }

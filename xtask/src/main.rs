@@ -13,7 +13,8 @@ const USAGE: &str = "usage: cargo xtask <command>
 commands:
   ci                 run what CI runs (.ci/run): fmt, clippy, tidy, tests on SQLite, PostgreSQL and MariaDB, schemathesis
   tidy               check dependency direction, a //! doc on every file, no ignored tests
-  create-admin ARGS  = switchyard admin create ARGS (--username NAME [--email E] [--database-url URL])";
+  create-admin ARGS  = switchyard admin create ARGS (--username NAME [--email E] [--database-url URL])
+  rotate-master-key  = switchyard secrets rotate ARGS ([--new-key KEY] [--database-url URL])";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -22,6 +23,7 @@ fn main() -> ExitCode {
         Some("ci") => run_ci(&root),
         Some("tidy") => tidy::run(&root),
         Some("create-admin") => switchyard(&root, &["admin", "create"], &args[1..]),
+        Some("rotate-master-key") => switchyard(&root, &["secrets", "rotate"], &args[1..]),
         Some("-h" | "--help" | "help") | None => {
             println!("{USAGE}");
             return ExitCode::SUCCESS;

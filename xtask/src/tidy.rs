@@ -42,6 +42,7 @@ fn rule_for(krate: &str) -> Option<Rule> {
             "aes-gcm",
             "chacha20poly1305",
             "email_address",
+            "url",
             "jsonwebtoken",
             "secrecy",
             "base64",

@@ -23,6 +23,7 @@ use actix_web::{App, web};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use ipnet::IpNet;
 use switchyard_domain::accounts::Accounts;
+use switchyard_domain::catalog::Catalog;
 use switchyard_domain::{Clock, HealthProbe};
 use tracing_actix_web::TracingLogger;
 use utoipa::OpenApi;
@@ -45,6 +46,7 @@ pub struct AppState {
     pub probe: Arc<dyn HealthProbe>,
     pub clock: Arc<dyn Clock>,
     pub accounts: Arc<Accounts>,
+    pub catalog: Arc<Catalog>,
     pub metrics: Metrics,
     /// Login attempts per client IP.
     pub login_limiter: DefaultKeyedRateLimiter<IpAddr>,
@@ -56,6 +58,7 @@ pub struct Services {
     pub probe: Arc<dyn HealthProbe>,
     pub clock: Arc<dyn Clock>,
     pub accounts: Arc<Accounts>,
+    pub catalog: Arc<Catalog>,
 }
 
 /// HTTP settings, filled by the server crate from configuration.
@@ -90,6 +93,7 @@ impl Api {
                 probe: services.probe,
                 clock: services.clock,
                 accounts: services.accounts,
+                catalog: services.catalog,
                 metrics: metrics.clone(),
                 login_limiter: RateLimiter::keyed(Quota::per_minute(per_minute)),
             }),
@@ -168,7 +172,8 @@ impl Api {
             .configure(routes::auth::configure)
             .configure(routes::users::configure)
             .configure(routes::api_keys::configure)
-            .configure(routes::admin::configure);
+            .configure(routes::admin::configure)
+            .configure(routes::suppliers::configure);
         for routes in &self.extra_routes {
             app = app.configure(routes);
         }

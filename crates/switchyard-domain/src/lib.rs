@@ -8,6 +8,7 @@ pub mod accounts;
 mod admin;
 pub mod api_key;
 pub mod audit;
+pub mod catalog;
 pub mod clock;
 pub mod crypto;
 pub mod error;
@@ -17,6 +18,7 @@ pub mod page;
 pub mod password;
 pub mod ports;
 pub mod settings;
+pub mod supplier;
 pub mod token;
 pub mod user;
 

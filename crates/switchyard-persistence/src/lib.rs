@@ -11,7 +11,9 @@ mod entity;
 mod error;
 mod page;
 mod refresh_token_repo;
+mod secret_store;
 mod settings_repo;
+mod supplier_repo;
 mod transaction;
 mod user_repo;
 
@@ -20,5 +22,7 @@ pub use database::{Backend, Database, DatabaseOptions, redact_url};
 pub use error::PersistenceError;
 pub use migration::MigrateCommand;
 pub use refresh_token_repo::SqlRefreshTokenRepo;
+pub use secret_store::SqlSecretStore;
 pub use settings_repo::SqlSettingsRepo;
+pub use supplier_repo::SqlSupplierRepo;
 pub use user_repo::SqlUserRepo;

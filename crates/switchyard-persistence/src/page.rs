@@ -25,3 +25,16 @@ where
     }
     select.limit(page.limit + 1)
 }
+
+/// Escapes `%`, `_` and the escape character for a LIKE pattern.
+pub(crate) fn like_pattern(text: &str) -> String {
+    let mut pattern = String::from("%");
+    for c in text.to_lowercase().chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
+}

@@ -17,7 +17,7 @@ use uuid::Uuid;
 
 use crate::entity::{audit_events, refresh_tokens, users};
 use crate::error::store_error;
-use crate::page::paginate;
+use crate::page::{like_pattern, paginate};
 use crate::transaction::{begin_write, finish};
 
 #[derive(Debug, Clone)]
@@ -79,19 +79,6 @@ fn is_active_admin(row: &users::Model) -> bool {
         && row.is_active
         && row.deleted_at.is_none()
         && !(row.is_locked && row.locked_until.is_none())
-}
-
-/// Escapes `%`, `_` and the escape character for a LIKE pattern.
-fn like_pattern(text: &str) -> String {
-    let mut pattern = String::from("%");
-    for c in text.to_lowercase().chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            pattern.push('\\');
-        }
-        pattern.push(c);
-    }
-    pattern.push('%');
-    pattern
 }
 
 /// The body of [`SqlUserRepo::admin_change`], inside its transaction.

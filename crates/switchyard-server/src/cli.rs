@@ -68,4 +68,10 @@ pub enum SecretsCommand {
     Generate,
     /// Print a new master key for secrets.master_key (32 random bytes, base64).
     GenerateMasterKey,
+    /// Re-encrypt every stored secret under a new master key, in one transaction.
+    Rotate {
+        /// The new key (base64 of 32 bytes); generated when absent.
+        #[arg(long)]
+        new_key: Option<String>,
+    },
 }

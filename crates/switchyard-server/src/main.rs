@@ -49,15 +49,20 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             switchyard_server::operator::create_admin(&settings, &username, email.as_deref(), display_name.as_deref())
                 .await
         }
-        Command::Secrets { command } => {
-            match command {
-                SecretsCommand::Generate => println!("{}", switchyard_server::secrets::generate()),
-                SecretsCommand::GenerateMasterKey => {
-                    println!("{}", switchyard_domain::crypto::MasterKey::generate_base64())
-                }
+        Command::Secrets { command } => match command {
+            SecretsCommand::Generate => {
+                println!("{}", switchyard_server::secrets::generate());
+                Ok(())
             }
-            Ok(())
-        }
+            SecretsCommand::GenerateMasterKey => {
+                println!("{}", switchyard_domain::crypto::MasterKey::generate_base64());
+                Ok(())
+            }
+            SecretsCommand::Rotate { new_key } => {
+                telemetry::init(&quiet(&settings.log))?;
+                switchyard_server::operator::rotate_master_key(&settings, new_key.as_deref()).await
+            }
+        },
         Command::Migrate { command } => {
             let database = open_database(&settings).await?;
             let outcome = database.run_migration_command(&command).await;

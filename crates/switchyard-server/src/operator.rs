@@ -58,3 +58,62 @@ fn read_piped_password() -> anyhow::Result<Option<String>> {
     let password = line.trim_end_matches(['\r', '\n']).to_owned();
     Ok((!password.is_empty()).then_some(password))
 }
+
+/// Re-encrypts every stored secret under a new master key in one transaction. With SQLite and a
+/// generated key file, the file is replaced (the new key is written beside it first, and swapped
+/// in only after the commit); otherwise the new key is printed, to be configured before restart.
+pub async fn rotate_master_key(settings: &Settings, new_key: Option<&str>) -> anyhow::Result<()> {
+    use switchyard_domain::Clock;
+    use switchyard_domain::crypto::{MasterKey, SecretCipher};
+
+    let database = open_database(settings).await?;
+    let outcome = async {
+        let old = SecretCipher::new(crate::secrets::master_key(
+            settings.secrets.master_key.as_ref(),
+            database.backend(),
+            &settings.data_dir,
+        )?);
+        let settings_repo = switchyard_persistence::SqlSettingsRepo::new(database.connection().clone());
+        let now = SystemClock.now();
+        crate::secrets::check_master_key(&settings_repo, &old, now).await?;
+        let new_text = match new_key {
+            Some(key) => key.trim().to_owned(),
+            None => MasterKey::generate_base64(),
+        };
+        let new = SecretCipher::new(
+            MasterKey::from_base64(&new_text).map_err(|error| anyhow::anyhow!("the new master key: {error}"))?,
+        );
+        anyhow::ensure!(
+            new.current_key_id() != old.current_key_id(),
+            "the new master key is the current one; nothing to do"
+        );
+        let key_file = settings.data_dir.join(crate::secrets::MASTER_KEY_FILE);
+        let from_file = settings.secrets.master_key.is_none();
+        let staged = settings
+            .data_dir
+            .join(format!("{}.next", crate::secrets::MASTER_KEY_FILE));
+        if from_file {
+            crate::secrets::write_private(&staged, &new_text)?;
+        }
+        let store = switchyard_persistence::SqlSecretStore::new(database.connection().clone());
+        let count = store.rotate(&old, &new, now).await?;
+        println!(
+            "re-encrypted {count} stored secrets from key {} to key {}",
+            old.current_key_id(),
+            new.current_key_id()
+        );
+        if from_file {
+            std::fs::rename(&staged, &key_file)?;
+            println!("{} now holds the new key", key_file.display());
+        } else {
+            println!(
+                "set secrets.master_key (SWITCHYARD__SECRETS__MASTER_KEY) to the new key and restart every instance:"
+            );
+            println!("{new_text}");
+        }
+        anyhow::Ok(())
+    }
+    .await;
+    database.close().await;
+    outcome
+}

@@ -136,8 +136,8 @@ pub async fn check_master_key(
     }
 }
 
-/// Writes a file readable by its owner only.
-fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
+/// Writes a new file readable by its owner only.
+pub(crate) fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]

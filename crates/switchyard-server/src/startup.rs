@@ -9,12 +9,13 @@ use actix_web::dev::{Server, ServerHandle};
 use anyhow::Context;
 use switchyard_api::{Api, HttpSettings, RouteConfig, Services};
 use switchyard_domain::accounts::{AccountPorts, Accounts, AuthPolicy};
+use switchyard_domain::catalog::Catalog;
 use switchyard_domain::crypto::SecretCipher;
 use switchyard_domain::identity::IdentityCache;
 use switchyard_domain::token::TokenKeys;
 use switchyard_domain::{Clock, HealthProbe};
 use switchyard_persistence::{
-    Database, DatabaseOptions, SqlApiKeyRepo, SqlRefreshTokenRepo, SqlSettingsRepo, SqlUserRepo,
+    Database, DatabaseOptions, SqlApiKeyRepo, SqlRefreshTokenRepo, SqlSettingsRepo, SqlSupplierRepo, SqlUserRepo,
 };
 use tokio_util::sync::CancellationToken;
 
@@ -133,10 +134,16 @@ impl Application {
             cors_origins: settings.server.cors_origins.clone(),
             login_rate_limit_per_minute: settings.auth.login_rate_limit_per_minute,
         };
+        let catalog = Arc::new(Catalog::new(
+            Arc::new(SqlSupplierRepo::new(database.connection().clone())),
+            cipher,
+            clock.clone(),
+        ));
         let services = Services {
             probe: probe.clone(),
             clock: clock.clone(),
             accounts,
+            catalog,
         };
         let api = overrides
             .routes

@@ -5,4 +5,5 @@ pub mod api_keys;
 pub mod auth;
 pub mod health;
 pub mod meta;
+pub mod suppliers;
 pub mod users;

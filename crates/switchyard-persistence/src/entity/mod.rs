@@ -3,5 +3,7 @@
 pub mod api_keys;
 pub mod audit_events;
 pub mod refresh_tokens;
+pub mod suppliers;
 pub mod system_settings;
+pub mod upstream_keys;
 pub mod users;

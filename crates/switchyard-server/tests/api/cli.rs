@@ -7,7 +7,7 @@ use switchyard_persistence::Backend;
 
 use crate::helpers::{TEST_JWT_SECRET, TEST_MASTER_KEY, TestApp, spawn_app};
 
-fn switchyard(app: &TestApp, args: &[&str], stdin: Option<&str>) -> Output {
+pub fn switchyard(app: &TestApp, args: &[&str], stdin: Option<&str>) -> Output {
     let mut command = Command::new(env!("CARGO_BIN_EXE_switchyard"));
     command
         .args(args)

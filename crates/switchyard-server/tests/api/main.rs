@@ -12,6 +12,7 @@
 mod accounts;
 mod admin;
 mod api_keys;
+mod catalog;
 mod cli;
 mod errors;
 mod health;

@@ -76,7 +76,7 @@ async fn exercise(base: &str, client: &reqwest::Client) -> Vec<String> {
 }
 
 /// Every row of every table as text.
-async fn dump(app: &TestApp) -> String {
+pub async fn dump(app: &TestApp) -> String {
     if app.backend() == Backend::Sqlite {
         let mut bytes = Vec::new();
         for suffix in ["", "-wal"] {
@@ -151,6 +151,59 @@ async fn the_database_holds_no_password_refresh_token_or_api_key() {
     }
 }
 
+/// The switchyard binary with the environment of a test database, and nothing else.
+fn command_env(db: &TestDatabase) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_switchyard"));
+    command
+        .env_clear()
+        .env("SWITCHYARD__DATA_DIR", db.dir.path())
+        .env("SWITCHYARD__DATABASE__URL", &db.url)
+        .env("SWITCHYARD__AUTH__BCRYPT_COST", "4");
+    if db.backend() != Backend::Sqlite {
+        command.env("SWITCHYARD__AUTH__JWT_SECRET", TEST_JWT_SECRET);
+        command.env("SWITCHYARD__SECRETS__MASTER_KEY", TEST_MASTER_KEY);
+    }
+    command
+}
+
+/// Makes an admin with the operator command and sets a supplier key through the API; returns the key.
+async fn set_a_supplier_key(mut admin_command: Command, base: &str, client: &reqwest::Client) -> String {
+    let mut child = admin_command
+        .args(["admin", "create", "--username", "logadmin"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("admin create");
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().expect("stdin");
+        stdin.write_all(SECRET_PASSWORD.as_bytes()).expect("password");
+    }
+    assert!(child.wait().expect("admin create").success());
+    let login = client
+        .post(format!("{base}/api/v1/auth/login"))
+        .json(&json!({"username": "logadmin", "password": SECRET_PASSWORD}))
+        .send()
+        .await
+        .expect("login");
+    let access = json_body(login).await["access_token"]
+        .as_str()
+        .expect("token")
+        .to_owned();
+    let key = "sk-log-supplier-key-Zq81";
+    let created = client
+        .post(format!("{base}/api/v1/suppliers"))
+        .bearer_auth(access)
+        .json(
+            &json!({"name": "deepseek", "protocol": "openai", "base_url": "https://api.deepseek.com", "api_key": key}),
+        )
+        .send()
+        .await
+        .expect("create a supplier");
+    assert_eq!(created.status().as_u16(), 201);
+    key.to_owned()
+}
+
 #[tokio::test]
 async fn the_server_log_holds_no_secrets() {
     let db = TestDatabase::create().await;
@@ -159,24 +212,16 @@ async fn the_server_log_holds_no_secrets() {
         listener.local_addr().expect("address").port()
     };
     let log_path = db.dir.path().join("server.log");
-    let mut command = Command::new(env!("CARGO_BIN_EXE_switchyard"));
+    let mut command = command_env(&db);
     command
         .arg("serve")
-        .env_clear()
         .env("SWITCHYARD__SERVER__PORT", port.to_string())
-        .env("SWITCHYARD__DATA_DIR", db.dir.path())
-        .env("SWITCHYARD__DATABASE__URL", &db.url)
         .env("SWITCHYARD__LOG__FORMAT", "json")
         .env("SWITCHYARD__LOG__LEVEL", "trace")
-        .env("SWITCHYARD__AUTH__BCRYPT_COST", "4")
         .env("SWITCHYARD__AUTH__ALLOW_REGISTRATION", "true")
         .stdout(Stdio::null())
         // A file, not a pipe: at trace level the log would fill a pipe nobody reads until exit.
         .stderr(std::fs::File::create(&log_path).expect("a log file"));
-    if db.backend() != Backend::Sqlite {
-        command.env("SWITCHYARD__AUTH__JWT_SECRET", TEST_JWT_SECRET);
-        command.env("SWITCHYARD__SECRETS__MASTER_KEY", TEST_MASTER_KEY);
-    }
     let mut child = command.spawn().expect("start the server");
     let base = format!("http://127.0.0.1:{port}");
     let client = reqwest::Client::new();
@@ -193,11 +238,14 @@ async fn the_server_log_holds_no_secrets() {
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
-    let secrets = if ready {
+    let mut secrets = if ready {
         exercise(&base, &client).await
     } else {
         Vec::new()
     };
+    if ready {
+        secrets.push(set_a_supplier_key(command_env(&db), &base, &client).await);
+    }
     let _ = Command::new("kill").arg(child.id().to_string()).status();
     let _ = child.wait();
     let log = std::fs::read_to_string(&log_path).expect("read the log");

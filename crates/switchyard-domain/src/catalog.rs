@@ -1,0 +1,208 @@
+//! Catalog use cases: suppliers today (models, capabilities and categories follow). Writes are
+//! admin only; non-admins see only active, live rows, and never a base URL or key information.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use crate::accounts::Principal;
+use crate::crypto::{SecretCipher, SecretSlot};
+use crate::error::ConflictKind;
+use crate::page::{Page, PageRequest};
+use crate::supplier::{KeyChange, Protocol, Supplier, SupplierId, SupplierInput, SupplierSpec, api_key_last4};
+use crate::user::Role;
+use crate::{Clock, DomainError, StoreError};
+
+/// Filters of the supplier list.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SupplierFilter {
+    /// Matches the name or display name (case-insensitive substring).
+    pub text: Option<String>,
+    pub protocol: Option<Protocol>,
+    pub category: Option<String>,
+    pub active: Option<bool>,
+    pub include_deleted: bool,
+}
+
+/// The slot a supplier key's ciphertext is bound to.
+pub fn upstream_key_slot(key_id: &str) -> SecretSlot<'_> {
+    SecretSlot {
+        table: "upstream_keys",
+        column: "value",
+        row_id: key_id,
+    }
+}
+
+#[async_trait]
+pub trait SupplierRepo: Send + Sync + std::fmt::Debug {
+    /// `StoreError::Conflict` when a live supplier has the name.
+    async fn create(
+        &self,
+        id: SupplierId,
+        spec: &SupplierSpec,
+        key: &KeyChange,
+        now: DateTime<Utc>,
+    ) -> Result<Supplier, StoreError>;
+    /// Any supplier, deleted ones included.
+    async fn get(&self, id: SupplierId) -> Result<Option<Supplier>, StoreError>;
+    async fn list(&self, filter: &SupplierFilter, page: PageRequest) -> Result<Page<Supplier>, StoreError>;
+    /// Replaces the writable fields (and the key, as `key` says) of a live supplier.
+    async fn update(
+        &self,
+        id: SupplierId,
+        spec: &SupplierSpec,
+        key: &KeyChange,
+        now: DateTime<Utc>,
+    ) -> Result<Supplier, StoreError>;
+    /// Soft-deletes (`true`) or restores (`false`); `StoreError::Conflict` when restoring would
+    /// duplicate a live name.
+    async fn set_deleted(&self, id: SupplierId, deleted: bool, now: DateTime<Utc>) -> Result<Supplier, StoreError>;
+    /// The ciphertext of the supplier's key and the row id it is bound to.
+    async fn key_ciphertext(&self, id: SupplierId) -> Result<Option<(Uuid, String)>, StoreError>;
+}
+
+/// What a write does to the supplier's API key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyUpdate {
+    Keep,
+    Remove,
+    Set(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct Catalog {
+    suppliers: Arc<dyn SupplierRepo>,
+    cipher: SecretCipher,
+    clock: Arc<dyn Clock>,
+}
+
+fn name_taken(error: StoreError) -> DomainError {
+    match error {
+        StoreError::Conflict(_) => DomainError::Conflict {
+            kind: ConflictKind::Duplicate,
+            message: "a live supplier already has this name".to_owned(),
+        },
+        other => other.into(),
+    }
+}
+
+impl Catalog {
+    pub fn new(suppliers: Arc<dyn SupplierRepo>, cipher: SecretCipher, clock: Arc<dyn Clock>) -> Self {
+        Self {
+            suppliers,
+            cipher,
+            clock,
+        }
+    }
+
+    fn key_change(&self, update: KeyUpdate) -> Result<KeyChange, DomainError> {
+        Ok(match update {
+            KeyUpdate::Keep => KeyChange::Keep,
+            KeyUpdate::Remove => KeyChange::Remove,
+            KeyUpdate::Set(key) => {
+                let last4 = api_key_last4(&key)?;
+                let key_id = Uuid::now_v7();
+                let ciphertext = self
+                    .cipher
+                    .encrypt(key.trim(), upstream_key_slot(&key_id.to_string()))
+                    .map_err(|error| DomainError::Internal(error.to_string()))?;
+                KeyChange::Set {
+                    key_id,
+                    ciphertext,
+                    last4,
+                }
+            }
+        })
+    }
+
+    pub async fn create_supplier(
+        &self,
+        principal: &Principal,
+        input: SupplierInput,
+        key: KeyUpdate,
+    ) -> Result<Supplier, DomainError> {
+        principal.require_admin()?;
+        let spec = SupplierSpec::parse(input)?;
+        let key = self.key_change(key)?;
+        let id = SupplierId(Uuid::now_v7());
+        self.suppliers
+            .create(id, &spec, &key, self.clock.now())
+            .await
+            .map_err(name_taken)
+    }
+
+    /// A supplier the caller may see: admins see every one; others only active, live ones.
+    pub async fn get_supplier(&self, principal: &Principal, id: SupplierId) -> Result<Supplier, DomainError> {
+        let supplier = self.suppliers.get(id).await?;
+        supplier
+            .filter(|supplier| {
+                principal.role == Role::Admin || (supplier.deleted_at.is_none() && supplier.spec.is_active)
+            })
+            .ok_or(DomainError::NotFound { entity: "supplier" })
+    }
+
+    pub async fn list_suppliers(
+        &self,
+        principal: &Principal,
+        mut filter: SupplierFilter,
+        page: PageRequest,
+    ) -> Result<Page<Supplier>, DomainError> {
+        if principal.role != Role::Admin {
+            filter.active = Some(true);
+            filter.include_deleted = false;
+        }
+        Ok(self.suppliers.list(&filter, page).await?)
+    }
+
+    /// Replaces the writable fields of a live supplier.
+    pub async fn replace_supplier(
+        &self,
+        principal: &Principal,
+        id: SupplierId,
+        input: SupplierInput,
+        key: KeyUpdate,
+    ) -> Result<Supplier, DomainError> {
+        principal.require_admin()?;
+        let spec = SupplierSpec::parse(input)?;
+        let key = self.key_change(key)?;
+        self.suppliers
+            .update(id, &spec, &key, self.clock.now())
+            .await
+            .map_err(|error| match error {
+                StoreError::NotFound => DomainError::NotFound { entity: "supplier" },
+                other => name_taken(other),
+            })
+    }
+
+    pub async fn delete_supplier(&self, principal: &Principal, id: SupplierId) -> Result<Supplier, DomainError> {
+        self.set_deleted(principal, id, true).await
+    }
+
+    pub async fn restore_supplier(&self, principal: &Principal, id: SupplierId) -> Result<Supplier, DomainError> {
+        self.set_deleted(principal, id, false).await
+    }
+
+    async fn set_deleted(&self, principal: &Principal, id: SupplierId, deleted: bool) -> Result<Supplier, DomainError> {
+        principal.require_admin()?;
+        self.suppliers
+            .set_deleted(id, deleted, self.clock.now())
+            .await
+            .map_err(|error| match error {
+                StoreError::NotFound => DomainError::NotFound { entity: "supplier" },
+                other => name_taken(other),
+            })
+    }
+
+    /// The supplier's API key in clear, for calling it (never for a response).
+    pub async fn supplier_api_key(&self, id: SupplierId) -> Result<Option<String>, DomainError> {
+        let Some((key_id, ciphertext)) = self.suppliers.key_ciphertext(id).await? else {
+            return Ok(None);
+        };
+        self.cipher
+            .decrypt(&ciphertext, upstream_key_slot(&key_id.to_string()))
+            .map(Some)
+            .map_err(|error| DomainError::Internal(format!("the key of supplier {}: {error}", id.0)))
+    }
+}

@@ -1,0 +1,274 @@
+//! Suppliers: who serves models, how we talk to them (the protocol), and their API key, which is
+//! stored encrypted and never shown again (only whether one is set and its last four characters).
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use crate::DomainError;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct SupplierId(pub Uuid);
+
+/// How the gateway talks to a supplier.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Protocol {
+    /// Every OpenAI-compatible API: OpenAI, DeepSeek, Baidu Qianfan v2, Ollama, vLLM, ...
+    OpenAi,
+    AzureOpenAi,
+    Anthropic,
+    Gemini,
+    Replicate,
+}
+
+impl Protocol {
+    pub const ALL: [Protocol; 5] = [
+        Self::OpenAi,
+        Self::AzureOpenAi,
+        Self::Anthropic,
+        Self::Gemini,
+        Self::Replicate,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::OpenAi => "openai",
+            Self::AzureOpenAi => "azure_openai",
+            Self::Anthropic => "anthropic",
+            Self::Gemini => "gemini",
+            Self::Replicate => "replicate",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Result<Self, DomainError> {
+        Self::ALL
+            .into_iter()
+            .find(|protocol| protocol.as_str() == raw)
+            .ok_or_else(|| {
+                DomainError::validation(
+                    "protocol",
+                    "invalid_protocol",
+                    "must be openai, azure_openai, anthropic, gemini or replicate",
+                )
+            })
+    }
+}
+
+/// The writable fields of a supplier, checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SupplierSpec {
+    /// A slug: 1–64 of `[a-z0-9_-]`, starting with a letter or digit; unique among live suppliers.
+    pub name: String,
+    pub display_name: String,
+    pub description: Option<String>,
+    pub protocol: Protocol,
+    pub base_url: String,
+    pub api_key_required: bool,
+    pub website: Option<String>,
+    pub api_docs: Option<String>,
+    pub category: Option<String>,
+    pub logo: Option<String>,
+    pub is_active: bool,
+}
+
+/// The raw writable fields, as a caller sends them.
+#[derive(Debug, Clone, Default)]
+pub struct SupplierInput {
+    pub name: String,
+    pub display_name: Option<String>,
+    pub description: Option<String>,
+    pub protocol: String,
+    pub base_url: String,
+    pub api_key_required: Option<bool>,
+    pub website: Option<String>,
+    pub api_docs: Option<String>,
+    pub category: Option<String>,
+    pub logo: Option<String>,
+    pub is_active: Option<bool>,
+}
+
+pub const MAX_URL_LEN: usize = 500;
+
+fn check_length(field: &str, value: &str, min: usize, max: usize) -> Result<(), DomainError> {
+    let length = value.chars().count();
+    if length < min || length > max {
+        return Err(DomainError::validation(
+            field,
+            "invalid_length",
+            format!("must be {min} to {max} characters"),
+        ));
+    }
+    Ok(())
+}
+
+fn check_url(field: &str, value: &str) -> Result<String, DomainError> {
+    check_length(field, value, 1, MAX_URL_LEN)?;
+    match url::Url::parse(value) {
+        Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => Ok(value.to_owned()),
+        _ => Err(DomainError::validation(
+            field,
+            "invalid_url",
+            "must be an http or https URL",
+        )),
+    }
+}
+
+fn optional(value: Option<String>) -> Option<String> {
+    value
+        .map(|value| value.trim().to_owned())
+        .filter(|value| !value.is_empty())
+}
+
+impl SupplierSpec {
+    pub fn parse(input: SupplierInput) -> Result<Self, DomainError> {
+        let name = input.name.trim().to_owned();
+        check_length("name", &name, 1, 64)?;
+        let slug_ok = name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+            && name.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric());
+        if !slug_ok {
+            return Err(DomainError::validation(
+                "name",
+                "invalid_slug",
+                "may contain only a-z, 0-9, '_' and '-', starting with a letter or digit",
+            ));
+        }
+        let display_name = optional(input.display_name).unwrap_or_else(|| name.clone());
+        check_length("display_name", &display_name, 1, 100)?;
+        let description = optional(input.description);
+        if let Some(description) = &description {
+            check_length("description", description, 1, 2000)?;
+        }
+        let category = optional(input.category);
+        if let Some(category) = &category {
+            check_length("category", category, 1, 64)?;
+        }
+        let logo = optional(input.logo);
+        if let Some(logo) = &logo {
+            check_length("logo", logo, 1, MAX_URL_LEN)?;
+        }
+        Ok(Self {
+            protocol: Protocol::parse(input.protocol.trim())?,
+            base_url: check_url("base_url", input.base_url.trim())?,
+            website: optional(input.website)
+                .map(|url| check_url("website", &url))
+                .transpose()?,
+            api_docs: optional(input.api_docs)
+                .map(|url| check_url("api_docs", &url))
+                .transpose()?,
+            name,
+            display_name,
+            description,
+            category,
+            logo,
+            api_key_required: input.api_key_required.unwrap_or(true),
+            is_active: input.is_active.unwrap_or(true),
+        })
+    }
+}
+
+/// What an admin does to a supplier's API key in a write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyChange {
+    Keep,
+    Remove,
+    /// Set a new key: the upstream-key row id it is bound to, its ciphertext, its last 4 characters.
+    Set {
+        key_id: Uuid,
+        ciphertext: String,
+        last4: String,
+    },
+}
+
+/// A supplier as stored. `key_last4` is `Some` when a key is set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Supplier {
+    pub id: SupplierId,
+    pub spec: SupplierSpec,
+    pub key_last4: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub deleted_at: Option<DateTime<Utc>>,
+}
+
+/// The largest API key accepted, in characters.
+pub const MAX_API_KEY_LEN: usize = 512;
+
+/// Checks a new API key and returns its last four characters.
+pub fn api_key_last4(key: &str) -> Result<String, DomainError> {
+    let key = key.trim();
+    if key.is_empty() || key.chars().count() > MAX_API_KEY_LEN || key.chars().any(char::is_control) {
+        return Err(DomainError::validation(
+            "api_key",
+            "invalid_api_key",
+            "must be 1 to 512 characters without control characters",
+        ));
+    }
+    let chars: Vec<char> = key.chars().collect();
+    Ok(chars[chars.len().saturating_sub(4)..].iter().collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn input() -> SupplierInput {
+        SupplierInput {
+            name: "openai".into(),
+            protocol: "openai".into(),
+            base_url: "https://api.openai.com/v1".into(),
+            ..SupplierInput::default()
+        }
+    }
+
+    #[test]
+    fn a_supplier_spec_is_checked_and_defaulted() {
+        let spec = SupplierSpec::parse(input()).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            (spec.display_name.as_str(), spec.api_key_required, spec.is_active),
+            ("openai", true, true)
+        );
+        for (change, field) in [
+            (
+                SupplierInput {
+                    name: "Open AI".into(),
+                    ..input()
+                },
+                "name",
+            ),
+            (
+                SupplierInput {
+                    protocol: "grpc".into(),
+                    ..input()
+                },
+                "protocol",
+            ),
+            (
+                SupplierInput {
+                    base_url: "ftp://x".into(),
+                    ..input()
+                },
+                "base_url",
+            ),
+            (
+                SupplierInput {
+                    website: Some("not a url".into()),
+                    ..input()
+                },
+                "website",
+            ),
+        ] {
+            match SupplierSpec::parse(change) {
+                Err(DomainError::Validation { field: got, .. }) => assert_eq!(got, field),
+                other => panic!("{field}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn only_the_last_four_characters_of_a_key_are_kept() {
+        assert_eq!(api_key_last4(" sk-abcdef123 ").ok().as_deref(), Some("f123"));
+        assert_eq!(api_key_last4("abc").ok().as_deref(), Some("abc"));
+        assert!(api_key_last4("").is_err());
+    }
+}
