@@ -11,6 +11,7 @@ pub mod command;
 mod m20261122_000001_system_settings;
 mod m20261122_000002_accounts;
 mod m20261122_000003_suppliers;
+mod m20261122_000004_categories;
 pub mod schema;
 
 pub use command::MigrateCommand;
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000001_system_settings::Migration),
             Box::new(m20261122_000002_accounts::Migration),
             Box::new(m20261122_000003_suppliers::Migration),
+            Box::new(m20261122_000004_categories::Migration),
         ]
     }
 }

@@ -39,8 +39,13 @@ fn main() -> ExitCode {
     }
 }
 
+/// The workspace this run is for. `cargo run` sets `CARGO_MANIFEST_DIR` at run time; the
+/// compile-time value would name whichever checkout last built the binary when several share a
+/// target directory (as CI's clone and a working tree do).
 fn workspace_root() -> PathBuf {
-    let manifest_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let manifest_dir = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
     manifest_dir.parent().map(Path::to_path_buf).unwrap_or(manifest_dir)
 }
 

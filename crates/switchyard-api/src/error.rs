@@ -49,6 +49,10 @@ pub enum ErrorCode {
     EmailTaken,
     /// 409: the change would leave no active admin.
     LastAdmin,
+    /// 409: the move would make a category its own ancestor.
+    CategoryCycle,
+    /// 409: the category has children; delete with `mode=reassign`.
+    CategoryNotEmpty,
     /// 413: the body is larger than `server.body_limit`.
     PayloadTooLarge,
     /// 415: the body is not `application/json`.
@@ -76,7 +80,12 @@ impl ErrorCode {
             }
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            Self::Conflict | Self::UsernameTaken | Self::EmailTaken | Self::LastAdmin => StatusCode::CONFLICT,
+            Self::Conflict
+            | Self::UsernameTaken
+            | Self::EmailTaken
+            | Self::LastAdmin
+            | Self::CategoryCycle
+            | Self::CategoryNotEmpty => StatusCode::CONFLICT,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::RateLimited => StatusCode::TOO_MANY_REQUESTS,
@@ -104,6 +113,8 @@ impl ErrorCode {
             Self::UsernameTaken => "username_taken",
             Self::EmailTaken => "email_taken",
             Self::LastAdmin => "last_admin",
+            Self::CategoryCycle => "category_cycle",
+            Self::CategoryNotEmpty => "category_not_empty",
             Self::PayloadTooLarge => "payload_too_large",
             Self::UnsupportedMediaType => "unsupported_media_type",
             Self::RateLimited => "rate_limited",
@@ -336,6 +347,8 @@ impl From<DomainError> for ApiError {
                     ConflictKind::UsernameTaken => ErrorCode::UsernameTaken,
                     ConflictKind::EmailTaken => ErrorCode::EmailTaken,
                     ConflictKind::LastAdmin => ErrorCode::LastAdmin,
+                    ConflictKind::CategoryCycle => ErrorCode::CategoryCycle,
+                    ConflictKind::CategoryNotEmpty => ErrorCode::CategoryNotEmpty,
                     ConflictKind::Duplicate => ErrorCode::Conflict,
                 };
                 Self::new(code, message)

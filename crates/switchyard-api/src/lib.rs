@@ -173,7 +173,8 @@ impl Api {
             .configure(routes::users::configure)
             .configure(routes::api_keys::configure)
             .configure(routes::admin::configure)
-            .configure(routes::suppliers::configure);
+            .configure(routes::suppliers::configure)
+            .configure(routes::categories::configure);
         for routes in &self.extra_routes {
             app = app.configure(routes);
         }

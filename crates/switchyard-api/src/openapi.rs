@@ -20,7 +20,7 @@ use crate::error::{ErrorBody, ErrorCode, ErrorDetail, ErrorObject, OpenAiErrorBo
         (name = "users", description = "The caller's own account"),
         (name = "api-keys", description = "The caller's gateway API keys"),
         (name = "admin", description = "User administration and the audit trail (admins only)"),
-        (name = "catalog", description = "Suppliers (models, capabilities and categories follow)"),
+        (name = "catalog", description = "Suppliers and the category tree (models and capabilities follow)"),
     )
 )]
 #[derive(Debug)]
@@ -58,7 +58,7 @@ impl Modify for SecuritySchemes {
 
 /// Documents the failures every operation shares, from the same place that causes them: 400 for
 /// an unreadable query, path or body, 413 and 415 for bodies, 401 for authenticated routes, 422
-/// for list limits. Under `/v1` the body is OpenAI's error shape.
+/// for a query or body that breaks a rule. Under `/v1` the body is OpenAI's error shape.
 pub fn add_common_responses(document: &mut utoipa::openapi::OpenApi) {
     use utoipa::openapi::path::{Operation, ParameterIn};
     use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
@@ -120,8 +120,8 @@ pub fn add_common_responses(document: &mut utoipa::openapi::OpenApi) {
             if secured {
                 add("401", "No valid credentials");
             }
-            if has_query {
-                add("422", "A parameter breaks a rule (a limit out of range)");
+            if has_query || has_body {
+                add("422", "The request reads but breaks a rule; `details` names the field");
             }
         }
     }

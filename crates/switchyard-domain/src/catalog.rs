@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use crate::accounts::Principal;
+use crate::category::{Category, CategoryId, CategoryInput, CategoryNode, CategorySpec, DeleteMode, build_tree};
 use crate::crypto::{SecretCipher, SecretSlot};
 use crate::error::ConflictKind;
 use crate::page::{Page, PageRequest};
@@ -63,6 +64,72 @@ pub trait SupplierRepo: Send + Sync + std::fmt::Debug {
     async fn key_ciphertext(&self, id: SupplierId) -> Result<Option<(Uuid, String)>, StoreError>;
 }
 
+/// Why the category store refused a write.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CategoryWriteError {
+    #[error("the move would make the category its own ancestor")]
+    Cycle,
+    #[error("the category has live children")]
+    NotEmpty,
+    #[error("the parent is not a live category")]
+    ParentMissing,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+#[async_trait]
+pub trait CategoryRepo: Send + Sync + std::fmt::Debug {
+    /// Creates a category under a live parent; `Store(Conflict)` when a live sibling has the name.
+    async fn create(
+        &self,
+        id: CategoryId,
+        spec: &CategorySpec,
+        now: DateTime<Utc>,
+    ) -> Result<Category, CategoryWriteError>;
+    async fn get(&self, id: CategoryId) -> Result<Option<Category>, StoreError>;
+    /// Every category (deleted ones only when asked), for the tree.
+    async fn all(&self, include_deleted: bool) -> Result<Vec<Category>, StoreError>;
+    /// Replaces the writable fields of a live category, refusing a cycle, in one transaction
+    /// that holds the tree still while it checks.
+    async fn update(
+        &self,
+        id: CategoryId,
+        spec: &CategorySpec,
+        now: DateTime<Utc>,
+    ) -> Result<Category, CategoryWriteError>;
+    /// Soft-deletes a live category; its children move to its parent (`Reassign`) or stop it (`Refuse`).
+    async fn delete(
+        &self,
+        id: CategoryId,
+        mode: DeleteMode,
+        now: DateTime<Utc>,
+    ) -> Result<Category, CategoryWriteError>;
+    /// Restores a deleted category whose parent is live.
+    async fn restore(&self, id: CategoryId, now: DateTime<Utc>) -> Result<Category, CategoryWriteError>;
+}
+
+fn category_error(error: CategoryWriteError) -> DomainError {
+    match error {
+        CategoryWriteError::Cycle => DomainError::Conflict {
+            kind: ConflictKind::CategoryCycle,
+            message: "the category cannot be placed under itself or one of its descendants".to_owned(),
+        },
+        CategoryWriteError::NotEmpty => DomainError::Conflict {
+            kind: ConflictKind::CategoryNotEmpty,
+            message: "the category has children: delete with mode=reassign to move them to its parent".to_owned(),
+        },
+        CategoryWriteError::ParentMissing => {
+            DomainError::validation("parent_id", "no_such_parent", "is not a live category")
+        }
+        CategoryWriteError::Store(StoreError::NotFound) => DomainError::NotFound { entity: "category" },
+        CategoryWriteError::Store(StoreError::Conflict(_)) => DomainError::Conflict {
+            kind: ConflictKind::Duplicate,
+            message: "a live category under the same parent already has this name".to_owned(),
+        },
+        CategoryWriteError::Store(other) => other.into(),
+    }
+}
+
 /// What a write does to the supplier's API key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum KeyUpdate {
@@ -74,6 +141,7 @@ pub enum KeyUpdate {
 #[derive(Debug, Clone)]
 pub struct Catalog {
     suppliers: Arc<dyn SupplierRepo>,
+    categories: Arc<dyn CategoryRepo>,
     cipher: SecretCipher,
     clock: Arc<dyn Clock>,
 }
@@ -89,12 +157,98 @@ fn name_taken(error: StoreError) -> DomainError {
 }
 
 impl Catalog {
-    pub fn new(suppliers: Arc<dyn SupplierRepo>, cipher: SecretCipher, clock: Arc<dyn Clock>) -> Self {
+    pub fn new(
+        suppliers: Arc<dyn SupplierRepo>,
+        categories: Arc<dyn CategoryRepo>,
+        cipher: SecretCipher,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
         Self {
             suppliers,
+            categories,
             cipher,
             clock,
         }
+    }
+
+    pub async fn create_category(&self, principal: &Principal, input: CategoryInput) -> Result<Category, DomainError> {
+        principal.require_admin()?;
+        let spec = CategorySpec::parse(input)?;
+        self.categories
+            .create(CategoryId(Uuid::now_v7()), &spec, self.clock.now())
+            .await
+            .map_err(category_error)
+    }
+
+    /// A category the caller may see: admins every one; others only active, live ones.
+    pub async fn get_category(&self, principal: &Principal, id: CategoryId) -> Result<Category, DomainError> {
+        self.categories
+            .get(id)
+            .await?
+            .filter(|category| {
+                principal.role == Role::Admin || (category.deleted_at.is_none() && category.spec.is_active)
+            })
+            .ok_or(DomainError::NotFound { entity: "category" })
+    }
+
+    /// The nested tree. Non-admins see active, live nodes whose ancestors are all active too.
+    pub async fn category_tree(
+        &self,
+        principal: &Principal,
+        include_deleted: bool,
+    ) -> Result<Vec<CategoryNode>, DomainError> {
+        let admin = principal.role == Role::Admin;
+        let all = self.categories.all(admin && include_deleted).await?;
+        let tree = build_tree(all);
+        if admin {
+            return Ok(tree);
+        }
+        fn visible(nodes: Vec<CategoryNode>) -> Vec<CategoryNode> {
+            nodes
+                .into_iter()
+                .filter(|node| node.category.spec.is_active && node.category.deleted_at.is_none())
+                .map(|node| CategoryNode {
+                    children: visible(node.children),
+                    category: node.category,
+                })
+                .collect()
+        }
+        Ok(visible(tree))
+    }
+
+    pub async fn replace_category(
+        &self,
+        principal: &Principal,
+        id: CategoryId,
+        input: CategoryInput,
+    ) -> Result<Category, DomainError> {
+        principal.require_admin()?;
+        let spec = CategorySpec::parse(input)?;
+        self.categories
+            .update(id, &spec, self.clock.now())
+            .await
+            .map_err(category_error)
+    }
+
+    pub async fn delete_category(
+        &self,
+        principal: &Principal,
+        id: CategoryId,
+        mode: DeleteMode,
+    ) -> Result<Category, DomainError> {
+        principal.require_admin()?;
+        self.categories
+            .delete(id, mode, self.clock.now())
+            .await
+            .map_err(category_error)
+    }
+
+    pub async fn restore_category(&self, principal: &Principal, id: CategoryId) -> Result<Category, DomainError> {
+        principal.require_admin()?;
+        self.categories
+            .restore(id, self.clock.now())
+            .await
+            .map_err(category_error)
     }
 
     fn key_change(&self, update: KeyUpdate) -> Result<KeyChange, DomainError> {

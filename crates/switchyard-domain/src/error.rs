@@ -35,6 +35,10 @@ pub enum ConflictKind {
     EmailTaken,
     /// The change would leave no active admin.
     LastAdmin,
+    /// The move would make a category its own ancestor.
+    CategoryCycle,
+    /// The category has children (delete with `mode=reassign`).
+    CategoryNotEmpty,
     /// Anything else already there.
     Duplicate,
 }

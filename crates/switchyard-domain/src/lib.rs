@@ -9,6 +9,7 @@ mod admin;
 pub mod api_key;
 pub mod audit;
 pub mod catalog;
+pub mod category;
 pub mod clock;
 pub mod crypto;
 pub mod error;

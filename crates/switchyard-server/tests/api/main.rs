@@ -13,6 +13,7 @@ mod accounts;
 mod admin;
 mod api_keys;
 mod catalog;
+mod categories;
 mod cli;
 mod errors;
 mod health;
