@@ -110,12 +110,31 @@ pub async fn fallback(req: actix_web::HttpRequest) -> Result<HttpResponse, Error
     );
     let allowed = req
         .app_data::<actix_web::web::Data<AllowedMethods>>()
-        .and_then(|methods| methods.0.get(&pattern).cloned());
+        .and_then(|methods| methods.0.get(&documented_path(&pattern)).cloned());
     let mut response = HttpResponse::from_error(error);
     if let Some(allowed) = allowed.and_then(|allowed| header::HeaderValue::from_str(&allowed).ok()) {
         response.headers_mut().insert(header::ALLOW, allowed);
     }
     Ok(response)
+}
+
+/// A route pattern as the OpenAPI document writes it: `{id:[0-9a-f-]+}` becomes `{id}`.
+/// (Our route regexes contain no braces.)
+fn documented_path(pattern: &str) -> String {
+    let mut path = String::with_capacity(pattern.len());
+    let (mut in_parameter, mut in_regex) = (false, false);
+    for c in pattern.chars() {
+        match c {
+            '{' => in_parameter = true,
+            ':' if in_parameter => in_regex = true,
+            '}' => (in_parameter, in_regex) = (false, false),
+            _ => {}
+        }
+        if !in_regex {
+            path.push(c);
+        }
+    }
+    path
 }
 
 fn is_json(response: &ServiceResponse<impl MessageBody>) -> bool {
@@ -146,5 +165,20 @@ fn render(error: ApiError, gateway: bool) -> HttpResponse {
         HttpResponse::from_error(error.into_openai())
     } else {
         HttpResponse::from_error(error)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::documented_path;
+
+    #[test]
+    fn route_regexes_are_dropped_from_documented_paths() {
+        assert_eq!(
+            documented_path("/api/v1/categories/{category_id:[0-9a-fA-F-]+}/restore"),
+            "/api/v1/categories/{category_id}/restore"
+        );
+        assert_eq!(documented_path("/api/v1/users/{id}"), "/api/v1/users/{id}");
+        assert_eq!(documented_path("/health/live"), "/health/live");
     }
 }

@@ -15,6 +15,8 @@ use crate::dto::double_option;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::Json;
 
+/// Category ids in paths are UUIDs; the pattern keeps `/categories/tree` from being read as an id,
+/// so a wrong method on it is a 405, not a 400 about a malformed id.
 pub fn configure(cfg: &mut ServiceConfig<'_>) {
     cfg.service(tree)
         .service(create_category)
@@ -193,7 +195,7 @@ async fn create_category(
 /// One category.
 #[utoipa::path(tag = "catalog", security(("bearer_jwt" = [])), params(("category_id" = Uuid, Path, description = "The category's id")),
     responses((status = 200, description = "The category", body = CategoryBody), (status = 404, description = "No such category (or not visible)", body = ErrorBody)))]
-#[get("/api/v1/categories/{category_id}")]
+#[get("/api/v1/categories/{category_id:[0-9a-fA-F-]+}")]
 async fn get_category(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -206,7 +208,7 @@ async fn get_category(
 /// Replace a category's writable fields, moving it when `parent_id` changes (admins).
 #[utoipa::path(tag = "catalog", security(("bearer_jwt" = [])), params(("category_id" = Uuid, Path, description = "The category's id")), request_body = CategoryRequest,
     responses((status = 200, description = "The category", body = CategoryBody), (status = 403, description = "Not an admin", body = ErrorBody), (status = 404, description = "No such live category", body = ErrorBody), (status = 409, description = "A cycle, or a sibling has the name", body = ErrorBody)))]
-#[put("/api/v1/categories/{category_id}")]
+#[put("/api/v1/categories/{category_id:[0-9a-fA-F-]+}")]
 async fn replace_category(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -224,7 +226,7 @@ async fn replace_category(
 #[utoipa::path(tag = "catalog", security(("bearer_jwt" = [])), params(("category_id" = Uuid, Path, description = "The category's id")),
     request_body(content = CategoryPatch, content_type = "application/merge-patch+json"),
     responses((status = 200, description = "The category", body = CategoryBody), (status = 403, description = "Not an admin", body = ErrorBody), (status = 404, description = "No such live category", body = ErrorBody), (status = 409, description = "A cycle, or a sibling has the name", body = ErrorBody)))]
-#[patch("/api/v1/categories/{category_id}")]
+#[patch("/api/v1/categories/{category_id:[0-9a-fA-F-]+}")]
 async fn patch_category(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -250,7 +252,7 @@ async fn patch_category(
 /// Soft-delete a category (admins); `mode=reassign` moves its children to its parent first.
 #[utoipa::path(tag = "catalog", security(("bearer_jwt" = [])), params(("category_id" = Uuid, Path, description = "The category's id"), DeleteQuery),
     responses((status = 204, description = "Deleted"), (status = 403, description = "Not an admin", body = ErrorBody), (status = 404, description = "No such live category", body = ErrorBody), (status = 409, description = "It has children and the mode is refuse", body = ErrorBody)))]
-#[delete("/api/v1/categories/{category_id}")]
+#[delete("/api/v1/categories/{category_id:[0-9a-fA-F-]+}")]
 async fn delete_category(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -271,7 +273,7 @@ async fn delete_category(
 /// Bring back a soft-deleted category under its (live) parent (admins).
 #[utoipa::path(tag = "catalog", security(("bearer_jwt" = [])), params(("category_id" = Uuid, Path, description = "The category's id")),
     responses((status = 200, description = "The category", body = CategoryBody), (status = 403, description = "Not an admin", body = ErrorBody), (status = 404, description = "No such category", body = ErrorBody), (status = 409, description = "A live sibling has its name now", body = ErrorBody)))]
-#[post("/api/v1/categories/{category_id}/restore")]
+#[post("/api/v1/categories/{category_id:[0-9a-fA-F-]+}/restore")]
 async fn restore_category(
     state: web::Data<AppState>,
     user: AuthUser,

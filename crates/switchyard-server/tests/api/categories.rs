@@ -229,6 +229,18 @@ async fn users_see_only_active_branches_and_cannot_write() {
     );
     let (_, tree) = call(&app, Method::GET, "/api/v1/categories/tree", &admin, None).await;
     assert_eq!(tree["data"].as_array().map(Vec::len), Some(2));
+    let (status, body) = call(
+        &app,
+        Method::PUT,
+        "/api/v1/categories/tree",
+        &admin,
+        Some(json!({"name": "x"})),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (405, Some("method_not_allowed"))
+    );
 
     for (method, path, body) in [
         (
