@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use crate::DomainError;
+use crate::text::{length, optional, optional_bounded, slug};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct CategoryId(pub Uuid);
@@ -33,42 +34,14 @@ pub struct CategoryInput {
     pub is_active: Option<bool>,
 }
 
-fn length(field: &str, value: &str, max: usize) -> Result<(), DomainError> {
-    let count = value.chars().count();
-    if count == 0 || count > max {
-        return Err(DomainError::validation(
-            field,
-            "invalid_length",
-            format!("must be 1 to {max} characters"),
-        ));
-    }
-    Ok(())
-}
-
 impl CategorySpec {
     pub fn parse(input: CategoryInput) -> Result<Self, DomainError> {
-        let name = input.name.trim().to_owned();
-        length("name", &name, 64)?;
-        let slug = name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
-            && name.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric());
-        if !slug {
-            return Err(DomainError::validation(
-                "name",
-                "invalid_slug",
-                "may contain only a-z, 0-9, '_' and '-', starting with a letter or digit",
-            ));
-        }
-        let trimmed = |value: Option<String>| value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
-        let display_name = trimmed(input.display_name).unwrap_or_else(|| name.clone());
-        length("display_name", &display_name, 100)?;
-        let description = trimmed(input.description);
-        if let Some(description) = &description {
-            length("description", description, 2000)?;
-        }
-        let category_type = trimmed(input.category_type).unwrap_or_else(|| "general".to_owned());
-        length("category_type", &category_type, 32)?;
+        let name = slug("name", &input.name)?;
+        let display_name = optional(input.display_name).unwrap_or_else(|| name.clone());
+        length("display_name", &display_name, 1, 100)?;
+        let description = optional_bounded("description", input.description, 2000)?;
+        let category_type = optional(input.category_type).unwrap_or_else(|| "general".to_owned());
+        length("category_type", &category_type, 1, 32)?;
         Ok(Self {
             name,
             display_name,

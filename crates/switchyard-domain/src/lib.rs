@@ -20,6 +20,7 @@ pub mod password;
 pub mod ports;
 pub mod settings;
 pub mod supplier;
+mod text;
 pub mod token;
 pub mod user;
 

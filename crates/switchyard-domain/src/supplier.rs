@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use crate::DomainError;
+use crate::text::{length, optional, optional_bounded, slug};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct SupplierId(pub Uuid);
@@ -88,20 +89,8 @@ pub struct SupplierInput {
 
 pub const MAX_URL_LEN: usize = 500;
 
-fn check_length(field: &str, value: &str, min: usize, max: usize) -> Result<(), DomainError> {
-    let length = value.chars().count();
-    if length < min || length > max {
-        return Err(DomainError::validation(
-            field,
-            "invalid_length",
-            format!("must be {min} to {max} characters"),
-        ));
-    }
-    Ok(())
-}
-
 fn check_url(field: &str, value: &str) -> Result<String, DomainError> {
-    check_length(field, value, 1, MAX_URL_LEN)?;
+    length(field, value, 1, MAX_URL_LEN)?;
     match url::Url::parse(value) {
         Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => Ok(value.to_owned()),
         _ => Err(DomainError::validation(
@@ -112,41 +101,14 @@ fn check_url(field: &str, value: &str) -> Result<String, DomainError> {
     }
 }
 
-fn optional(value: Option<String>) -> Option<String> {
-    value
-        .map(|value| value.trim().to_owned())
-        .filter(|value| !value.is_empty())
-}
-
 impl SupplierSpec {
     pub fn parse(input: SupplierInput) -> Result<Self, DomainError> {
-        let name = input.name.trim().to_owned();
-        check_length("name", &name, 1, 64)?;
-        let slug_ok = name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
-            && name.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric());
-        if !slug_ok {
-            return Err(DomainError::validation(
-                "name",
-                "invalid_slug",
-                "may contain only a-z, 0-9, '_' and '-', starting with a letter or digit",
-            ));
-        }
+        let name = slug("name", &input.name)?;
         let display_name = optional(input.display_name).unwrap_or_else(|| name.clone());
-        check_length("display_name", &display_name, 1, 100)?;
-        let description = optional(input.description);
-        if let Some(description) = &description {
-            check_length("description", description, 1, 2000)?;
-        }
-        let category = optional(input.category);
-        if let Some(category) = &category {
-            check_length("category", category, 1, 64)?;
-        }
-        let logo = optional(input.logo);
-        if let Some(logo) = &logo {
-            check_length("logo", logo, 1, MAX_URL_LEN)?;
-        }
+        length("display_name", &display_name, 1, 100)?;
+        let description = optional_bounded("description", input.description, 2000)?;
+        let category = optional_bounded("category", input.category, 64)?;
+        let logo = optional_bounded("logo", input.logo, MAX_URL_LEN)?;
         Ok(Self {
             protocol: Protocol::parse(input.protocol.trim())?,
             base_url: check_url("base_url", input.base_url.trim())?,
