@@ -12,6 +12,7 @@ mod m20261122_000001_system_settings;
 mod m20261122_000002_accounts;
 mod m20261122_000003_suppliers;
 mod m20261122_000004_categories;
+mod m20261122_000005_capabilities;
 pub mod schema;
 
 pub use command::MigrateCommand;
@@ -28,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000002_accounts::Migration),
             Box::new(m20261122_000003_suppliers::Migration),
             Box::new(m20261122_000004_categories::Migration),
+            Box::new(m20261122_000005_capabilities::Migration),
         ]
     }
 }

@@ -174,7 +174,8 @@ impl Api {
             .configure(routes::api_keys::configure)
             .configure(routes::admin::configure)
             .configure(routes::suppliers::configure)
-            .configure(routes::categories::configure);
+            .configure(routes::categories::configure)
+            .configure(routes::capabilities::configure);
         for routes in &self.extra_routes {
             app = app.configure(routes);
         }

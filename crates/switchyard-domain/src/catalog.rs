@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use crate::accounts::Principal;
+use crate::capability::{Capability, CapabilityDomain, CapabilityId, CapabilityInput, CapabilitySpec};
 use crate::category::{Category, CategoryId, CategoryInput, CategoryNode, CategorySpec, DeleteMode, build_tree};
 use crate::crypto::{SecretCipher, SecretSlot};
 use crate::error::ConflictKind;
@@ -62,6 +63,48 @@ pub trait SupplierRepo: Send + Sync + std::fmt::Debug {
     async fn set_deleted(&self, id: SupplierId, deleted: bool, now: DateTime<Utc>) -> Result<Supplier, StoreError>;
     /// The ciphertext of the supplier's key and the row id it is bound to.
     async fn key_ciphertext(&self, id: SupplierId) -> Result<Option<(Uuid, String)>, StoreError>;
+}
+
+/// Filters of the capability list.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CapabilityFilter {
+    pub text: Option<String>,
+    pub domain: Option<CapabilityDomain>,
+    pub active: Option<bool>,
+    pub include_deleted: bool,
+}
+
+#[async_trait]
+pub trait CapabilityRepo: Send + Sync + std::fmt::Debug {
+    /// `StoreError::Conflict` when a live capability has the name.
+    async fn create(
+        &self,
+        id: CapabilityId,
+        spec: &CapabilitySpec,
+        now: DateTime<Utc>,
+    ) -> Result<Capability, StoreError>;
+    async fn get(&self, id: CapabilityId) -> Result<Option<Capability>, StoreError>;
+    async fn list(&self, filter: &CapabilityFilter, page: PageRequest) -> Result<Page<Capability>, StoreError>;
+    /// Replaces the writable fields of a live capability.
+    async fn update(
+        &self,
+        id: CapabilityId,
+        spec: &CapabilitySpec,
+        now: DateTime<Utc>,
+    ) -> Result<Capability, StoreError>;
+    /// Soft-deletes (`true`) or restores (`false`).
+    async fn set_deleted(&self, id: CapabilityId, deleted: bool, now: DateTime<Utc>) -> Result<Capability, StoreError>;
+}
+
+fn capability_error(error: StoreError) -> DomainError {
+    match error {
+        StoreError::NotFound => DomainError::NotFound { entity: "capability" },
+        StoreError::Conflict(_) => DomainError::Conflict {
+            kind: ConflictKind::Duplicate,
+            message: "a live capability already has this name".to_owned(),
+        },
+        other => other.into(),
+    }
 }
 
 /// Why the category store refused a write.
@@ -142,6 +185,7 @@ pub enum KeyUpdate {
 pub struct Catalog {
     suppliers: Arc<dyn SupplierRepo>,
     categories: Arc<dyn CategoryRepo>,
+    capabilities: Arc<dyn CapabilityRepo>,
     cipher: SecretCipher,
     clock: Arc<dyn Clock>,
 }
@@ -160,15 +204,82 @@ impl Catalog {
     pub fn new(
         suppliers: Arc<dyn SupplierRepo>,
         categories: Arc<dyn CategoryRepo>,
+        capabilities: Arc<dyn CapabilityRepo>,
         cipher: SecretCipher,
         clock: Arc<dyn Clock>,
     ) -> Self {
         Self {
             suppliers,
             categories,
+            capabilities,
             cipher,
             clock,
         }
+    }
+
+    pub async fn create_capability(
+        &self,
+        principal: &Principal,
+        input: CapabilityInput,
+    ) -> Result<Capability, DomainError> {
+        principal.require_admin()?;
+        let spec = CapabilitySpec::parse(input)?;
+        self.capabilities
+            .create(CapabilityId(Uuid::now_v7()), &spec, self.clock.now())
+            .await
+            .map_err(capability_error)
+    }
+
+    /// A capability the caller may see: admins every one; others only active, live ones.
+    pub async fn get_capability(&self, principal: &Principal, id: CapabilityId) -> Result<Capability, DomainError> {
+        self.capabilities
+            .get(id)
+            .await?
+            .filter(|capability| {
+                principal.role == Role::Admin || (capability.deleted_at.is_none() && capability.spec.is_active)
+            })
+            .ok_or(DomainError::NotFound { entity: "capability" })
+    }
+
+    pub async fn list_capabilities(
+        &self,
+        principal: &Principal,
+        mut filter: CapabilityFilter,
+        page: PageRequest,
+    ) -> Result<Page<Capability>, DomainError> {
+        if principal.role != Role::Admin {
+            filter.active = Some(true);
+            filter.include_deleted = false;
+        }
+        Ok(self.capabilities.list(&filter, page).await?)
+    }
+
+    pub async fn replace_capability(
+        &self,
+        principal: &Principal,
+        id: CapabilityId,
+        input: CapabilityInput,
+    ) -> Result<Capability, DomainError> {
+        principal.require_admin()?;
+        let spec = CapabilitySpec::parse(input)?;
+        self.capabilities
+            .update(id, &spec, self.clock.now())
+            .await
+            .map_err(capability_error)
+    }
+
+    /// Soft-deletes (`true`) or restores (`false`) a capability.
+    pub async fn set_capability_deleted(
+        &self,
+        principal: &Principal,
+        id: CapabilityId,
+        deleted: bool,
+    ) -> Result<Capability, DomainError> {
+        principal.require_admin()?;
+        self.capabilities
+            .set_deleted(id, deleted, self.clock.now())
+            .await
+            .map_err(capability_error)
     }
 
     pub async fn create_category(&self, principal: &Principal, input: CategoryInput) -> Result<Category, DomainError> {

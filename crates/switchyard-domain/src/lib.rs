@@ -8,6 +8,7 @@ pub mod accounts;
 mod admin;
 pub mod api_key;
 pub mod audit;
+pub mod capability;
 pub mod catalog;
 pub mod category;
 pub mod clock;

@@ -6,6 +6,7 @@
 //! domain's `StoreError`.
 
 mod api_key_repo;
+mod capability_repo;
 mod category_repo;
 mod database;
 mod entity;
@@ -19,6 +20,7 @@ mod transaction;
 mod user_repo;
 
 pub use api_key_repo::SqlApiKeyRepo;
+pub use capability_repo::SqlCapabilityRepo;
 pub use category_repo::SqlCategoryRepo;
 pub use database::{Backend, Database, DatabaseOptions, redact_url};
 pub use error::PersistenceError;

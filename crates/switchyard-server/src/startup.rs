@@ -15,8 +15,8 @@ use switchyard_domain::identity::IdentityCache;
 use switchyard_domain::token::TokenKeys;
 use switchyard_domain::{Clock, HealthProbe};
 use switchyard_persistence::{
-    Database, DatabaseOptions, SqlApiKeyRepo, SqlCategoryRepo, SqlRefreshTokenRepo, SqlSettingsRepo, SqlSupplierRepo,
-    SqlUserRepo,
+    Database, DatabaseOptions, SqlApiKeyRepo, SqlCapabilityRepo, SqlCategoryRepo, SqlRefreshTokenRepo, SqlSettingsRepo,
+    SqlSupplierRepo, SqlUserRepo,
 };
 use tokio_util::sync::CancellationToken;
 
@@ -138,6 +138,7 @@ impl Application {
         let catalog = Arc::new(Catalog::new(
             Arc::new(SqlSupplierRepo::new(database.connection().clone())),
             Arc::new(SqlCategoryRepo::new(database.connection().clone())),
+            Arc::new(SqlCapabilityRepo::new(database.connection().clone())),
             cipher,
             clock.clone(),
         ));

@@ -3,6 +3,7 @@
 pub mod admin;
 pub mod api_keys;
 pub mod auth;
+pub mod capabilities;
 pub mod categories;
 pub mod health;
 pub mod meta;

@@ -2,6 +2,7 @@
 
 pub mod api_keys;
 pub mod audit_events;
+pub mod capabilities;
 pub mod categories;
 pub mod refresh_tokens;
 pub mod suppliers;

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use switchyard_domain::catalog::Catalog;
 use switchyard_domain::crypto::{MasterKey, SecretCipher};
 use switchyard_domain::supplier::SupplierId;
-use switchyard_persistence::{Backend, Database, DatabaseOptions, SqlCategoryRepo, SqlSupplierRepo};
+use switchyard_persistence::{Backend, Database, DatabaseOptions, SqlCapabilityRepo, SqlCategoryRepo, SqlSupplierRepo};
 
 use crate::helpers::{Session, TestApp, spawn_app};
 
@@ -311,6 +311,7 @@ async fn decrypted_key(app: &TestApp, supplier_id: &str, master_key: Option<&str
     let catalog = Catalog::new(
         Arc::new(SqlSupplierRepo::new(database.connection().clone())),
         Arc::new(SqlCategoryRepo::new(database.connection().clone())),
+        Arc::new(SqlCapabilityRepo::new(database.connection().clone())),
         SecretCipher::new(key),
         app.clock.clone(),
     );

@@ -12,6 +12,7 @@
 mod accounts;
 mod admin;
 mod api_keys;
+mod capabilities;
 mod catalog;
 mod categories;
 mod cli;
