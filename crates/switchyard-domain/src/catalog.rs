@@ -190,6 +190,11 @@ pub struct Catalog {
     clock: Arc<dyn Clock>,
 }
 
+/// The catalog's read rule: admins see every row; other users only active, live ones.
+fn visible(principal: &Principal, is_active: bool, deleted_at: Option<DateTime<Utc>>) -> bool {
+    principal.role == Role::Admin || (is_active && deleted_at.is_none())
+}
+
 fn name_taken(error: StoreError) -> DomainError {
     match error {
         StoreError::Conflict(_) => DomainError::Conflict {
@@ -235,9 +240,7 @@ impl Catalog {
         self.capabilities
             .get(id)
             .await?
-            .filter(|capability| {
-                principal.role == Role::Admin || (capability.deleted_at.is_none() && capability.spec.is_active)
-            })
+            .filter(|capability| visible(principal, capability.spec.is_active, capability.deleted_at))
             .ok_or(DomainError::NotFound { entity: "capability" })
     }
 
@@ -296,9 +299,7 @@ impl Catalog {
         self.categories
             .get(id)
             .await?
-            .filter(|category| {
-                principal.role == Role::Admin || (category.deleted_at.is_none() && category.spec.is_active)
-            })
+            .filter(|category| visible(principal, category.spec.is_active, category.deleted_at))
             .ok_or(DomainError::NotFound { entity: "category" })
     }
 
@@ -402,9 +403,7 @@ impl Catalog {
     pub async fn get_supplier(&self, principal: &Principal, id: SupplierId) -> Result<Supplier, DomainError> {
         let supplier = self.suppliers.get(id).await?;
         supplier
-            .filter(|supplier| {
-                principal.role == Role::Admin || (supplier.deleted_at.is_none() && supplier.spec.is_active)
-            })
+            .filter(|supplier| visible(principal, supplier.spec.is_active, supplier.deleted_at))
             .ok_or(DomainError::NotFound { entity: "supplier" })
     }
 
