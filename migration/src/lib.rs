@@ -13,6 +13,7 @@ mod m20261122_000002_accounts;
 mod m20261122_000003_suppliers;
 mod m20261122_000004_categories;
 mod m20261122_000005_capabilities;
+mod m20261122_000006_models;
 pub mod schema;
 
 pub use command::MigrateCommand;
@@ -30,6 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000003_suppliers::Migration),
             Box::new(m20261122_000004_categories::Migration),
             Box::new(m20261122_000005_capabilities::Migration),
+            Box::new(m20261122_000006_models::Migration),
         ]
     }
 }

@@ -33,6 +33,7 @@ fn rule_for(krate: &str) -> Option<Rule> {
             "chrono",
             "thiserror",
             "serde",
+            "serde_json",
             "uuid",
             "futures",
             "futures-util",

@@ -53,6 +53,8 @@ pub enum ErrorCode {
     CategoryCycle,
     /// 409: the category has children; delete with `mode=reassign`.
     CategoryNotEmpty,
+    /// 409: the model is the default of its type; set another default first.
+    DefaultModelInUse,
     /// 413: the body is larger than `server.body_limit`.
     PayloadTooLarge,
     /// 415: the body is not `application/json`.
@@ -85,7 +87,8 @@ impl ErrorCode {
             | Self::EmailTaken
             | Self::LastAdmin
             | Self::CategoryCycle
-            | Self::CategoryNotEmpty => StatusCode::CONFLICT,
+            | Self::CategoryNotEmpty
+            | Self::DefaultModelInUse => StatusCode::CONFLICT,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::RateLimited => StatusCode::TOO_MANY_REQUESTS,
@@ -115,6 +118,7 @@ impl ErrorCode {
             Self::LastAdmin => "last_admin",
             Self::CategoryCycle => "category_cycle",
             Self::CategoryNotEmpty => "category_not_empty",
+            Self::DefaultModelInUse => "default_model_in_use",
             Self::PayloadTooLarge => "payload_too_large",
             Self::UnsupportedMediaType => "unsupported_media_type",
             Self::RateLimited => "rate_limited",
@@ -349,6 +353,7 @@ impl From<DomainError> for ApiError {
                     ConflictKind::LastAdmin => ErrorCode::LastAdmin,
                     ConflictKind::CategoryCycle => ErrorCode::CategoryCycle,
                     ConflictKind::CategoryNotEmpty => ErrorCode::CategoryNotEmpty,
+                    ConflictKind::DefaultModelInUse => ErrorCode::DefaultModelInUse,
                     ConflictKind::Duplicate => ErrorCode::Conflict,
                 };
                 Self::new(code, message)

@@ -175,7 +175,10 @@ impl Api {
             .configure(routes::admin::configure)
             .configure(routes::suppliers::configure)
             .configure(routes::categories::configure)
-            .configure(routes::capabilities::configure);
+            .configure(routes::capabilities::configure)
+            .configure(routes::associations::configure)
+            .configure(routes::models::configure)
+            .configure(routes::model_parts::configure);
         for routes in &self.extra_routes {
             app = app.configure(routes);
         }

@@ -20,7 +20,7 @@ use crate::error::{ErrorBody, ErrorCode, ErrorDetail, ErrorObject, OpenAiErrorBo
         (name = "users", description = "The caller's own account"),
         (name = "api-keys", description = "The caller's gateway API keys"),
         (name = "admin", description = "User administration and the audit trail (admins only)"),
-        (name = "catalog", description = "Suppliers, capabilities and the category tree (models follow)"),
+        (name = "catalog", description = "Suppliers, models, parameters, routes, capabilities, the category tree and default models"),
     )
 )]
 #[derive(Debug)]

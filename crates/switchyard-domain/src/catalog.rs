@@ -1,5 +1,6 @@
-//! Catalog use cases: suppliers today (models, capabilities and categories follow). Writes are
-//! admin only; non-admins see only active, live rows, and never a base URL or key information.
+//! Catalog use cases: suppliers, capabilities and categories (models are in `model_catalog`).
+//! Writes are admin only; non-admins see only active, live rows, and never a base URL or key
+//! information.
 
 use std::sync::Arc;
 
@@ -12,6 +13,7 @@ use crate::capability::{Capability, CapabilityDomain, CapabilityId, CapabilityIn
 use crate::category::{Category, CategoryId, CategoryInput, CategoryNode, CategorySpec, DeleteMode, build_tree};
 use crate::crypto::{SecretCipher, SecretSlot};
 use crate::error::ConflictKind;
+use crate::model_catalog::ModelRepo;
 use crate::page::{Page, PageRequest};
 use crate::supplier::{KeyChange, Protocol, Supplier, SupplierId, SupplierInput, SupplierSpec, api_key_last4};
 use crate::user::Role;
@@ -181,17 +183,27 @@ pub enum KeyUpdate {
     Set(String),
 }
 
+/// The ports the catalog works through.
+#[derive(Debug, Clone)]
+pub struct CatalogPorts {
+    pub suppliers: Arc<dyn SupplierRepo>,
+    pub categories: Arc<dyn CategoryRepo>,
+    pub capabilities: Arc<dyn CapabilityRepo>,
+    pub models: Arc<dyn ModelRepo>,
+}
+
 #[derive(Debug, Clone)]
 pub struct Catalog {
     suppliers: Arc<dyn SupplierRepo>,
     categories: Arc<dyn CategoryRepo>,
     capabilities: Arc<dyn CapabilityRepo>,
+    pub(crate) models: Arc<dyn ModelRepo>,
     cipher: SecretCipher,
-    clock: Arc<dyn Clock>,
+    pub(crate) clock: Arc<dyn Clock>,
 }
 
 /// The catalog's read rule: admins see every row; other users only active, live ones.
-fn visible(principal: &Principal, is_active: bool, deleted_at: Option<DateTime<Utc>>) -> bool {
+pub(crate) fn visible(principal: &Principal, is_active: bool, deleted_at: Option<DateTime<Utc>>) -> bool {
     principal.role == Role::Admin || (is_active && deleted_at.is_none())
 }
 
@@ -206,17 +218,12 @@ fn name_taken(error: StoreError) -> DomainError {
 }
 
 impl Catalog {
-    pub fn new(
-        suppliers: Arc<dyn SupplierRepo>,
-        categories: Arc<dyn CategoryRepo>,
-        capabilities: Arc<dyn CapabilityRepo>,
-        cipher: SecretCipher,
-        clock: Arc<dyn Clock>,
-    ) -> Self {
+    pub fn new(ports: CatalogPorts, cipher: SecretCipher, clock: Arc<dyn Clock>) -> Self {
         Self {
-            suppliers,
-            categories,
-            capabilities,
+            suppliers: ports.suppliers,
+            categories: ports.categories,
+            capabilities: ports.capabilities,
+            models: ports.models,
             cipher,
             clock,
         }

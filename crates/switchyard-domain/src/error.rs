@@ -39,6 +39,8 @@ pub enum ConflictKind {
     CategoryCycle,
     /// The category has children (delete with `mode=reassign`).
     CategoryNotEmpty,
+    /// The model is the default of its type (set another default first).
+    DefaultModelInUse,
     /// Anything else already there.
     Duplicate,
 }

@@ -36,7 +36,7 @@ impl SqlCapabilityRepo {
     }
 }
 
-fn to_domain(row: capabilities::Model) -> Result<Capability, StoreError> {
+pub(crate) fn to_domain(row: capabilities::Model) -> Result<Capability, StoreError> {
     let broken = |error: switchyard_domain::DomainError| StoreError::Other(format!("capability {}: {error}", row.id));
     Ok(Capability {
         id: CapabilityId(row.id),

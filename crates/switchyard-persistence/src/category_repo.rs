@@ -30,7 +30,7 @@ impl SqlCategoryRepo {
     }
 }
 
-fn to_domain(row: categories::Model) -> Category {
+pub(crate) fn to_domain(row: categories::Model) -> Category {
     Category {
         id: CategoryId(row.id),
         spec: CategorySpec {

@@ -9,14 +9,14 @@ use actix_web::dev::{Server, ServerHandle};
 use anyhow::Context;
 use switchyard_api::{Api, HttpSettings, RouteConfig, Services};
 use switchyard_domain::accounts::{AccountPorts, Accounts, AuthPolicy};
-use switchyard_domain::catalog::Catalog;
+use switchyard_domain::catalog::{Catalog, CatalogPorts};
 use switchyard_domain::crypto::SecretCipher;
 use switchyard_domain::identity::IdentityCache;
 use switchyard_domain::token::TokenKeys;
 use switchyard_domain::{Clock, HealthProbe};
 use switchyard_persistence::{
-    Database, DatabaseOptions, SqlApiKeyRepo, SqlCapabilityRepo, SqlCategoryRepo, SqlRefreshTokenRepo, SqlSettingsRepo,
-    SqlSupplierRepo, SqlUserRepo,
+    Database, DatabaseOptions, SqlApiKeyRepo, SqlCapabilityRepo, SqlCategoryRepo, SqlModelRepo, SqlRefreshTokenRepo,
+    SqlSettingsRepo, SqlSupplierRepo, SqlUserRepo,
 };
 use tokio_util::sync::CancellationToken;
 
@@ -102,6 +102,18 @@ pub async fn accounts(settings: &Settings, database: &Database, clock: Arc<dyn C
     Ok(Accounts::new(ports, token_keys, policy).await?)
 }
 
+/// The catalog use cases over this database.
+pub fn catalog(database: &Database, cipher: SecretCipher, clock: Arc<dyn Clock>) -> Catalog {
+    let connection = database.connection();
+    let ports = CatalogPorts {
+        suppliers: Arc::new(SqlSupplierRepo::new(connection.clone())),
+        categories: Arc::new(SqlCategoryRepo::new(connection.clone())),
+        capabilities: Arc::new(SqlCapabilityRepo::new(connection.clone())),
+        models: Arc::new(SqlModelRepo::new(connection.clone())),
+    };
+    Catalog::new(ports, cipher, clock)
+}
+
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         Self::build_with(settings, Overrides::default()).await
@@ -135,13 +147,7 @@ impl Application {
             cors_origins: settings.server.cors_origins.clone(),
             login_rate_limit_per_minute: settings.auth.login_rate_limit_per_minute,
         };
-        let catalog = Arc::new(Catalog::new(
-            Arc::new(SqlSupplierRepo::new(database.connection().clone())),
-            Arc::new(SqlCategoryRepo::new(database.connection().clone())),
-            Arc::new(SqlCapabilityRepo::new(database.connection().clone())),
-            cipher,
-            clock.clone(),
-        ));
+        let catalog = Arc::new(catalog(&database, cipher, clock.clone()));
         let services = Services {
             probe: probe.clone(),
             clock: clock.clone(),

@@ -60,7 +60,7 @@ impl DomainName {
     }
 }
 
-fn modality_name(modality: Modality) -> ModalityName {
+pub(crate) fn modality_name(modality: Modality) -> ModalityName {
     match modality {
         Modality::Text => ModalityName::Text,
         Modality::Image => ModalityName::Image,

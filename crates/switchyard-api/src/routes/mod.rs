@@ -2,10 +2,13 @@
 
 pub mod admin;
 pub mod api_keys;
+pub mod associations;
 pub mod auth;
 pub mod capabilities;
 pub mod categories;
 pub mod health;
 pub mod meta;
+pub mod model_parts;
+pub mod models;
 pub mod suppliers;
 pub mod users;

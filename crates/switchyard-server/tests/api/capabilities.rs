@@ -3,22 +3,7 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::helpers::{Session, TestApp, json_body, spawn_app};
-
-async fn call(app: &TestApp, method: Method, path: &str, session: &Session, body: Option<Value>) -> (u16, Value) {
-    let mut request = app.authed(method, path, &session.access);
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    let response = request.send().await.expect("request");
-    let status = response.status().as_u16();
-    let body = if status == 204 {
-        Value::Null
-    } else {
-        json_body(response).await
-    };
-    (status, body)
-}
+use crate::helpers::spawn_app;
 
 fn vision() -> Value {
     json!({
@@ -34,7 +19,9 @@ fn vision() -> Value {
 async fn admins_create_patch_delete_and_restore_capabilities() {
     let app = spawn_app().await;
     let admin = app.create_admin("root").await;
-    let (status, created) = call(&app, Method::POST, "/api/v1/capabilities", &admin, Some(vision())).await;
+    let (status, created) = app
+        .call(Method::POST, "/api/v1/capabilities", &admin, Some(vision()))
+        .await;
     assert_eq!(status, 201, "{created}");
     assert_eq!(
         created["input_types"],
@@ -47,14 +34,14 @@ async fn admins_create_patch_delete_and_restore_capabilities() {
     );
     let path = format!("/api/v1/capabilities/{}", created["id"].as_str().unwrap_or_default());
 
-    let (status, patched) = call(
-        &app,
-        Method::PATCH,
-        &path,
-        &admin,
-        Some(json!({"output_types": ["text", "file"], "description": "sees"})),
-    )
-    .await;
+    let (status, patched) = app
+        .call(
+            Method::PATCH,
+            &path,
+            &admin,
+            Some(json!({"output_types": ["text", "file"], "description": "sees"})),
+        )
+        .await;
     assert_eq!(status, 200);
     assert_eq!(patched["output_types"], json!(["file", "text"]));
     assert_eq!(
@@ -67,7 +54,7 @@ async fn admins_create_patch_delete_and_restore_capabilities() {
     let mut bad = vision();
     bad["input_types"] = json!(["smell"]);
     assert_eq!(
-        call(&app, Method::POST, "/api/v1/capabilities", &admin, Some(bad))
+        app.call(Method::POST, "/api/v1/capabilities", &admin, Some(bad))
             .await
             .0,
         400
@@ -75,31 +62,33 @@ async fn admins_create_patch_delete_and_restore_capabilities() {
     let mut empty = vision();
     empty["name"] = json!("other");
     empty["output_types"] = json!([]);
-    let (status, body) = call(&app, Method::POST, "/api/v1/capabilities", &admin, Some(empty)).await;
+    let (status, body) = app
+        .call(Method::POST, "/api/v1/capabilities", &admin, Some(empty))
+        .await;
     assert_eq!(
         (status, body["error"]["details"][0]["field"].as_str()),
         (422, Some("output_types"))
     );
     assert_eq!(
-        call(&app, Method::POST, "/api/v1/capabilities", &admin, Some(vision()))
+        app.call(Method::POST, "/api/v1/capabilities", &admin, Some(vision()))
             .await
             .0,
         409
     );
 
-    assert_eq!(call(&app, Method::DELETE, &path, &admin, None).await.0, 204);
-    let (_, list) = call(&app, Method::GET, "/api/v1/capabilities", &admin, None).await;
+    assert_eq!(app.call(Method::DELETE, &path, &admin, None).await.0, 204);
+    let (_, list) = app.call(Method::GET, "/api/v1/capabilities", &admin, None).await;
     assert_eq!(list["data"].as_array().map(Vec::len), Some(0));
-    let (status, restored) = call(&app, Method::POST, &format!("{path}/restore"), &admin, None).await;
+    let (status, restored) = app.call(Method::POST, &format!("{path}/restore"), &admin, None).await;
     assert_eq!((status, restored["deleted_at"].is_null()), (200, true));
-    let (_, list) = call(
-        &app,
-        Method::GET,
-        "/api/v1/capabilities?domain=multimodal&q=VISION",
-        &admin,
-        None,
-    )
-    .await;
+    let (_, list) = app
+        .call(
+            Method::GET,
+            "/api/v1/capabilities?domain=multimodal&q=VISION",
+            &admin,
+            None,
+        )
+        .await;
     assert_eq!(list["data"].as_array().map(Vec::len), Some(1));
 }
 
@@ -108,13 +97,18 @@ async fn users_see_active_capabilities_only_and_cannot_write() {
     let app = spawn_app().await;
     let admin = app.create_admin("root").await;
     let user = app.create_user("reader").await;
-    call(&app, Method::POST, "/api/v1/capabilities", &admin, Some(vision())).await;
+    app.call(Method::POST, "/api/v1/capabilities", &admin, Some(vision()))
+        .await;
     let mut hidden = vision();
     hidden["name"] = json!("speech_recognition");
     hidden["is_active"] = json!(false);
-    let (_, hidden) = call(&app, Method::POST, "/api/v1/capabilities", &admin, Some(hidden)).await;
+    let (_, hidden) = app
+        .call(Method::POST, "/api/v1/capabilities", &admin, Some(hidden))
+        .await;
 
-    let (_, list) = call(&app, Method::GET, "/api/v1/capabilities?active=false", &user, None).await;
+    let (_, list) = app
+        .call(Method::GET, "/api/v1/capabilities?active=false", &user, None)
+        .await;
     let names: Vec<&str> = list["data"]
         .as_array()
         .into_iter()
@@ -123,14 +117,14 @@ async fn users_see_active_capabilities_only_and_cannot_write() {
         .collect();
     assert_eq!(names, ["vision"], "a user's filter cannot reveal inactive rows");
     let hidden_path = format!("/api/v1/capabilities/{}", hidden["id"].as_str().unwrap_or_default());
-    assert_eq!(call(&app, Method::GET, &hidden_path, &user, None).await.0, 404);
-    assert_eq!(call(&app, Method::GET, &hidden_path, &admin, None).await.0, 200);
+    assert_eq!(app.call(Method::GET, &hidden_path, &user, None).await.0, 404);
+    assert_eq!(app.call(Method::GET, &hidden_path, &admin, None).await.0, 200);
     for (method, body) in [(Method::POST, Some(vision())), (Method::DELETE, None)] {
         let path = if method == Method::POST {
             "/api/v1/capabilities".to_owned()
         } else {
             hidden_path.clone()
         };
-        assert_eq!(call(&app, method, &path, &user, body).await.0, 403);
+        assert_eq!(app.call(method, &path, &user, body).await.0, 403);
     }
 }

@@ -1,13 +1,10 @@
 //! The catalog's suppliers: admin writes, what other users may see, and the supplier key, which
 //! is write-only, encrypted at rest and survives a master-key rotation.
 
-use std::sync::Arc;
-
 use serde_json::{Value, json};
-use switchyard_domain::catalog::Catalog;
 use switchyard_domain::crypto::{MasterKey, SecretCipher};
 use switchyard_domain::supplier::SupplierId;
-use switchyard_persistence::{Backend, Database, DatabaseOptions, SqlCapabilityRepo, SqlCategoryRepo, SqlSupplierRepo};
+use switchyard_persistence::{Backend, Database, DatabaseOptions};
 
 use crate::helpers::{Session, TestApp, spawn_app};
 
@@ -308,13 +305,7 @@ async fn decrypted_key(app: &TestApp, supplier_id: &str, master_key: Option<&str
         )
         .expect("the master key"),
     };
-    let catalog = Catalog::new(
-        Arc::new(SqlSupplierRepo::new(database.connection().clone())),
-        Arc::new(SqlCategoryRepo::new(database.connection().clone())),
-        Arc::new(SqlCapabilityRepo::new(database.connection().clone())),
-        SecretCipher::new(key),
-        app.clock.clone(),
-    );
+    let catalog = switchyard_server::startup::catalog(&database, SecretCipher::new(key), app.clock.clone());
     let id = SupplierId(uuid::Uuid::parse_str(supplier_id).expect("an id"));
     let key = catalog.supplier_api_key(id).await.expect("decrypt");
     database.close().await;

@@ -3,32 +3,17 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::helpers::{Session, TestApp, json_body, spawn_app};
-
-async fn call(app: &TestApp, method: Method, path: &str, session: &Session, body: Option<Value>) -> (u16, Value) {
-    let mut request = app.authed(method, path, &session.access);
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    let response = request.send().await.expect("request");
-    let status = response.status().as_u16();
-    let body = if status == 204 {
-        Value::Null
-    } else {
-        json_body(response).await
-    };
-    (status, body)
-}
+use crate::helpers::{Session, TestApp, spawn_app};
 
 async fn create(app: &TestApp, admin: &Session, name: &str, parent: Option<&str>) -> String {
-    let (status, body) = call(
-        app,
-        Method::POST,
-        "/api/v1/categories",
-        admin,
-        Some(json!({"name": name, "parent_id": parent})),
-    )
-    .await;
+    let (status, body) = app
+        .call(
+            Method::POST,
+            "/api/v1/categories",
+            admin,
+            Some(json!({"name": name, "parent_id": parent})),
+        )
+        .await;
     assert_eq!(status, 201, "{body}");
     body["id"].as_str().expect("id").to_owned()
 }
@@ -55,7 +40,7 @@ async fn the_tree_nests_and_a_cycle_is_refused() {
     let code = create(&app, &admin, "code", Some(&chat)).await;
     create(&app, &admin, "embedding", None).await;
 
-    let (status, tree) = call(&app, Method::GET, "/api/v1/categories/tree", &admin, None).await;
+    let (status, tree) = app.call(Method::GET, "/api/v1/categories/tree", &admin, None).await;
     assert_eq!(status, 200);
     assert_eq!(
         names(&tree["data"]),
@@ -68,14 +53,14 @@ async fn the_tree_nests_and_a_cycle_is_refused() {
 
     // Under its own descendant, or under itself: 409.
     for parent in [&code, &chat, &llm] {
-        let (status, body) = call(
-            &app,
-            Method::PATCH,
-            &format!("/api/v1/categories/{llm}"),
-            &admin,
-            Some(json!({"parent_id": parent})),
-        )
-        .await;
+        let (status, body) = app
+            .call(
+                Method::PATCH,
+                &format!("/api/v1/categories/{llm}"),
+                &admin,
+                Some(json!({"parent_id": parent})),
+            )
+            .await;
         assert_eq!(
             (status, body["error"]["code"].as_str()),
             (409, Some("category_cycle")),
@@ -83,14 +68,14 @@ async fn the_tree_nests_and_a_cycle_is_refused() {
         );
     }
     // A legal move: code to the root.
-    let (status, moved) = call(
-        &app,
-        Method::PATCH,
-        &format!("/api/v1/categories/{code}"),
-        &admin,
-        Some(json!({"parent_id": null})),
-    )
-    .await;
+    let (status, moved) = app
+        .call(
+            Method::PATCH,
+            &format!("/api/v1/categories/{code}"),
+            &admin,
+            Some(json!({"parent_id": null})),
+        )
+        .await;
     assert_eq!((status, moved["parent_id"].is_null()), (200, true));
 }
 
@@ -102,33 +87,28 @@ async fn sibling_names_are_unique_and_parents_must_exist() {
     let vision = create(&app, &admin, "vision", None).await;
     create(&app, &admin, "chat", Some(&llm)).await;
     create(&app, &admin, "chat", Some(&vision)).await;
-    let (status, _) = call(
-        &app,
-        Method::POST,
-        "/api/v1/categories",
-        &admin,
-        Some(json!({"name": "chat", "parent_id": llm})),
-    )
-    .await;
+    let (status, _) = app
+        .call(
+            Method::POST,
+            "/api/v1/categories",
+            &admin,
+            Some(json!({"name": "chat", "parent_id": llm})),
+        )
+        .await;
     assert_eq!(status, 409);
-    let (status, _) = call(
-        &app,
-        Method::POST,
-        "/api/v1/categories",
-        &admin,
-        Some(json!({"name": "llm"})),
-    )
-    .await;
+    let (status, _) = app
+        .call(Method::POST, "/api/v1/categories", &admin, Some(json!({"name": "llm"})))
+        .await;
     assert_eq!(status, 409, "roots are siblings too");
     let missing = uuid::Uuid::now_v7();
-    let (status, body) = call(
-        &app,
-        Method::POST,
-        "/api/v1/categories",
-        &admin,
-        Some(json!({"name": "x", "parent_id": missing})),
-    )
-    .await;
+    let (status, body) = app
+        .call(
+            Method::POST,
+            "/api/v1/categories",
+            &admin,
+            Some(json!({"name": "x", "parent_id": missing})),
+        )
+        .await;
     assert_eq!(
         (status, body["error"]["details"][0]["field"].as_str()),
         (422, Some("parent_id"))
@@ -144,60 +124,50 @@ async fn deleting_a_parent_needs_a_mode_and_reassign_moves_the_children_up() {
     create(&app, &admin, "fast", Some(&chat)).await;
     create(&app, &admin, "slow", Some(&chat)).await;
 
-    let (status, body) = call(
-        &app,
-        Method::DELETE,
-        &format!("/api/v1/categories/{chat}"),
-        &admin,
-        None,
-    )
-    .await;
+    let (status, body) = app
+        .call(Method::DELETE, &format!("/api/v1/categories/{chat}"), &admin, None)
+        .await;
     assert_eq!(
         (status, body["error"]["code"].as_str()),
         (409, Some("category_not_empty"))
     );
-    let (status, _) = call(
-        &app,
-        Method::DELETE,
-        &format!("/api/v1/categories/{chat}?mode=reassign"),
-        &admin,
-        None,
-    )
-    .await;
+    let (status, _) = app
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/categories/{chat}?mode=reassign"),
+            &admin,
+            None,
+        )
+        .await;
     assert_eq!(status, 204);
-    let (_, tree) = call(&app, Method::GET, "/api/v1/categories/tree", &admin, None).await;
+    let (_, tree) = app.call(Method::GET, "/api/v1/categories/tree", &admin, None).await;
     assert_eq!(names(&tree["data"]), json!([["llm", [["fast", []], ["slow", []]]]]));
-    let (_, tree) = call(
-        &app,
-        Method::GET,
-        "/api/v1/categories/tree?include_deleted=true",
-        &admin,
-        None,
-    )
-    .await;
+    let (_, tree) = app
+        .call(
+            Method::GET,
+            "/api/v1/categories/tree?include_deleted=true",
+            &admin,
+            None,
+        )
+        .await;
     assert_eq!(
         names(&tree["data"]),
         json!([["llm", [["chat", []], ["fast", []], ["slow", []]]]])
     );
 
-    let (status, restored) = call(
-        &app,
-        Method::POST,
-        &format!("/api/v1/categories/{chat}/restore"),
-        &admin,
-        None,
-    )
-    .await;
+    let (status, restored) = app
+        .call(
+            Method::POST,
+            &format!("/api/v1/categories/{chat}/restore"),
+            &admin,
+            None,
+        )
+        .await;
     assert_eq!((status, restored["deleted_at"].is_null()), (200, true));
     // A leaf deletes without a mode.
-    let (status, _) = call(
-        &app,
-        Method::DELETE,
-        &format!("/api/v1/categories/{chat}"),
-        &admin,
-        None,
-    )
-    .await;
+    let (status, _) = app
+        .call(Method::DELETE, &format!("/api/v1/categories/{chat}"), &admin, None)
+        .await;
     assert_eq!(status, 204);
 }
 
@@ -210,8 +180,7 @@ async fn users_see_only_active_branches_and_cannot_write() {
     create(&app, &admin, "chat", Some(&llm)).await;
     let hidden = create(&app, &admin, "internal", None).await;
     create(&app, &admin, "secret-child", Some(&hidden)).await;
-    call(
-        &app,
+    app.call(
         Method::PATCH,
         &format!("/api/v1/categories/{hidden}"),
         &admin,
@@ -219,24 +188,24 @@ async fn users_see_only_active_branches_and_cannot_write() {
     )
     .await;
 
-    let (_, tree) = call(&app, Method::GET, "/api/v1/categories/tree", &user, None).await;
+    let (_, tree) = app.call(Method::GET, "/api/v1/categories/tree", &user, None).await;
     assert_eq!(names(&tree["data"]), json!([["llm", [["chat", []]]]]));
     assert_eq!(
-        call(&app, Method::GET, &format!("/api/v1/categories/{hidden}"), &user, None)
+        app.call(Method::GET, &format!("/api/v1/categories/{hidden}"), &user, None)
             .await
             .0,
         404
     );
-    let (_, tree) = call(&app, Method::GET, "/api/v1/categories/tree", &admin, None).await;
+    let (_, tree) = app.call(Method::GET, "/api/v1/categories/tree", &admin, None).await;
     assert_eq!(tree["data"].as_array().map(Vec::len), Some(2));
-    let (status, body) = call(
-        &app,
-        Method::PUT,
-        "/api/v1/categories/tree",
-        &admin,
-        Some(json!({"name": "x"})),
-    )
-    .await;
+    let (status, body) = app
+        .call(
+            Method::PUT,
+            "/api/v1/categories/tree",
+            &admin,
+            Some(json!({"name": "x"})),
+        )
+        .await;
     assert_eq!(
         (status, body["error"]["code"].as_str()),
         (405, Some("method_not_allowed"))
@@ -255,7 +224,7 @@ async fn users_see_only_active_branches_and_cannot_write() {
         ),
         (Method::DELETE, format!("/api/v1/categories/{llm}"), None),
     ] {
-        let (status, _) = call(&app, method.clone(), &path, &user, body).await;
+        let (status, _) = app.call(method.clone(), &path, &user, body).await;
         assert_eq!(status, 403, "{method} {path}");
     }
 }

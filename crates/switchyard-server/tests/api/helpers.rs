@@ -245,6 +245,29 @@ impl TestApp {
         (address, handle)
     }
 
+    /// Sends a request as `session` with an optional JSON body; returns the status and the JSON
+    /// body (`null` for 204).
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        session: &Session,
+        body: Option<serde_json::Value>,
+    ) -> (u16, serde_json::Value) {
+        let mut request = self.authed(method, path, &session.access);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.expect("request");
+        let status = response.status().as_u16();
+        let body = if status == 204 {
+            serde_json::Value::Null
+        } else {
+            json_body(response).await
+        };
+        (status, body)
+    }
+
     /// Creates an admin the way the operator command does, and logs them in.
     pub async fn create_admin(&self, username: &str) -> Session {
         let database = switchyard_server::startup::open_database(&self.settings)

@@ -19,6 +19,7 @@ mod cli;
 mod errors;
 mod health;
 mod helpers;
+mod models;
 mod observability;
 mod openapi;
 mod secrets;

@@ -1,0 +1,875 @@
+//! `ModelRepo` on sea-orm: models with their primary route, parameters, routes, associations
+//! and the default model of each type. Writes that check state first lock the model row.
+
+use std::collections::{HashMap, HashSet};
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr, OnConflict, Query};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait,
+    IntoActiveModel, QueryFilter, QueryOrder, QuerySelect,
+};
+use serde_json::Value;
+use switchyard_domain::StoreError;
+use switchyard_domain::capability::CapabilityId;
+use switchyard_domain::category::CategoryId;
+use switchyard_domain::model::{
+    LinkedCapability, Model, ModelDetail, ModelId, ModelSpec, ModelType, Pricing, Route, RouteId, RouteSpec, SubType,
+    SupplierSummary,
+};
+use switchyard_domain::model_catalog::{ModelFilter, ModelRepo, ModelWriteError};
+use switchyard_domain::page::{Cursor, Page, PageRequest};
+use switchyard_domain::parameter::{Parameter, ParameterId, ParameterSpec, ParameterType};
+use switchyard_domain::supplier::SupplierId;
+use tracing::instrument;
+use uuid::Uuid;
+
+use crate::entity::{
+    capabilities, categories, default_models, model_capabilities, model_categories, model_parameters, model_routes,
+    models, suppliers,
+};
+use crate::error::store_error;
+use crate::page::{like_pattern, paginate};
+use crate::transaction::{begin_write, finish};
+
+#[derive(Debug, Clone)]
+pub struct SqlModelRepo {
+    db: DatabaseConnection,
+}
+
+impl SqlModelRepo {
+    pub fn new(db: DatabaseConnection) -> Self {
+        Self { db }
+    }
+}
+
+fn broken(what: impl std::fmt::Display) -> StoreError {
+    StoreError::Other(format!("a stored catalog row does not read: {what}"))
+}
+
+pub(crate) fn model_spec(row: &models::Model) -> Result<ModelSpec, StoreError> {
+    Ok(ModelSpec {
+        name: row.name.clone(),
+        display_name: row.display_name.clone(),
+        description: row.description.clone(),
+        supplier_id: SupplierId(row.supplier_id),
+        upstream_name: row.upstream_name.clone(),
+        model_type: ModelType::parse(&row.model_type).map_err(broken)?,
+        sub_type: SubType::parse(&row.sub_type).map_err(broken)?,
+        context_window: row.context_window,
+        max_output_tokens: row.max_output_tokens,
+        pricing: Pricing {
+            input: row.input_price,
+            cached_input: row.cached_input_price,
+            output: row.output_price,
+            currency: row.currency.clone(),
+        },
+        rate_limit_per_minute: row.rate_limit_per_minute,
+        api_version: row.api_version.clone(),
+        is_active: row.is_active,
+    })
+}
+
+pub(crate) fn write_model(row: &mut models::ActiveModel, spec: &ModelSpec) {
+    row.name = Set(spec.name.clone());
+    row.display_name = Set(spec.display_name.clone());
+    row.description = Set(spec.description.clone());
+    row.supplier_id = Set(spec.supplier_id.0);
+    row.upstream_name = Set(spec.upstream_name.clone());
+    row.model_type = Set(spec.model_type.as_str().to_owned());
+    row.sub_type = Set(spec.sub_type.as_str().to_owned());
+    row.context_window = Set(spec.context_window);
+    row.max_output_tokens = Set(spec.max_output_tokens);
+    row.input_price = Set(spec.pricing.input);
+    row.cached_input_price = Set(spec.pricing.cached_input);
+    row.output_price = Set(spec.pricing.output);
+    row.currency = Set(spec.pricing.currency.clone());
+    row.rate_limit_per_minute = Set(spec.rate_limit_per_minute);
+    row.api_version = Set(spec.api_version.clone());
+    row.is_active = Set(spec.is_active);
+}
+
+fn json_text(value: &Option<Value>) -> Option<String> {
+    value.as_ref().map(Value::to_string)
+}
+
+fn json_value(text: &Option<String>) -> Result<Option<Value>, StoreError> {
+    text.as_deref()
+        .map(|text| serde_json::from_str(text).map_err(broken))
+        .transpose()
+}
+
+pub(crate) fn parameter_spec(row: &model_parameters::Model) -> Result<ParameterSpec, StoreError> {
+    let allowed = json_value(&row.allowed_values)?
+        .map(|value| match value {
+            Value::Array(values) => Ok(values),
+            other => Err(broken(format!("allowed_values {other}"))),
+        })
+        .transpose()?;
+    Ok(ParameterSpec {
+        name: row.name.clone(),
+        parameter_type: ParameterType::parse(&row.parameter_type).map_err(broken)?,
+        default_value: json_value(&row.default_value)?,
+        min_value: json_value(&row.min_value)?,
+        max_value: json_value(&row.max_value)?,
+        allowed_values: allowed,
+        description: row.description.clone(),
+    })
+}
+
+pub(crate) fn write_parameter(row: &mut model_parameters::ActiveModel, spec: &ParameterSpec) {
+    row.name = Set(spec.name.clone());
+    row.parameter_type = Set(spec.parameter_type.as_str().to_owned());
+    row.default_value = Set(json_text(&spec.default_value));
+    row.min_value = Set(json_text(&spec.min_value));
+    row.max_value = Set(json_text(&spec.max_value));
+    row.allowed_values = Set(spec
+        .allowed_values
+        .clone()
+        .map(|values| Value::Array(values).to_string()));
+    row.description = Set(spec.description.clone());
+}
+
+fn to_parameter(row: model_parameters::Model) -> Result<Parameter, StoreError> {
+    Ok(Parameter {
+        id: ParameterId(row.id),
+        model_id: ModelId(row.model_id),
+        spec: parameter_spec(&row)?,
+        created_at: row.created_at,
+        updated_at: row.updated_at,
+    })
+}
+
+pub(crate) fn route_spec(row: &model_routes::Model) -> RouteSpec {
+    RouteSpec {
+        supplier_id: SupplierId(row.supplier_id),
+        upstream_name: row.upstream_name.clone(),
+        priority: row.priority,
+        weight: row.weight,
+        input_price: row.input_price,
+        cached_input_price: row.cached_input_price,
+        output_price: row.output_price,
+        is_active: row.is_active,
+    }
+}
+
+pub(crate) fn write_route(row: &mut model_routes::ActiveModel, spec: &RouteSpec) {
+    row.supplier_id = Set(spec.supplier_id.0);
+    row.upstream_name = Set(spec.upstream_name.clone());
+    row.priority = Set(spec.priority);
+    row.weight = Set(spec.weight);
+    row.input_price = Set(spec.input_price);
+    row.cached_input_price = Set(spec.cached_input_price);
+    row.output_price = Set(spec.output_price);
+    row.is_active = Set(spec.is_active);
+}
+
+/// The primary route of a new model: its own supplier and upstream name, first in line.
+pub(crate) fn primary_route(id: Uuid, model: Uuid, spec: &ModelSpec, now: DateTime<Utc>) -> model_routes::ActiveModel {
+    model_routes::ActiveModel {
+        id: Set(id),
+        model_id: Set(model),
+        supplier_id: Set(spec.supplier_id.0),
+        upstream_name: Set(spec.upstream().to_owned()),
+        is_primary: Set(true),
+        priority: Set(0),
+        weight: Set(1),
+        input_price: Set(None),
+        cached_input_price: Set(None),
+        output_price: Set(None),
+        is_active: Set(true),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+}
+
+/// Keeps the primary route on the model's supplier and upstream name.
+pub(crate) async fn follow_primary(
+    db: &impl ConnectionTrait,
+    model: Uuid,
+    spec: &ModelSpec,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    model_routes::Entity::update_many()
+        .col_expr(model_routes::Column::SupplierId, Expr::value(spec.supplier_id.0))
+        .col_expr(
+            model_routes::Column::UpstreamName,
+            Expr::value(spec.upstream().to_owned()),
+        )
+        .col_expr(model_routes::Column::UpdatedAt, Expr::value(now))
+        .filter(model_routes::Column::ModelId.eq(model))
+        .filter(model_routes::Column::IsPrimary.eq(true))
+        .exec(db)
+        .await
+        .map_err(store_error)?;
+    Ok(())
+}
+
+async fn summaries(db: &impl ConnectionTrait, ids: Vec<Uuid>) -> Result<HashMap<Uuid, SupplierSummary>, StoreError> {
+    let rows = suppliers::Entity::find()
+        .filter(suppliers::Column::Id.is_in(ids))
+        .all(db)
+        .await
+        .map_err(store_error)?;
+    Ok(rows
+        .into_iter()
+        .map(|row| {
+            let summary = SupplierSummary {
+                id: SupplierId(row.id),
+                usable: row.is_active && row.deleted_at.is_none(),
+                name: row.name,
+                display_name: row.display_name,
+            };
+            (row.id, summary)
+        })
+        .collect())
+}
+
+fn summary_of(map: &HashMap<Uuid, SupplierSummary>, id: Uuid) -> Result<SupplierSummary, StoreError> {
+    map.get(&id)
+        .cloned()
+        .ok_or_else(|| broken(format!("supplier {id} is missing")))
+}
+
+async fn default_ids(db: &impl ConnectionTrait) -> Result<HashSet<Uuid>, StoreError> {
+    Ok(default_models::Entity::find()
+        .all(db)
+        .await
+        .map_err(store_error)?
+        .into_iter()
+        .map(|row| row.model_id)
+        .collect())
+}
+
+/// Rows as domain models, in two more queries whatever the number of rows.
+async fn assemble(db: &impl ConnectionTrait, rows: Vec<models::Model>) -> Result<Vec<Model>, StoreError> {
+    let suppliers = summaries(db, rows.iter().map(|row| row.supplier_id).collect()).await?;
+    let defaults = default_ids(db).await?;
+    rows.into_iter()
+        .map(|row| {
+            Ok(Model {
+                id: ModelId(row.id),
+                spec: model_spec(&row)?,
+                supplier: summary_of(&suppliers, row.supplier_id)?,
+                is_default: defaults.contains(&row.id),
+                created_at: row.created_at,
+                updated_at: row.updated_at,
+                deleted_at: row.deleted_at,
+            })
+        })
+        .collect()
+}
+
+async fn load(db: &impl ConnectionTrait, id: Uuid) -> Result<Model, StoreError> {
+    let row = models::Entity::find_by_id(id)
+        .one(db)
+        .await
+        .map_err(store_error)?
+        .ok_or(StoreError::NotFound)?;
+    assemble(db, vec![row]).await?.pop().ok_or(StoreError::NotFound)
+}
+
+/// The model row, locked for the rest of the transaction; `live` refuses deleted ones.
+async fn lock_model(db: &impl ConnectionTrait, id: ModelId, live: bool) -> Result<models::Model, ModelWriteError> {
+    let mut select = models::Entity::find_by_id(id.0);
+    if live {
+        select = select.filter(models::Column::DeletedAt.is_null());
+    }
+    select
+        .lock_exclusive()
+        .one(db)
+        .await
+        .map_err(store_error)?
+        .ok_or(ModelWriteError::Missing("model"))
+}
+
+async fn live_supplier(db: &impl ConnectionTrait, id: SupplierId, field: &'static str) -> Result<(), ModelWriteError> {
+    let found = suppliers::Entity::find_by_id(id.0)
+        .filter(suppliers::Column::DeletedAt.is_null())
+        .one(db)
+        .await
+        .map_err(store_error)?;
+    found.map(|_| ()).ok_or(ModelWriteError::SupplierMissing { field })
+}
+
+async fn is_default(db: &impl ConnectionTrait, id: Uuid) -> Result<bool, StoreError> {
+    Ok(default_models::Entity::find()
+        .filter(default_models::Column::ModelId.eq(id))
+        .one(db)
+        .await
+        .map_err(store_error)?
+        .is_some())
+}
+
+async fn to_route(db: &impl ConnectionTrait, row: model_routes::Model) -> Result<Route, StoreError> {
+    let suppliers = summaries(db, vec![row.supplier_id]).await?;
+    route_of(&suppliers, row)
+}
+
+fn route_of(suppliers: &HashMap<Uuid, SupplierSummary>, row: model_routes::Model) -> Result<Route, StoreError> {
+    Ok(Route {
+        id: RouteId(row.id),
+        model_id: ModelId(row.model_id),
+        spec: route_spec(&row),
+        is_primary: row.is_primary,
+        supplier: summary_of(suppliers, row.supplier_id)?,
+        created_at: row.created_at,
+        updated_at: row.updated_at,
+    })
+}
+
+/// `column IN (SELECT model_id FROM <link> WHERE <target> IN (SELECT id FROM <named> WHERE name = ? AND live))`.
+fn linked_by_name<L, T>(
+    link_model: L::Column,
+    link_target: L::Column,
+    name: &str,
+    target_name: T::Column,
+    target_id: T::Column,
+    target_deleted: T::Column,
+) -> sea_orm::sea_query::Expr
+where
+    L: EntityTrait,
+    T: EntityTrait,
+{
+    models::Column::Id.in_subquery(
+        Query::select()
+            .column(link_model)
+            .from(L::default())
+            .and_where(
+                link_target.in_subquery(
+                    Query::select()
+                        .column(target_id)
+                        .from(T::default())
+                        .and_where(target_name.eq(name))
+                        .and_where(target_deleted.is_null())
+                        .to_owned(),
+                ),
+            )
+            .to_owned(),
+    )
+}
+
+#[async_trait]
+impl ModelRepo for SqlModelRepo {
+    #[instrument(skip_all, fields(model = %spec.name))]
+    async fn create(
+        &self,
+        id: ModelId,
+        primary: RouteId,
+        spec: &ModelSpec,
+        now: DateTime<Utc>,
+    ) -> Result<Model, ModelWriteError> {
+        let txn = begin_write(&self.db).await?;
+        let outcome = async {
+            live_supplier(&txn, spec.supplier_id, "supplier_id").await?;
+            let mut row = models::ActiveModel {
+                id: Set(id.0),
+                live_key: Set(String::new()),
+                created_at: Set(now),
+                updated_at: Set(now),
+                deleted_at: Set(None),
+                ..Default::default()
+            };
+            write_model(&mut row, spec);
+            models::Entity::insert(row)
+                .exec_without_returning(&txn)
+                .await
+                .map_err(store_error)?;
+            model_routes::Entity::insert(primary_route(primary.0, id.0, spec, now))
+                .exec_without_returning(&txn)
+                .await
+                .map_err(store_error)?;
+            Ok(load(&txn, id.0).await?)
+        }
+        .await;
+        finish(txn, outcome).await
+    }
+
+    async fn get(&self, id: ModelId) -> Result<Option<Model>, StoreError> {
+        match load(&self.db, id.0).await {
+            Ok(model) => Ok(Some(model)),
+            Err(StoreError::NotFound) => Ok(None),
+            Err(other) => Err(other),
+        }
+    }
+
+    async fn detail(&self, id: ModelId) -> Result<Option<ModelDetail>, StoreError> {
+        let Some(model) = self.get(id).await? else {
+            return Ok(None);
+        };
+        let db = &self.db;
+        let parameters = model_parameters::Entity::find()
+            .filter(model_parameters::Column::ModelId.eq(id.0))
+            .order_by_asc(model_parameters::Column::Name)
+            .all(db)
+            .await
+            .map_err(store_error)?
+            .into_iter()
+            .map(to_parameter)
+            .collect::<Result<Vec<_>, _>>()?;
+        let links = model_capabilities::Entity::find()
+            .filter(model_capabilities::Column::ModelId.eq(id.0))
+            .all(db)
+            .await
+            .map_err(store_error)?;
+        let capability_rows = capabilities::Entity::find()
+            .filter(capabilities::Column::Id.is_in(links.iter().map(|link| link.capability_id)))
+            .order_by_asc(capabilities::Column::Name)
+            .all(db)
+            .await
+            .map_err(store_error)?;
+        let mut linked = Vec::with_capacity(capability_rows.len());
+        for row in capability_rows {
+            let link = links.iter().find(|link| link.capability_id == row.id);
+            let config = match link {
+                Some(link) => json_value(&link.config_json)?,
+                None => None,
+            };
+            linked.push(LinkedCapability {
+                capability: crate::capability_repo::to_domain(row)?,
+                config,
+                is_default: link.is_some_and(|link| link.is_default),
+            });
+        }
+        let category_ids: Vec<Uuid> = model_categories::Entity::find()
+            .filter(model_categories::Column::ModelId.eq(id.0))
+            .all(db)
+            .await
+            .map_err(store_error)?
+            .into_iter()
+            .map(|link| link.category_id)
+            .collect();
+        let categories = categories::Entity::find()
+            .filter(categories::Column::Id.is_in(category_ids))
+            .order_by_asc(categories::Column::Name)
+            .all(db)
+            .await
+            .map_err(store_error)?
+            .into_iter()
+            .map(crate::category_repo::to_domain)
+            .collect();
+        let route_rows = model_routes::Entity::find()
+            .filter(model_routes::Column::ModelId.eq(id.0))
+            .order_by_desc(model_routes::Column::IsPrimary)
+            .order_by_asc(model_routes::Column::Priority)
+            .order_by_asc(model_routes::Column::Id)
+            .all(db)
+            .await
+            .map_err(store_error)?;
+        let suppliers = summaries(db, route_rows.iter().map(|row| row.supplier_id).collect()).await?;
+        let routes = route_rows
+            .into_iter()
+            .map(|row| route_of(&suppliers, row))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Some(ModelDetail {
+            model,
+            parameters,
+            capabilities: linked,
+            categories,
+            routes,
+        }))
+    }
+
+    async fn list(&self, filter: &ModelFilter, page: PageRequest) -> Result<Page<Model>, StoreError> {
+        let mut select = models::Entity::find();
+        if !filter.include_deleted {
+            select = select.filter(models::Column::DeletedAt.is_null());
+        }
+        if let Some(active) = filter.active {
+            select = select.filter(models::Column::IsActive.eq(active));
+        }
+        if let Some(model_type) = filter.model_type {
+            select = select.filter(models::Column::ModelType.eq(model_type.as_str()));
+        }
+        if let Some(supplier) = filter.supplier.as_deref() {
+            select = select.filter(linked_by_name::<model_routes::Entity, suppliers::Entity>(
+                model_routes::Column::ModelId,
+                model_routes::Column::SupplierId,
+                supplier,
+                suppliers::Column::Name,
+                suppliers::Column::Id,
+                suppliers::Column::DeletedAt,
+            ));
+        }
+        if let Some(capability) = filter.capability.as_deref() {
+            select = select.filter(linked_by_name::<model_capabilities::Entity, capabilities::Entity>(
+                model_capabilities::Column::ModelId,
+                model_capabilities::Column::CapabilityId,
+                capability,
+                capabilities::Column::Name,
+                capabilities::Column::Id,
+                capabilities::Column::DeletedAt,
+            ));
+        }
+        if let Some(category) = filter.category.as_deref() {
+            select = select.filter(linked_by_name::<model_categories::Entity, categories::Entity>(
+                model_categories::Column::ModelId,
+                model_categories::Column::CategoryId,
+                category,
+                categories::Column::Name,
+                categories::Column::Id,
+                categories::Column::DeletedAt,
+            ));
+        }
+        if let Some(text) = filter.text.as_deref().filter(|text| !text.is_empty()) {
+            let pattern = || LikeExpr::new(like_pattern(text)).escape('\\');
+            select = select.filter(
+                Condition::any()
+                    .add(Expr::expr(Func::lower(Expr::col(models::Column::Name))).like(pattern()))
+                    .add(Expr::expr(Func::lower(Expr::col(models::Column::DisplayName))).like(pattern())),
+            );
+        }
+        let rows = paginate(select, models::Column::CreatedAt, models::Column::Id, page)
+            .all(&self.db)
+            .await
+            .map_err(store_error)?;
+        let items = assemble(&self.db, rows).await?;
+        Ok(Page::from_rows(items, page.limit, |model| Cursor {
+            created_at: model.created_at,
+            id: model.id.0,
+        }))
+    }
+
+    #[instrument(skip_all, fields(model_id = %id.0))]
+    async fn update(&self, id: ModelId, spec: &ModelSpec, now: DateTime<Utc>) -> Result<Model, ModelWriteError> {
+        let txn = begin_write(&self.db).await?;
+        let outcome = async {
+            let current = lock_model(&txn, id, true).await?;
+            live_supplier(&txn, spec.supplier_id, "supplier_id").await?;
+            let leaves_its_type = !spec.is_active || spec.model_type.as_str() != current.model_type;
+            if leaves_its_type && is_default(&txn, id.0).await? {
+                return Err(ModelWriteError::DefaultInUse);
+            }
+            let mut row = current.into_active_model();
+            write_model(&mut row, spec);
+            row.updated_at = Set(now);
+            row.update(&txn).await.map_err(store_error)?;
+            follow_primary(&txn, id.0, spec, now).await?;
+            Ok(load(&txn, id.0).await?)
+        }
+        .await;
+        finish(txn, outcome).await
+    }
+
+    #[instrument(skip_all, fields(model_id = %id.0, deleted))]
+    async fn set_deleted(&self, id: ModelId, deleted: bool, now: DateTime<Utc>) -> Result<Model, ModelWriteError> {
+        let txn = begin_write(&self.db).await?;
+        let outcome = async {
+            let current = lock_model(&txn, id, false).await?;
+            if deleted && is_default(&txn, id.0).await? {
+                return Err(ModelWriteError::DefaultInUse);
+            }
+            if deleted == current.deleted_at.is_some() {
+                return Ok(load(&txn, id.0).await?);
+            }
+            let mut row = current.into_active_model();
+            row.deleted_at = Set(deleted.then_some(now));
+            row.live_key = Set(if deleted { id.0.to_string() } else { String::new() });
+            row.updated_at = Set(now);
+            row.update(&txn).await.map_err(store_error)?;
+            Ok(load(&txn, id.0).await?)
+        }
+        .await;
+        finish(txn, outcome).await
+    }
+
+    #[instrument(skip_all, fields(model_id = %id.0))]
+    async fn set_default(&self, id: ModelId, now: DateTime<Utc>) -> Result<Model, ModelWriteError> {
+        let txn = begin_write(&self.db).await?;
+        let outcome = async {
+            let current = lock_model(&txn, id, false).await?;
+            if !current.is_active || current.deleted_at.is_some() {
+                return Err(ModelWriteError::ModelInactive);
+            }
+            default_models::Entity::insert(default_models::ActiveModel {
+                model_type: Set(current.model_type.clone()),
+                model_id: Set(id.0),
+                updated_at: Set(now),
+            })
+            .on_conflict(
+                OnConflict::column(default_models::Column::ModelType)
+                    .update_columns([default_models::Column::ModelId, default_models::Column::UpdatedAt])
+                    .to_owned(),
+            )
+            .exec_without_returning(&txn)
+            .await
+            .map_err(store_error)?;
+            Ok(load(&txn, id.0).await?)
+        }
+        .await;
+        finish(txn, outcome).await
+    }
+
+    async fn defaults(&self) -> Result<Vec<Model>, StoreError> {
+        let ids = default_ids(&self.db).await?;
+        let rows = models::Entity::find()
+            .filter(models::Column::Id.is_in(ids))
+            .order_by_asc(models::Column::ModelType)
+            .all(&self.db)
+            .await
+            .map_err(store_error)?;
+        assemble(&self.db, rows).await
+    }
+
+    async fn create_parameter(
+        &self,
+        model: ModelId,
+        id: ParameterId,
+        spec: &ParameterSpec,
+        now: DateTime<Utc>,
+    ) -> Result<Parameter, ModelWriteError> {
+        let txn = begin_write(&self.db).await?;
+        let outcome = async {
+            lock_model(&txn, model, true).await?;
+            let mut row = model_parameters::ActiveModel {
+                id: Set(id.0),
+                model_id: Set(model.0),
+                created_at: Set(now),
+                updated_at: Set(now),
+                ..Default::default()
+            };
+            write_parameter(&mut row, spec);
+            model_parameters::Entity::insert(row)
+                .exec_without_returning(&txn)
+                .await
+                .map_err(store_error)?;
+            let row = model_parameters::Entity::find_by_id(id.0)
+                .one(&txn)
+                .await
+                .map_err(store_error)?
+                .ok_or(ModelWriteError::Missing("parameter"))?;
+            Ok(to_parameter(row)?)
+        }
+        .await;
+        finish(txn, outcome).await
+    }
+
+    async fn update_parameter(
+        &self,
+        model: ModelId,
+        id: ParameterId,
+        spec: &ParameterSpec,
+        now: DateTime<Utc>,
+    ) -> Result<Parameter, ModelWriteError> {
+        let txn = begin_write(&self.db).await?;
+        let outcome = async {
+            lock_model(&txn, model, true).await?;
+            let row = model_parameters::Entity::find_by_id(id.0)
+                .filter(model_parameters::Column::ModelId.eq(model.0))
+                .one(&txn)
+                .await
+                .map_err(store_error)?
+                .ok_or(ModelWriteError::Missing("parameter"))?;
+            let mut row = row.into_active_model();
+            write_parameter(&mut row, spec);
+            row.updated_at = Set(now);
+            Ok(to_parameter(row.update(&txn).await.map_err(store_error)?)?)
+        }
+        .await;
+        finish(txn, outcome).await
+    }
+
+    async fn delete_parameter(&self, model: ModelId, id: ParameterId) -> Result<(), ModelWriteError> {
+        let deleted = model_parameters::Entity::delete_many()
+            .filter(model_parameters::Column::Id.eq(id.0))
+            .filter(model_parameters::Column::ModelId.eq(model.0))
+            .exec(&self.db)
+            .await
+            .map_err(store_error)?;
+        if deleted.rows_affected == 0 {
+            return Err(ModelWriteError::Missing("parameter"));
+        }
+        Ok(())
+    }
+
+    async fn create_route(
+        &self,
+        model: ModelId,
+        id: RouteId,
+        spec: &RouteSpec,
+        now: DateTime<Utc>,
+    ) -> Result<Route, ModelWriteError> {
+        let txn = begin_write(&self.db).await?;
+        let outcome = async {
+            lock_model(&txn, model, true).await?;
+            live_supplier(&txn, spec.supplier_id, "supplier_id").await?;
+            let mut row = model_routes::ActiveModel {
+                id: Set(id.0),
+                model_id: Set(model.0),
+                is_primary: Set(false),
+                created_at: Set(now),
+                updated_at: Set(now),
+                ..Default::default()
+            };
+            write_route(&mut row, spec);
+            model_routes::Entity::insert(row)
+                .exec_without_returning(&txn)
+                .await
+                .map_err(store_error)?;
+            let row = model_routes::Entity::find_by_id(id.0)
+                .one(&txn)
+                .await
+                .map_err(store_error)?
+                .ok_or(ModelWriteError::Missing("route"))?;
+            Ok(to_route(&txn, row).await?)
+        }
+        .await;
+        finish(txn, outcome).await
+    }
+
+    async fn update_route(
+        &self,
+        model: ModelId,
+        id: RouteId,
+        spec: &RouteSpec,
+        now: DateTime<Utc>,
+    ) -> Result<Route, ModelWriteError> {
+        let txn = begin_write(&self.db).await?;
+        let outcome = async {
+            lock_model(&txn, model, true).await?;
+            let row = model_routes::Entity::find_by_id(id.0)
+                .filter(model_routes::Column::ModelId.eq(model.0))
+                .one(&txn)
+                .await
+                .map_err(store_error)?
+                .ok_or(ModelWriteError::Missing("route"))?;
+            if row.is_primary && (row.supplier_id != spec.supplier_id.0 || row.upstream_name != spec.upstream_name) {
+                return Err(ModelWriteError::PrimaryRoute);
+            }
+            live_supplier(&txn, spec.supplier_id, "supplier_id").await?;
+            let mut row = row.into_active_model();
+            write_route(&mut row, spec);
+            row.updated_at = Set(now);
+            let row = row.update(&txn).await.map_err(store_error)?;
+            Ok(to_route(&txn, row).await?)
+        }
+        .await;
+        finish(txn, outcome).await
+    }
+
+    async fn delete_route(&self, model: ModelId, id: RouteId) -> Result<(), ModelWriteError> {
+        let row = model_routes::Entity::find_by_id(id.0)
+            .filter(model_routes::Column::ModelId.eq(model.0))
+            .one(&self.db)
+            .await
+            .map_err(store_error)?
+            .ok_or(ModelWriteError::Missing("route"))?;
+        if row.is_primary {
+            return Err(ModelWriteError::PrimaryRoute);
+        }
+        model_routes::Entity::delete_by_id(id.0)
+            .exec(&self.db)
+            .await
+            .map_err(store_error)?;
+        Ok(())
+    }
+
+    async fn link_capability(
+        &self,
+        model: ModelId,
+        capability: CapabilityId,
+        config: Option<&Value>,
+        is_default: bool,
+        now: DateTime<Utc>,
+    ) -> Result<(), ModelWriteError> {
+        let txn = begin_write(&self.db).await?;
+        let outcome = async {
+            lock_model(&txn, model, true).await?;
+            capabilities::Entity::find_by_id(capability.0)
+                .filter(capabilities::Column::DeletedAt.is_null())
+                .one(&txn)
+                .await
+                .map_err(store_error)?
+                .ok_or(ModelWriteError::Missing("capability"))?;
+            if is_default {
+                model_capabilities::Entity::update_many()
+                    .col_expr(model_capabilities::Column::IsDefault, Expr::value(false))
+                    .filter(model_capabilities::Column::ModelId.eq(model.0))
+                    .exec(&txn)
+                    .await
+                    .map_err(store_error)?;
+            }
+            model_capabilities::Entity::insert(model_capabilities::ActiveModel {
+                model_id: Set(model.0),
+                capability_id: Set(capability.0),
+                config_json: Set(config.map(Value::to_string)),
+                is_default: Set(is_default),
+                created_at: Set(now),
+            })
+            .on_conflict(
+                OnConflict::columns([
+                    model_capabilities::Column::ModelId,
+                    model_capabilities::Column::CapabilityId,
+                ])
+                .update_columns([
+                    model_capabilities::Column::ConfigJson,
+                    model_capabilities::Column::IsDefault,
+                ])
+                .to_owned(),
+            )
+            .exec_without_returning(&txn)
+            .await
+            .map_err(store_error)?;
+            Ok(())
+        }
+        .await;
+        finish(txn, outcome).await
+    }
+
+    async fn unlink_capability(&self, model: ModelId, capability: CapabilityId) -> Result<bool, StoreError> {
+        let deleted = model_capabilities::Entity::delete_many()
+            .filter(model_capabilities::Column::ModelId.eq(model.0))
+            .filter(model_capabilities::Column::CapabilityId.eq(capability.0))
+            .exec(&self.db)
+            .await
+            .map_err(store_error)?;
+        Ok(deleted.rows_affected > 0)
+    }
+
+    async fn link_category(
+        &self,
+        model: ModelId,
+        category: CategoryId,
+        now: DateTime<Utc>,
+    ) -> Result<(), ModelWriteError> {
+        let txn = begin_write(&self.db).await?;
+        let outcome = async {
+            lock_model(&txn, model, true).await?;
+            categories::Entity::find_by_id(category.0)
+                .filter(categories::Column::DeletedAt.is_null())
+                .one(&txn)
+                .await
+                .map_err(store_error)?
+                .ok_or(ModelWriteError::Missing("category"))?;
+            // Under the model's row lock, so a concurrent link of the same pair waits here.
+            let linked = model_categories::Entity::find_by_id((model.0, category.0))
+                .one(&txn)
+                .await
+                .map_err(store_error)?;
+            if linked.is_none() {
+                model_categories::Entity::insert(model_categories::ActiveModel {
+                    model_id: Set(model.0),
+                    category_id: Set(category.0),
+                    created_at: Set(now),
+                })
+                .exec_without_returning(&txn)
+                .await
+                .map_err(store_error)?;
+            }
+            Ok(())
+        }
+        .await;
+        finish(txn, outcome).await
+    }
+
+    async fn unlink_category(&self, model: ModelId, category: CategoryId) -> Result<bool, StoreError> {
+        let deleted = model_categories::Entity::delete_many()
+            .filter(model_categories::Column::ModelId.eq(model.0))
+            .filter(model_categories::Column::CategoryId.eq(category.0))
+            .exec(&self.db)
+            .await
+            .map_err(store_error)?;
+        Ok(deleted.rows_affected > 0)
+    }
+}
