@@ -2,6 +2,7 @@
 //!
 //! - `cargo xtask ci`: exactly what CI runs (`.ci/run`).
 //! - `cargo xtask tidy`: the architecture's invariants (see `docs/architecture.md`).
+//! - `cargo xtask seed | create-admin | rotate-master-key`: shortcuts to the operator commands.
 
 mod tidy;
 
@@ -13,6 +14,7 @@ const USAGE: &str = "usage: cargo xtask <command>
 commands:
   ci                 run what CI runs (.ci/run): fmt, clippy, tidy, tests on SQLite, PostgreSQL and MariaDB, schemathesis
   tidy               check dependency direction, a //! doc on every file, no ignored tests
+  seed [ARGS]        = switchyard catalog seed ([--database-url URL]): import the bundled catalog
   create-admin ARGS  = switchyard admin create ARGS (--username NAME [--email E] [--database-url URL])
   rotate-master-key  = switchyard secrets rotate ARGS ([--new-key KEY] [--database-url URL])";
 
@@ -23,6 +25,7 @@ fn main() -> ExitCode {
         Some("ci") => run_ci(&root),
         Some("tidy") => tidy::run(&root),
         Some("create-admin") => switchyard(&root, &["admin", "create"], &args[1..]),
+        Some("seed") => switchyard(&root, &["catalog", "seed"], &args[1..]),
         Some("rotate-master-key") => switchyard(&root, &["secrets", "rotate"], &args[1..]),
         Some("-h" | "--help" | "help") | None => {
             println!("{USAGE}");

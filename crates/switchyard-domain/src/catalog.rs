@@ -10,6 +10,7 @@ use uuid::Uuid;
 
 use crate::accounts::Principal;
 use crate::capability::{Capability, CapabilityDomain, CapabilityId, CapabilityInput, CapabilitySpec};
+use crate::catalog_import::CatalogFileRepo;
 use crate::category::{Category, CategoryId, CategoryInput, CategoryNode, CategorySpec, DeleteMode, build_tree};
 use crate::crypto::{SecretCipher, SecretSlot};
 use crate::error::ConflictKind;
@@ -190,6 +191,7 @@ pub struct CatalogPorts {
     pub categories: Arc<dyn CategoryRepo>,
     pub capabilities: Arc<dyn CapabilityRepo>,
     pub models: Arc<dyn ModelRepo>,
+    pub files: Arc<dyn CatalogFileRepo>,
 }
 
 #[derive(Debug, Clone)]
@@ -198,6 +200,7 @@ pub struct Catalog {
     categories: Arc<dyn CategoryRepo>,
     capabilities: Arc<dyn CapabilityRepo>,
     pub(crate) models: Arc<dyn ModelRepo>,
+    pub(crate) files: Arc<dyn CatalogFileRepo>,
     cipher: SecretCipher,
     pub(crate) clock: Arc<dyn Clock>,
 }
@@ -224,6 +227,7 @@ impl Catalog {
             categories: ports.categories,
             capabilities: ports.capabilities,
             models: ports.models,
+            files: ports.files,
             cipher,
             clock,
         }

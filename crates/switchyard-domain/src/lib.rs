@@ -10,6 +10,8 @@ pub mod api_key;
 pub mod audit;
 pub mod capability;
 pub mod catalog;
+pub mod catalog_file;
+pub mod catalog_import;
 pub mod category;
 pub mod clock;
 pub mod crypto;

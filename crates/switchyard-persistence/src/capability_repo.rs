@@ -56,7 +56,7 @@ pub(crate) fn to_domain(row: capabilities::Model) -> Result<Capability, StoreErr
     })
 }
 
-fn write_spec(row: &mut capabilities::ActiveModel, spec: &CapabilitySpec) {
+pub(crate) fn write_spec(row: &mut capabilities::ActiveModel, spec: &CapabilitySpec) {
     row.name = Set(spec.name.clone());
     row.display_name = Set(spec.display_name.clone());
     row.description = Set(spec.description.clone());

@@ -51,7 +51,7 @@ fn parent_key(parent: Option<CategoryId>) -> String {
     parent.map(|parent| parent.0.to_string()).unwrap_or_default()
 }
 
-fn write_spec(row: &mut categories::ActiveModel, spec: &CategorySpec) {
+pub(crate) fn write_spec(row: &mut categories::ActiveModel, spec: &CategorySpec) {
     row.parent_id = Set(spec.parent_id.map(|parent| parent.0));
     row.parent_key = Set(parent_key(spec.parent_id));
     row.name = Set(spec.name.clone());

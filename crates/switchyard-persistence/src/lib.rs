@@ -7,6 +7,7 @@
 
 mod api_key_repo;
 mod capability_repo;
+mod catalog_file_repo;
 mod category_repo;
 mod database;
 mod entity;
@@ -22,6 +23,7 @@ mod user_repo;
 
 pub use api_key_repo::SqlApiKeyRepo;
 pub use capability_repo::SqlCapabilityRepo;
+pub use catalog_file_repo::SqlCatalogFileRepo;
 pub use category_repo::SqlCategoryRepo;
 pub use database::{Backend, Database, DatabaseOptions, redact_url};
 pub use error::PersistenceError;

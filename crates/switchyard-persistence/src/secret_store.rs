@@ -8,7 +8,7 @@ use switchyard_domain::StoreError;
 use switchyard_domain::catalog::upstream_key_slot;
 use switchyard_domain::crypto::{KEY_CHECK_SETTING, SecretCipher};
 
-use crate::entity::{system_settings, upstream_keys};
+use crate::entity::upstream_keys;
 use crate::error::store_error;
 use crate::transaction::{begin_write, finish};
 
@@ -53,19 +53,7 @@ impl SqlSecretStore {
                 row.update(&txn).await.map_err(store_error)?;
             }
             let check = new.key_check().map_err(|error| StoreError::Other(error.to_string()))?;
-            system_settings::Entity::insert(system_settings::ActiveModel {
-                key: Set(KEY_CHECK_SETTING.to_owned()),
-                value: Set(check),
-                updated_at: Set(now),
-            })
-            .on_conflict(
-                sea_orm::sea_query::OnConflict::column(system_settings::Column::Key)
-                    .update_columns([system_settings::Column::Value, system_settings::Column::UpdatedAt])
-                    .to_owned(),
-            )
-            .exec_without_returning(&txn)
-            .await
-            .map_err(store_error)?;
+            crate::settings_repo::upsert(&txn, KEY_CHECK_SETTING, &check, now).await?;
             Ok(count)
         }
         .await;

@@ -33,7 +33,7 @@ impl SqlSupplierRepo {
     }
 }
 
-fn to_domain(row: suppliers::Model, key_last4: Option<String>) -> Result<Supplier, StoreError> {
+pub(crate) fn to_domain(row: suppliers::Model, key_last4: Option<String>) -> Result<Supplier, StoreError> {
     let protocol = Protocol::parse(&row.protocol).map_err(|error| StoreError::Other(error.to_string()))?;
     Ok(Supplier {
         id: SupplierId(row.id),
@@ -57,7 +57,7 @@ fn to_domain(row: suppliers::Model, key_last4: Option<String>) -> Result<Supplie
     })
 }
 
-fn write_spec(row: &mut suppliers::ActiveModel, spec: &SupplierSpec) {
+pub(crate) fn write_spec(row: &mut suppliers::ActiveModel, spec: &SupplierSpec) {
     row.name = Set(spec.name.clone());
     row.display_name = Set(spec.display_name.clone());
     row.description = Set(spec.description.clone());

@@ -45,6 +45,27 @@ pub enum Command {
         #[command(subcommand)]
         command: SecretsCommand,
     },
+    /// Export, import or seed the model catalog (suppliers, models, capabilities, categories).
+    Catalog {
+        #[command(subcommand)]
+        command: CatalogCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CatalogCommand {
+    /// Write the live catalog to FILE as sorted JSON with natural keys (no ids, timestamps or
+    /// keys); `-` writes to standard output.
+    Export { file: PathBuf },
+    /// Check FILE whole, then upsert it by natural key in one transaction (all or nothing).
+    Import {
+        file: PathBuf,
+        /// Also soft-delete the suppliers, capabilities, categories and models FILE does not name.
+        #[arg(long)]
+        prune: bool,
+    },
+    /// Import the catalog bundled in this binary (deploy/catalog.json); running it again changes nothing.
+    Seed,
 }
 
 #[derive(Debug, Subcommand)]

@@ -63,6 +63,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 switchyard_server::operator::rotate_master_key(&settings, new_key.as_deref()).await
             }
         },
+        Command::Catalog { command } => {
+            telemetry::init(&quiet(&settings.log))?;
+            switchyard_server::catalog_file::run(&settings, command).await
+        }
         Command::Migrate { command } => {
             let database = open_database(&settings).await?;
             let outcome = database.run_migration_command(&command).await;

@@ -15,8 +15,8 @@ use switchyard_domain::identity::IdentityCache;
 use switchyard_domain::token::TokenKeys;
 use switchyard_domain::{Clock, HealthProbe};
 use switchyard_persistence::{
-    Database, DatabaseOptions, SqlApiKeyRepo, SqlCapabilityRepo, SqlCategoryRepo, SqlModelRepo, SqlRefreshTokenRepo,
-    SqlSettingsRepo, SqlSupplierRepo, SqlUserRepo,
+    Database, DatabaseOptions, SqlApiKeyRepo, SqlCapabilityRepo, SqlCatalogFileRepo, SqlCategoryRepo, SqlModelRepo,
+    SqlRefreshTokenRepo, SqlSettingsRepo, SqlSupplierRepo, SqlUserRepo,
 };
 use tokio_util::sync::CancellationToken;
 
@@ -102,6 +102,24 @@ pub async fn accounts(settings: &Settings, database: &Database, clock: Arc<dyn C
     Ok(Accounts::new(ports, token_keys, policy).await?)
 }
 
+/// The cipher for stored secrets under the configured (or, with SQLite, generated) master key,
+/// after checking it is the key this database's secrets were made with.
+pub async fn checked_cipher(
+    settings: &Settings,
+    database: &Database,
+    now: chrono::DateTime<chrono::Utc>,
+) -> anyhow::Result<SecretCipher> {
+    let master_key = crate::secrets::master_key(
+        settings.secrets.master_key.as_ref(),
+        database.backend(),
+        &settings.data_dir,
+    )?;
+    let cipher = SecretCipher::new(master_key);
+    let settings_repo = SqlSettingsRepo::new(database.connection().clone());
+    crate::secrets::check_master_key(&settings_repo, &cipher, now).await?;
+    Ok(cipher)
+}
+
 /// The catalog use cases over this database.
 pub fn catalog(database: &Database, cipher: SecretCipher, clock: Arc<dyn Clock>) -> Catalog {
     let connection = database.connection();
@@ -110,6 +128,7 @@ pub fn catalog(database: &Database, cipher: SecretCipher, clock: Arc<dyn Clock>)
         categories: Arc::new(SqlCategoryRepo::new(connection.clone())),
         capabilities: Arc::new(SqlCapabilityRepo::new(connection.clone())),
         models: Arc::new(SqlModelRepo::new(connection.clone())),
+        files: Arc::new(SqlCatalogFileRepo::new(connection.clone())),
     };
     Catalog::new(ports, cipher, clock)
 }
@@ -130,14 +149,7 @@ impl Application {
             );
         }
         let clock = overrides.clock.unwrap_or_else(|| Arc::new(SystemClock));
-        let master_key = crate::secrets::master_key(
-            settings.secrets.master_key.as_ref(),
-            database.backend(),
-            &settings.data_dir,
-        )?;
-        let cipher = SecretCipher::new(master_key);
-        let settings_repo = SqlSettingsRepo::new(database.connection().clone());
-        crate::secrets::check_master_key(&settings_repo, &cipher, clock.now()).await?;
+        let cipher = checked_cipher(&settings, &database, clock.now()).await?;
         let probe: Arc<dyn HealthProbe> = Arc::new(database.clone());
         let accounts = Arc::new(accounts(&settings, &database, clock.clone()).await?);
         let identity_cache = accounts.identity_cache();

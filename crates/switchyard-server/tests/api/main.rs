@@ -14,6 +14,7 @@ mod admin;
 mod api_keys;
 mod capabilities;
 mod catalog;
+mod catalog_file;
 mod categories;
 mod cli;
 mod errors;
