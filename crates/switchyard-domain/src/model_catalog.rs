@@ -161,6 +161,13 @@ pub(crate) fn model_error(error: ModelWriteError) -> DomainError {
     }
 }
 
+/// A missing link is a 404, like any other missing object.
+fn unlinked(found: bool) -> Result<(), DomainError> {
+    found
+        .then_some(())
+        .ok_or(DomainError::NotFound { entity: "association" })
+}
+
 impl Catalog {
     pub async fn create_model(&self, principal: &Principal, input: ModelInput) -> Result<Model, DomainError> {
         principal.require_admin()?;
@@ -354,11 +361,7 @@ impl Catalog {
         capability: CapabilityId,
     ) -> Result<(), DomainError> {
         principal.require_admin()?;
-        if self.models.unlink_capability(model, capability).await? {
-            Ok(())
-        } else {
-            Err(DomainError::NotFound { entity: "association" })
-        }
+        unlinked(self.models.unlink_capability(model, capability).await?)
     }
 
     pub async fn link_category(
@@ -381,10 +384,6 @@ impl Catalog {
         category: CategoryId,
     ) -> Result<(), DomainError> {
         principal.require_admin()?;
-        if self.models.unlink_category(model, category).await? {
-            Ok(())
-        } else {
-            Err(DomainError::NotFound { entity: "association" })
-        }
+        unlinked(self.models.unlink_category(model, category).await?)
     }
 }

@@ -24,7 +24,7 @@ use crate::entity::{
 };
 use crate::error::store_error;
 use crate::model_repo::{
-    follow_primary, model_spec, parameter_spec, primary_route, route_spec, write_model, write_parameter, write_route,
+    insert_model, model_spec, parameter_spec, route_spec, update_model, write_parameter, write_route,
 };
 use crate::transaction::{begin_write, finish};
 
@@ -218,36 +218,14 @@ async fn write_model_change(
 ) -> Result<(), StoreError> {
     let id = write.id.0;
     match (&write.spec, write.primary_route) {
-        (Some(spec), Some(route)) => {
-            let mut row = models::ActiveModel {
-                id: Set(id),
-                live_key: Set(String::new()),
-                created_at: Set(now),
-                updated_at: Set(now),
-                deleted_at: Set(None),
-                ..Default::default()
-            };
-            write_model(&mut row, spec);
-            models::Entity::insert(row)
-                .exec_without_returning(db)
-                .await
-                .map_err(store_error)?;
-            model_routes::Entity::insert(primary_route(route.0, id, spec, now))
-                .exec_without_returning(db)
-                .await
-                .map_err(store_error)?;
-        }
+        (Some(spec), Some(route)) => insert_model(db, id, route.0, spec, now).await?,
         (Some(spec), None) => {
-            let row = models::Entity::find_by_id(id)
+            let current = models::Entity::find_by_id(id)
                 .one(db)
                 .await
                 .map_err(store_error)?
                 .ok_or(StoreError::NotFound)?;
-            let mut row = row.into_active_model();
-            write_model(&mut row, spec);
-            row.updated_at = Set(now);
-            row.update(db).await.map_err(store_error)?;
-            follow_primary(db, id, spec, now).await?;
+            update_model(db, current, spec, now).await?;
         }
         (None, _) => {}
     }

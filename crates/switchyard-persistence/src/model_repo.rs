@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr, OnConflict, Query};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait,
-    IntoActiveModel, QueryFilter, QueryOrder, QuerySelect,
+    IntoActiveModel, PrimaryKeyTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 use serde_json::Value;
 use switchyard_domain::StoreError;
@@ -166,7 +166,7 @@ pub(crate) fn write_route(row: &mut model_routes::ActiveModel, spec: &RouteSpec)
 }
 
 /// The primary route of a new model: its own supplier and upstream name, first in line.
-pub(crate) fn primary_route(id: Uuid, model: Uuid, spec: &ModelSpec, now: DateTime<Utc>) -> model_routes::ActiveModel {
+fn primary_route(id: Uuid, model: Uuid, spec: &ModelSpec, now: DateTime<Utc>) -> model_routes::ActiveModel {
     model_routes::ActiveModel {
         id: Set(id),
         model_id: Set(model),
@@ -184,8 +184,51 @@ pub(crate) fn primary_route(id: Uuid, model: Uuid, spec: &ModelSpec, now: DateTi
     }
 }
 
+/// Inserts a model and its primary route.
+pub(crate) async fn insert_model(
+    db: &impl ConnectionTrait,
+    id: Uuid,
+    primary: Uuid,
+    spec: &ModelSpec,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let mut row = models::ActiveModel {
+        id: Set(id),
+        live_key: Set(String::new()),
+        created_at: Set(now),
+        updated_at: Set(now),
+        deleted_at: Set(None),
+        ..Default::default()
+    };
+    write_model(&mut row, spec);
+    models::Entity::insert(row)
+        .exec_without_returning(db)
+        .await
+        .map_err(store_error)?;
+    model_routes::Entity::insert(primary_route(primary, id, spec, now))
+        .exec_without_returning(db)
+        .await
+        .map_err(store_error)?;
+    Ok(())
+}
+
+/// Writes a model's new fields; its primary route follows.
+pub(crate) async fn update_model(
+    db: &impl ConnectionTrait,
+    current: models::Model,
+    spec: &ModelSpec,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let id = current.id;
+    let mut row = current.into_active_model();
+    write_model(&mut row, spec);
+    row.updated_at = Set(now);
+    row.update(db).await.map_err(store_error)?;
+    follow_primary(db, id, spec, now).await
+}
+
 /// Keeps the primary route on the model's supplier and upstream name.
-pub(crate) async fn follow_primary(
+async fn follow_primary(
     db: &impl ConnectionTrait,
     model: Uuid,
     spec: &ModelSpec,
@@ -284,13 +327,29 @@ async fn lock_model(db: &impl ConnectionTrait, id: ModelId, live: bool) -> Resul
         .ok_or(ModelWriteError::Missing("model"))
 }
 
-async fn live_supplier(db: &impl ConnectionTrait, id: SupplierId, field: &'static str) -> Result<(), ModelWriteError> {
-    let found = suppliers::Entity::find_by_id(id.0)
-        .filter(suppliers::Column::DeletedAt.is_null())
+/// Fails with `Missing(what)` unless the row with this id exists and is not soft-deleted.
+async fn require_live<E>(
+    db: &impl ConnectionTrait,
+    id: Uuid,
+    deleted_at: E::Column,
+    what: &'static str,
+) -> Result<(), ModelWriteError>
+where
+    E: EntityTrait,
+    <E::PrimaryKey as PrimaryKeyTrait>::ValueType: From<Uuid>,
+{
+    let found = E::find_by_id(id)
+        .filter(deleted_at.is_null())
         .one(db)
         .await
         .map_err(store_error)?;
-    found.map(|_| ()).ok_or(ModelWriteError::SupplierMissing { field })
+    found.map(|_| ()).ok_or(ModelWriteError::Missing(what))
+}
+
+async fn live_supplier(db: &impl ConnectionTrait, id: SupplierId, field: &'static str) -> Result<(), ModelWriteError> {
+    require_live::<suppliers::Entity>(db, id.0, suppliers::Column::DeletedAt, "supplier")
+        .await
+        .map_err(|_| ModelWriteError::SupplierMissing { field })
 }
 
 async fn is_default(db: &impl ConnectionTrait, id: Uuid) -> Result<bool, StoreError> {
@@ -363,23 +422,7 @@ impl ModelRepo for SqlModelRepo {
         let txn = begin_write(&self.db).await?;
         let outcome = async {
             live_supplier(&txn, spec.supplier_id, "supplier_id").await?;
-            let mut row = models::ActiveModel {
-                id: Set(id.0),
-                live_key: Set(String::new()),
-                created_at: Set(now),
-                updated_at: Set(now),
-                deleted_at: Set(None),
-                ..Default::default()
-            };
-            write_model(&mut row, spec);
-            models::Entity::insert(row)
-                .exec_without_returning(&txn)
-                .await
-                .map_err(store_error)?;
-            model_routes::Entity::insert(primary_route(primary.0, id.0, spec, now))
-                .exec_without_returning(&txn)
-                .await
-                .map_err(store_error)?;
+            insert_model(&txn, id.0, primary.0, spec, now).await?;
             Ok(load(&txn, id.0).await?)
         }
         .await;
@@ -541,11 +584,7 @@ impl ModelRepo for SqlModelRepo {
             if leaves_its_type && is_default(&txn, id.0).await? {
                 return Err(ModelWriteError::DefaultInUse);
             }
-            let mut row = current.into_active_model();
-            write_model(&mut row, spec);
-            row.updated_at = Set(now);
-            row.update(&txn).await.map_err(store_error)?;
-            follow_primary(&txn, id.0, spec, now).await?;
+            update_model(&txn, current, spec, now).await?;
             Ok(load(&txn, id.0).await?)
         }
         .await;
@@ -776,12 +815,8 @@ impl ModelRepo for SqlModelRepo {
         let txn = begin_write(&self.db).await?;
         let outcome = async {
             lock_model(&txn, model, true).await?;
-            capabilities::Entity::find_by_id(capability.0)
-                .filter(capabilities::Column::DeletedAt.is_null())
-                .one(&txn)
-                .await
-                .map_err(store_error)?
-                .ok_or(ModelWriteError::Missing("capability"))?;
+            require_live::<capabilities::Entity>(&txn, capability.0, capabilities::Column::DeletedAt, "capability")
+                .await?;
             if is_default {
                 model_capabilities::Entity::update_many()
                     .col_expr(model_capabilities::Column::IsDefault, Expr::value(false))
@@ -836,12 +871,7 @@ impl ModelRepo for SqlModelRepo {
         let txn = begin_write(&self.db).await?;
         let outcome = async {
             lock_model(&txn, model, true).await?;
-            categories::Entity::find_by_id(category.0)
-                .filter(categories::Column::DeletedAt.is_null())
-                .one(&txn)
-                .await
-                .map_err(store_error)?
-                .ok_or(ModelWriteError::Missing("category"))?;
+            require_live::<categories::Entity>(&txn, category.0, categories::Column::DeletedAt, "category").await?;
             // Under the model's row lock, so a concurrent link of the same pair waits here.
             let linked = model_categories::Entity::find_by_id((model.0, category.0))
                 .one(&txn)
