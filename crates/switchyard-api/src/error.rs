@@ -51,7 +51,7 @@ pub enum ErrorCode {
     LastAdmin,
     /// 409: the move would make a category its own ancestor.
     CategoryCycle,
-    /// 409: the category has children; delete with `mode=reassign`.
+    /// 409: the category has children or models; delete with `mode=reassign`.
     CategoryNotEmpty,
     /// 409: the model is the default of its type; set another default first.
     DefaultModelInUse,

@@ -115,7 +115,7 @@ fn capability_error(error: StoreError) -> DomainError {
 pub enum CategoryWriteError {
     #[error("the move would make the category its own ancestor")]
     Cycle,
-    #[error("the category has live children")]
+    #[error("the category has live children or models")]
     NotEmpty,
     #[error("the parent is not a live category")]
     ParentMissing,
@@ -143,7 +143,8 @@ pub trait CategoryRepo: Send + Sync + std::fmt::Debug {
         spec: &CategorySpec,
         now: DateTime<Utc>,
     ) -> Result<Category, CategoryWriteError>;
-    /// Soft-deletes a live category; its children move to its parent (`Reassign`) or stop it (`Refuse`).
+    /// Soft-deletes a live category; its children and models move to its parent (`Reassign`) or
+    /// stop it (`Refuse`).
     async fn delete(
         &self,
         id: CategoryId,
@@ -162,7 +163,8 @@ fn category_error(error: CategoryWriteError) -> DomainError {
         },
         CategoryWriteError::NotEmpty => DomainError::Conflict {
             kind: ConflictKind::CategoryNotEmpty,
-            message: "the category has children: delete with mode=reassign to move them to its parent".to_owned(),
+            message: "the category has children or models: delete with mode=reassign to move them to its parent"
+                .to_owned(),
         },
         CategoryWriteError::ParentMissing => {
             DomainError::validation("parent_id", "no_such_parent", "is not a live category")

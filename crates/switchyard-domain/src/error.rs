@@ -37,7 +37,7 @@ pub enum ConflictKind {
     LastAdmin,
     /// The move would make a category its own ancestor.
     CategoryCycle,
-    /// The category has children (delete with `mode=reassign`).
+    /// The category has children or models (delete with `mode=reassign`).
     CategoryNotEmpty,
     /// The model is the default of its type (set another default first).
     DefaultModelInUse,

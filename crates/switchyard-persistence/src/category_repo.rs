@@ -1,5 +1,6 @@
 //! `CategoryRepo` on sea-orm. Every write that looks at the tree first locks all its rows (the
-//! tree is small), so two concurrent moves cannot together make a cycle.
+//! tree is small), so two concurrent moves cannot together make a cycle. Deleting a category
+//! with children or models needs `reassign` (they move to its parent) or is refused.
 
 use std::collections::HashMap;
 
@@ -15,7 +16,7 @@ use switchyard_domain::catalog::{CategoryRepo, CategoryWriteError};
 use switchyard_domain::category::{Category, CategoryId, CategorySpec, DeleteMode, would_cycle};
 use uuid::Uuid;
 
-use crate::entity::categories;
+use crate::entity::{categories, model_categories};
 use crate::error::store_error;
 use crate::transaction::{begin_write, finish};
 
@@ -80,6 +81,46 @@ fn live_parent(tree: &HashMap<Uuid, categories::Model>, parent: Option<CategoryI
             _ => Err(CategoryWriteError::ParentMissing),
         },
     }
+}
+
+/// Moves the models of a category being deleted to its parent (at the root they simply leave it).
+async fn reassign_models(
+    txn: &DatabaseTransaction,
+    category: Uuid,
+    parent: Option<Uuid>,
+    models: Vec<Uuid>,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    if models.is_empty() {
+        return Ok(());
+    }
+    if let Some(parent) = parent {
+        let already: Vec<Uuid> = model_categories::Entity::find()
+            .filter(model_categories::Column::CategoryId.eq(parent))
+            .filter(model_categories::Column::ModelId.is_in(models.clone()))
+            .all(txn)
+            .await
+            .map_err(store_error)?
+            .into_iter()
+            .map(|link| link.model_id)
+            .collect();
+        for model in models.into_iter().filter(|model| !already.contains(model)) {
+            model_categories::Entity::insert(model_categories::ActiveModel {
+                model_id: Set(model),
+                category_id: Set(parent),
+                created_at: Set(now),
+            })
+            .exec_without_returning(txn)
+            .await
+            .map_err(store_error)?;
+        }
+    }
+    model_categories::Entity::delete_many()
+        .filter(model_categories::Column::CategoryId.eq(category))
+        .exec(txn)
+        .await
+        .map_err(store_error)?;
+    Ok(())
 }
 
 async fn reload(txn: &DatabaseTransaction, id: CategoryId) -> Result<Category, CategoryWriteError> {
@@ -188,21 +229,28 @@ impl CategoryRepo for SqlCategoryRepo {
             let has_children = tree
                 .values()
                 .any(|row| row.parent_id == Some(id.0) && row.deleted_at.is_none());
+            let models: Vec<Uuid> = model_categories::Entity::find()
+                .filter(model_categories::Column::CategoryId.eq(id.0))
+                .all(&txn)
+                .await
+                .map_err(store_error)?
+                .into_iter()
+                .map(|link| link.model_id)
+                .collect();
+            if (has_children || !models.is_empty()) && mode == DeleteMode::Refuse {
+                return Err(CategoryWriteError::NotEmpty);
+            }
+            reassign_models(&txn, id.0, current.parent_id, models, now).await?;
             if has_children {
-                match mode {
-                    DeleteMode::Refuse => return Err(CategoryWriteError::NotEmpty),
-                    DeleteMode::Reassign => {
-                        categories::Entity::update_many()
-                            .col_expr(categories::Column::ParentId, Expr::value(current.parent_id))
-                            .col_expr(categories::Column::ParentKey, Expr::value(current.parent_key.clone()))
-                            .col_expr(categories::Column::UpdatedAt, Expr::value(now))
-                            .filter(categories::Column::ParentId.eq(id.0))
-                            .filter(categories::Column::DeletedAt.is_null())
-                            .exec(&txn)
-                            .await
-                            .map_err(store_error)?;
-                    }
-                }
+                categories::Entity::update_many()
+                    .col_expr(categories::Column::ParentId, Expr::value(current.parent_id))
+                    .col_expr(categories::Column::ParentKey, Expr::value(current.parent_key.clone()))
+                    .col_expr(categories::Column::UpdatedAt, Expr::value(now))
+                    .filter(categories::Column::ParentId.eq(id.0))
+                    .filter(categories::Column::DeletedAt.is_null())
+                    .exec(&txn)
+                    .await
+                    .map_err(store_error)?;
             }
             let mut row = current.clone().into_active_model();
             row.deleted_at = Set(Some(now));

@@ -249,9 +249,9 @@ async fn patch_category(
     Ok(HttpResponse::Ok().json(CategoryBody::from(category)))
 }
 
-/// Soft-delete a category (admins); `mode=reassign` moves its children to its parent first.
+/// Soft-delete a category (admins); `mode=reassign` moves its children and models to its parent first.
 #[utoipa::path(tag = "catalog", security(("bearer_jwt" = [])), params(("category_id" = Uuid, Path, description = "The category's id"), DeleteQuery),
-    responses((status = 204, description = "Deleted"), (status = 403, description = "Not an admin", body = ErrorBody), (status = 404, description = "No such live category", body = ErrorBody), (status = 409, description = "It has children and the mode is refuse", body = ErrorBody)))]
+    responses((status = 204, description = "Deleted"), (status = 403, description = "Not an admin", body = ErrorBody), (status = 404, description = "No such live category", body = ErrorBody), (status = 409, description = "It has children or models and the mode is refuse", body = ErrorBody)))]
 #[delete("/api/v1/categories/{category_id:[0-9a-fA-F-]+}")]
 async fn delete_category(
     state: web::Data<AppState>,

@@ -568,3 +568,135 @@ async fn a_model_whose_supplier_is_inactive_or_deleted_is_not_routable() {
         (422, Some("supplier_id"))
     );
 }
+
+#[tokio::test]
+async fn parameters_routes_and_links_are_replaced_and_removed() {
+    let app = spawn_app().await;
+    let admin = app.create_admin("root").await;
+    let openai = supplier(&app, &admin, "openai", "https://api.openai.com/v1").await;
+    let azure = supplier(&app, &admin, "azure", "https://example.openai.azure.com").await;
+    let created = create_model(&app, &admin, model("gpt-4o", &openai, json!({}))).await;
+    let path = format!("/api/v1/models/{}", id(&created));
+
+    // PUT replaces every writable field.
+    let replacement = model(
+        "gpt-4o",
+        &azure,
+        json!({"display_name": "GPT-4o on Azure", "is_active": false, "currency": "EUR"}),
+    );
+    let (status, replaced) = app.call(Method::PUT, &path, &admin, Some(replacement)).await;
+    assert_eq!(status, 200, "{replaced}");
+    assert_eq!(
+        (
+            replaced["supplier"]["name"].as_str(),
+            replaced["currency"].as_str(),
+            replaced["is_active"].as_bool()
+        ),
+        (Some("azure"), Some("EUR"), Some(false))
+    );
+    let (_, inactive) = app.call(Method::GET, "/api/v1/models?active=false", &admin, None).await;
+    assert_eq!(names(&inactive), ["gpt-4o"]);
+    let (_, active) = app.call(Method::GET, "/api/v1/models?active=true", &admin, None).await;
+    assert_eq!(names(&active), Vec::<String>::new());
+
+    // Parameters: replace, then remove.
+    let choice = json!({"name": "quality", "parameter_type": "string", "default_value": "hd", "allowed_values": ["standard", "hd"]});
+    let (_, parameter) = app
+        .call(
+            Method::POST,
+            &format!("{path}/parameters"),
+            &admin,
+            Some(choice.clone()),
+        )
+        .await;
+    assert_eq!(
+        app.call(Method::POST, &format!("{path}/parameters"), &admin, Some(choice))
+            .await
+            .0,
+        409
+    );
+    let parameter_path = format!("{path}/parameters/{}", id(&parameter));
+    let changed = json!({"name": "quality", "parameter_type": "string", "default_value": "standard", "allowed_values": ["standard", "hd"]});
+    let (status, changed) = app.call(Method::PUT, &parameter_path, &admin, Some(changed)).await;
+    assert_eq!((status, changed["default_value"].as_str()), (200, Some("standard")));
+    assert_eq!(app.call(Method::DELETE, &parameter_path, &admin, None).await.0, 204);
+    assert_eq!(app.call(Method::DELETE, &parameter_path, &admin, None).await.0, 404);
+
+    // Routes: replace a secondary route, then remove it; the primary one stays.
+    let route = json!({"supplier_id": openai, "upstream_name": "gpt-4o", "priority": 2});
+    let (_, route) = app
+        .call(Method::POST, &format!("{path}/routes"), &admin, Some(route))
+        .await;
+    let route_path = format!("{path}/routes/{}", id(&route));
+    let changed = json!({"supplier_id": openai, "upstream_name": "gpt-4o-2024-11-20", "priority": 7, "weight": 9, "output_price": 5});
+    let (status, changed) = app.call(Method::PUT, &route_path, &admin, Some(changed)).await;
+    assert_eq!(status, 200, "{changed}");
+    assert_eq!(
+        (changed["priority"].as_i64(), changed["output_price"].as_i64()),
+        (Some(7), Some(5))
+    );
+    assert_eq!(app.call(Method::DELETE, &route_path, &admin, None).await.0, 204);
+    let (_, routes) = app.call(Method::GET, &format!("{path}/routes"), &admin, None).await;
+    assert_eq!(routes["data"].as_array().map(Vec::len), Some(1));
+    assert_eq!(
+        routes["data"][0]["supplier"]["name"], "azure",
+        "the primary route followed the PUT"
+    );
+
+    // Category links: a category with models needs mode=reassign, which moves them to its parent.
+    let (_, llm) = app
+        .call(Method::POST, "/api/v1/categories", &admin, Some(json!({"name": "llm"})))
+        .await;
+    let (_, chat) = app
+        .call(
+            Method::POST,
+            "/api/v1/categories",
+            &admin,
+            Some(json!({"name": "chat", "parent_id": id(&llm)})),
+        )
+        .await;
+    let (_, code) = app
+        .call(
+            Method::POST,
+            "/api/v1/categories",
+            &admin,
+            Some(json!({"name": "code", "parent_id": id(&llm)})),
+        )
+        .await;
+    for category in [&chat, &code] {
+        let link = json!({"model_id": id(&created), "category_id": id(category)});
+        assert_eq!(
+            app.call(Method::POST, "/api/v1/categories/associations", &admin, Some(link))
+                .await
+                .0,
+            200
+        );
+    }
+    let unlink = format!(
+        "/api/v1/categories/associations?model_id={}&category_id={}",
+        id(&created),
+        id(&code)
+    );
+    assert_eq!(app.call(Method::DELETE, &unlink, &admin, None).await.0, 204);
+    assert_eq!(app.call(Method::DELETE, &unlink, &admin, None).await.0, 404);
+    let chat_path = format!("/api/v1/categories/{}", id(&chat));
+    let (status, error) = app.call(Method::DELETE, &chat_path, &admin, None).await;
+    assert_eq!(
+        (status, error["error"]["code"].as_str()),
+        (409, Some("category_not_empty"))
+    );
+    assert_eq!(
+        app.call(Method::DELETE, &format!("{chat_path}?mode=reassign"), &admin, None)
+            .await
+            .0,
+        204
+    );
+    let (_, detail) = app.call(Method::GET, &path, &admin, None).await;
+    let categories: Vec<&str> = detail["categories"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|category| category["name"].as_str())
+        .collect();
+    assert_eq!(categories, ["llm"]);
+}
