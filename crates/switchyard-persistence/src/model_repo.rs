@@ -29,7 +29,7 @@ use crate::entity::{
     capabilities, categories, default_models, model_capabilities, model_categories, model_parameters, model_routes,
     models, suppliers,
 };
-use crate::error::store_error;
+use crate::error::{is_retryable, store_error};
 use crate::page::{like_pattern, paginate};
 use crate::transaction::{begin_write, finish};
 
@@ -41,6 +41,32 @@ pub struct SqlModelRepo {
 impl SqlModelRepo {
     pub fn new(db: DatabaseConnection) -> Self {
         Self { db }
+    }
+
+    async fn try_set_default(&self, id: ModelId, now: DateTime<Utc>) -> Result<Model, ModelWriteError> {
+        let txn = begin_write(&self.db).await?;
+        let outcome = async {
+            let current = lock_model(&txn, id, false).await?;
+            if !current.is_active || current.deleted_at.is_some() {
+                return Err(ModelWriteError::ModelInactive);
+            }
+            default_models::Entity::insert(default_models::ActiveModel {
+                model_type: Set(current.model_type.clone()),
+                model_id: Set(id.0),
+                updated_at: Set(now),
+            })
+            .on_conflict(
+                OnConflict::column(default_models::Column::ModelType)
+                    .update_columns([default_models::Column::ModelId, default_models::Column::UpdatedAt])
+                    .to_owned(),
+            )
+            .exec_without_returning(&txn)
+            .await
+            .map_err(store_error)?;
+            Ok(load(&txn, id.0).await?)
+        }
+        .await;
+        finish(txn, outcome).await
     }
 }
 
@@ -615,29 +641,18 @@ impl ModelRepo for SqlModelRepo {
 
     #[instrument(skip_all, fields(model_id = %id.0))]
     async fn set_default(&self, id: ModelId, now: DateTime<Utc>) -> Result<Model, ModelWriteError> {
-        let txn = begin_write(&self.db).await?;
-        let outcome = async {
-            let current = lock_model(&txn, id, false).await?;
-            if !current.is_active || current.deleted_at.is_some() {
-                return Err(ModelWriteError::ModelInactive);
+        // Concurrent upserts of one key can deadlock on MySQL (gap locks); the loser may simply
+        // run again.
+        let mut attempt = 1;
+        loop {
+            match self.try_set_default(id, now).await {
+                Err(ModelWriteError::Store(error)) if is_retryable(&error) && attempt < 5 => {
+                    tracing::debug!(attempt, %error, "set-default conflicted; retrying");
+                    attempt += 1;
+                }
+                outcome => return outcome,
             }
-            default_models::Entity::insert(default_models::ActiveModel {
-                model_type: Set(current.model_type.clone()),
-                model_id: Set(id.0),
-                updated_at: Set(now),
-            })
-            .on_conflict(
-                OnConflict::column(default_models::Column::ModelType)
-                    .update_columns([default_models::Column::ModelId, default_models::Column::UpdatedAt])
-                    .to_owned(),
-            )
-            .exec_without_returning(&txn)
-            .await
-            .map_err(store_error)?;
-            Ok(load(&txn, id.0).await?)
         }
-        .await;
-        finish(txn, outcome).await
     }
 
     async fn defaults(&self) -> Result<Vec<Model>, StoreError> {
