@@ -700,3 +700,53 @@ async fn parameters_routes_and_links_are_replaced_and_removed() {
         .collect();
     assert_eq!(categories, ["llm"]);
 }
+
+#[tokio::test]
+async fn a_model_reads_in_the_same_few_queries_whatever_it_holds() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use switchyard_domain::model_catalog::{ModelFilter, ModelRepo};
+    use switchyard_domain::page::PageRequest;
+    use switchyard_persistence::{Database, DatabaseOptions, SqlModelRepo};
+
+    let app = spawn_app().await;
+    let seeded = crate::cli::switchyard(&app, &["catalog", "seed"], None);
+    assert!(seeded.status.success(), "{}", String::from_utf8_lossy(&seeded.stderr));
+    let database = Database::connect(&DatabaseOptions::new(&app.db.url))
+        .await
+        .expect("connect");
+    let queries = Arc::new(AtomicUsize::new(0));
+    let mut connection = database.connection().clone();
+    let counter = queries.clone();
+    connection.set_metric_callback(move |_| {
+        counter.fetch_add(1, Ordering::SeqCst);
+    });
+    let repo = SqlModelRepo::new(connection);
+    let count = |queries: &AtomicUsize| queries.swap(0, Ordering::SeqCst);
+
+    let page = PageRequest::new(Some(200), None).expect("a page");
+    let all = repo.list(&ModelFilter::default(), page).await.expect("list");
+    assert_eq!(
+        (all.items.len(), count(&queries)),
+        (21, 3),
+        "a page, its suppliers, the defaults"
+    );
+    let small = PageRequest::new(Some(2), None).expect("a page");
+    repo.list(&ModelFilter::default(), small).await.expect("list");
+    assert_eq!(count(&queries), 3);
+
+    let mut per_model = std::collections::BTreeSet::new();
+    let mut linked = 0;
+    for model in &all.items {
+        let detail = repo.detail(model.id).await.expect("detail").expect("a model");
+        linked += detail.parameters.len() + detail.capabilities.len() + detail.categories.len();
+        per_model.insert(count(&queries));
+    }
+    assert!(linked > 2 * all.items.len(), "the models hold links to read");
+    assert_eq!(
+        per_model.into_iter().collect::<Vec<_>>(),
+        [10],
+        "no query per linked row"
+    );
+    database.close().await;
+}
