@@ -725,6 +725,7 @@ impl ModelRepo for SqlModelRepo {
     }
 
     async fn delete_parameter(&self, model: ModelId, id: ParameterId) -> Result<(), ModelWriteError> {
+        require_live::<models::Entity>(&self.db, model.0, models::Column::DeletedAt, "model").await?;
         let deleted = model_parameters::Entity::delete_many()
             .filter(model_parameters::Column::Id.eq(id.0))
             .filter(model_parameters::Column::ModelId.eq(model.0))
@@ -803,6 +804,7 @@ impl ModelRepo for SqlModelRepo {
     }
 
     async fn delete_route(&self, model: ModelId, id: RouteId) -> Result<(), ModelWriteError> {
+        require_live::<models::Entity>(&self.db, model.0, models::Column::DeletedAt, "model").await?;
         let row = model_routes::Entity::find_by_id(id.0)
             .filter(model_routes::Column::ModelId.eq(model.0))
             .one(&self.db)

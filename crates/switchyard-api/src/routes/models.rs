@@ -5,10 +5,8 @@
 use actix_web::{HttpResponse, delete, get, patch, post, put, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use switchyard_domain::accounts::Principal;
 use switchyard_domain::model::{Model, ModelDetail, ModelId, ModelInput, ModelType, SubType, SupplierSummary};
 use switchyard_domain::model_catalog::ModelFilter;
-use switchyard_domain::user::Role;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
 use uuid::Uuid;
@@ -381,10 +379,6 @@ pub struct DefaultModels {
     pub data: Vec<ModelBody>,
 }
 
-fn viewer_is_admin(principal: &Principal) -> bool {
-    principal.role == Role::Admin
-}
-
 /// Models, newest first.
 #[utoipa::path(tag = "catalog", security(("bearer_jwt" = [])), params(ModelListQuery),
     responses((status = 200, description = "A page of models", body = ModelList)))]
@@ -403,7 +397,7 @@ async fn list_models(
         capability: query.capability,
         category: query.category,
         active: query.active,
-        include_deleted: query.include_deleted && viewer_is_admin(&user.0),
+        include_deleted: query.include_deleted,
     };
     let models = state.catalog.list_models(&user.0, filter, page).await?;
     Ok(HttpResponse::Ok().json(ModelList {
