@@ -23,7 +23,7 @@ use crate::entity::{
     models, suppliers, system_settings,
 };
 use crate::error::store_error;
-use crate::model_repo::{
+use crate::model_rows::{
     insert_model, model_spec, parameter_spec, route_spec, update_model, write_parameter, write_route,
 };
 use crate::transaction::{begin_write, finish};

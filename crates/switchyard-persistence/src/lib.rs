@@ -13,6 +13,7 @@ mod database;
 mod entity;
 mod error;
 mod model_repo;
+mod model_rows;
 mod page;
 mod refresh_token_repo;
 mod secret_store;
