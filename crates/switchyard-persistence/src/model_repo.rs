@@ -26,8 +26,8 @@ use crate::entity::{
 };
 use crate::error::{is_retryable, store_error};
 use crate::model_rows::{
-    assemble, default_ids, insert_model, is_default, json_value, linked_by_name, live_supplier, load, lock_model,
-    require_live, route_of, summaries, to_parameter, to_route, update_model, write_parameter, write_route,
+    assemble, child_of, default_ids, insert_model, is_default, json_value, linked_by_name, live_supplier, load,
+    lock_model, require_live, route_of, summaries, to_parameter, to_route, update_model, write_parameter, write_route,
 };
 use crate::page::{like_pattern, paginate};
 use crate::transaction::{begin_write, finish};
@@ -343,12 +343,9 @@ impl ModelRepo for SqlModelRepo {
         let txn = begin_write(&self.db).await?;
         let outcome = async {
             lock_model(&txn, model, true).await?;
-            let row = model_parameters::Entity::find_by_id(id.0)
-                .filter(model_parameters::Column::ModelId.eq(model.0))
-                .one(&txn)
-                .await
-                .map_err(store_error)?
-                .ok_or(ModelWriteError::Missing("parameter"))?;
+            let row =
+                child_of::<model_parameters::Entity>(&txn, id.0, model_parameters::Column::ModelId, model, "parameter")
+                    .await?;
             let mut row = row.into_active_model();
             write_parameter(&mut row, spec);
             row.updated_at = Set(now);
@@ -417,12 +414,8 @@ impl ModelRepo for SqlModelRepo {
         let txn = begin_write(&self.db).await?;
         let outcome = async {
             lock_model(&txn, model, true).await?;
-            let row = model_routes::Entity::find_by_id(id.0)
-                .filter(model_routes::Column::ModelId.eq(model.0))
-                .one(&txn)
-                .await
-                .map_err(store_error)?
-                .ok_or(ModelWriteError::Missing("route"))?;
+            let row =
+                child_of::<model_routes::Entity>(&txn, id.0, model_routes::Column::ModelId, model, "route").await?;
             if row.is_primary && (row.supplier_id != spec.supplier_id.0 || row.upstream_name != spec.upstream_name) {
                 return Err(ModelWriteError::PrimaryRoute);
             }
@@ -439,12 +432,8 @@ impl ModelRepo for SqlModelRepo {
 
     async fn delete_route(&self, model: ModelId, id: RouteId) -> Result<(), ModelWriteError> {
         require_live::<models::Entity>(&self.db, model.0, models::Column::DeletedAt, "model").await?;
-        let row = model_routes::Entity::find_by_id(id.0)
-            .filter(model_routes::Column::ModelId.eq(model.0))
-            .one(&self.db)
-            .await
-            .map_err(store_error)?
-            .ok_or(ModelWriteError::Missing("route"))?;
+        let row =
+            child_of::<model_routes::Entity>(&self.db, id.0, model_routes::Column::ModelId, model, "route").await?;
         if row.is_primary {
             return Err(ModelWriteError::PrimaryRoute);
         }

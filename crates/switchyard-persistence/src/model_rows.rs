@@ -331,6 +331,26 @@ where
     found.map(|_| ()).ok_or(ModelWriteError::Missing(what))
 }
 
+/// The row of a model's child table (parameters, routes) with this id, if it belongs to `model`.
+pub(crate) async fn child_of<E>(
+    db: &impl ConnectionTrait,
+    id: Uuid,
+    model_column: E::Column,
+    model: ModelId,
+    what: &'static str,
+) -> Result<E::Model, ModelWriteError>
+where
+    E: EntityTrait,
+    <E::PrimaryKey as PrimaryKeyTrait>::ValueType: From<Uuid>,
+{
+    E::find_by_id(id)
+        .filter(model_column.eq(model.0))
+        .one(db)
+        .await
+        .map_err(store_error)?
+        .ok_or(ModelWriteError::Missing(what))
+}
+
 pub(crate) async fn live_supplier(
     db: &impl ConnectionTrait,
     id: SupplierId,
