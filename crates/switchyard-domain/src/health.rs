@@ -28,6 +28,8 @@ pub struct PoolStats {
     pub idle: u32,
     /// The most the pool will open.
     pub max_connections: u32,
+    /// Statements run since start (every query, transactions included).
+    pub queries: u64,
 }
 
 /// A dependency that can be probed for readiness and measured for metrics.

@@ -1,6 +1,8 @@
 //! Opening the database: backend detection, pool settings, per-backend session options,
 //! migrations, readiness probing and pool statistics.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
@@ -91,6 +93,8 @@ pub struct Database {
     connection: DatabaseConnection,
     backend: Backend,
     probe_timeout: Duration,
+    /// Statements run through this pool (for `switchyard_db_queries_total`).
+    queries: Arc<AtomicU64>,
 }
 
 impl Database {
@@ -118,17 +122,25 @@ impl Database {
                 .busy_timeout(busy_timeout)
         });
         connect.map_sqlx_mysql_opts(|mysql: MySqlConnectOptions| mysql.charset("utf8mb4").collation("utf8mb4_bin"));
-        let connection = sea_orm::Database::connect(connect)
+        let mut connection = sea_orm::Database::connect(connect)
             .await
             .map_err(|error| PersistenceError::Connect {
                 backend: backend.name(),
                 url: redact_url(&options.url),
                 message: error.to_string(),
             })?;
+        // Every clone of the connection (each repository's) and every transaction begun from it
+        // counts its statements here.
+        let queries = Arc::new(AtomicU64::new(0));
+        let counter = queries.clone();
+        connection.set_metric_callback(move |_| {
+            counter.fetch_add(1, Ordering::Relaxed);
+        });
         Ok(Self {
             connection,
             backend,
             probe_timeout: options.acquire_timeout.min(Duration::from_secs(2)),
+            queries,
         })
     }
 
@@ -208,6 +220,7 @@ impl HealthProbe for Database {
             connections: size,
             idle: u32::try_from(idle).unwrap_or(u32::MAX),
             max_connections: max,
+            queries: self.queries.load(Ordering::Relaxed),
         })
     }
 }

@@ -1,6 +1,8 @@
 //! Prometheus metrics: HTTP requests by route and status, a latency histogram, and the
 //! database pool, rendered at `GET /metrics`. One registry per server (not per worker).
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use actix_web::body::MessageBody;
@@ -8,7 +10,9 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::Method;
 use actix_web::middleware::Next;
 use actix_web::{Error, web};
-use prometheus::{Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder};
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
+};
 use switchyard_domain::HealthProbe;
 
 /// The server's metrics.
@@ -18,6 +22,9 @@ pub struct Metrics {
     requests: IntCounterVec,
     duration: HistogramVec,
     pool: IntGaugeVec,
+    queries: IntCounter,
+    /// The pool's query count when last rendered (the counter is advanced by the difference).
+    queries_seen: Arc<AtomicU64>,
 }
 
 impl Metrics {
@@ -45,12 +52,16 @@ impl Metrics {
         )?;
         registry.register(Box::new(requests.clone()))?;
         registry.register(Box::new(duration.clone()))?;
+        let queries = IntCounter::new("db_queries_total", "Database statements run since start")?;
         registry.register(Box::new(pool.clone()))?;
+        registry.register(Box::new(queries.clone()))?;
         Ok(Self {
             registry,
             requests,
             duration,
             pool,
+            queries,
+            queries_seen: Arc::new(AtomicU64::new(0)),
         })
     }
 
@@ -70,6 +81,10 @@ impl Metrics {
             self.pool
                 .with_label_values(&["max"])
                 .set(i64::from(stats.max_connections));
+            // The pool counts; the counter catches up by the difference, once even when two
+            // renders race.
+            let seen = self.queries_seen.fetch_max(stats.queries, Ordering::Relaxed);
+            self.queries.inc_by(stats.queries.saturating_sub(seen));
         }
         let mut buffer = Vec::new();
         TextEncoder::new().encode(&self.registry.gather(), &mut buffer)?;
