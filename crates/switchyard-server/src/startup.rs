@@ -157,7 +157,7 @@ impl Application {
             body_limit: settings.server.body_limit,
             trusted_proxies: settings.server.trusted_proxies.clone(),
             cors_origins: settings.server.cors_origins.clone(),
-            login_rate_limit_per_minute: settings.auth.login_rate_limit_per_minute,
+            login_rate_limit_per_minute: settings.auth.rate_limits.login_per_address,
         };
         let catalog = Arc::new(catalog(&database, cipher, clock.clone()));
         let services = Services {
@@ -239,8 +239,7 @@ async fn refresh_identities(
 ) {
     let margin = chrono::Duration::seconds(2);
     let mut since = clock.now();
-    let mut ticker = tokio::time::interval(interval);
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut ticker = after_one_interval(interval);
     loop {
         tokio::select! {
             () = token.cancelled() => return,
@@ -254,11 +253,18 @@ async fn refresh_identities(
     }
 }
 
+/// A ticker whose first tick comes one `interval` from now (the state at start is known: the
+/// database was just reached and the identity cache is empty), then every `interval`.
+fn after_one_interval(interval: Duration) -> tokio::time::Interval {
+    let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    ticker
+}
+
 /// Probes the database every `interval` and logs when it goes down or comes back, so an outage
 /// shows in the log even when nobody calls `/health/ready`.
 async fn watch_health(probe: Arc<dyn HealthProbe>, interval: Duration, token: CancellationToken) {
-    let mut ticker = tokio::time::interval(interval);
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut ticker = after_one_interval(interval);
     let mut was_up = true;
     loop {
         tokio::select! {
