@@ -60,16 +60,54 @@ pub struct AuthSettings {
     /// Whether anyone may create an account with `POST /api/v1/auth/register`.
     pub allow_registration: bool,
     pub bcrypt_cost: u32,
+    /// Allows `bcrypt_cost` below 10 (tests only: such hashes are cheap to crack).
+    pub allow_weak_bcrypt: bool,
     /// bcrypt hashes running at once; 0 = one per CPU core.
     pub max_concurrent_hashes: usize,
     pub max_failed_logins: i64,
     #[serde(with = "humantime_serde")]
     pub lockout_duration: Duration,
-    /// Login attempts per client IP per minute.
-    pub login_rate_limit_per_minute: u32,
+    /// Attempts per minute on the routes that check or set a password or a refresh token.
+    pub rate_limits: RateLimits,
     /// How often the identity cache picks up users and keys changed by other instances.
     #[serde(with = "humantime_serde")]
     pub identity_refresh_interval: Duration,
+    /// The most users and the most API keys the identity cache holds (each).
+    pub identity_cache_capacity: u64,
+    /// How long a key hash that matched no key is answered from memory.
+    #[serde(with = "humantime_serde")]
+    pub unknown_key_cache_ttl: Duration,
+    /// The most unknown key hashes remembered.
+    pub unknown_key_cache_capacity: u64,
+}
+
+/// Attempts per minute, per client address (`*_per_address`; requests whose address is unknown
+/// share one bucket) and per account (`*_per_account`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RateLimits {
+    pub login_per_address: u32,
+    pub login_per_account: u32,
+    pub register_per_address: u32,
+    pub refresh_per_address: u32,
+    pub refresh_per_account: u32,
+    /// `POST /users/me/password` and the admin's `reset-password`.
+    pub password_per_address: u32,
+    pub password_per_account: u32,
+}
+
+impl Default for RateLimits {
+    fn default() -> Self {
+        Self {
+            login_per_address: 20,
+            login_per_account: 10,
+            register_per_address: 5,
+            refresh_per_address: 120,
+            refresh_per_account: 20,
+            password_per_address: 20,
+            password_per_account: 10,
+        }
+    }
 }
 
 impl Default for AuthSettings {
@@ -83,11 +121,15 @@ impl Default for AuthSettings {
             refresh_reuse_grace: Duration::from_secs(10),
             allow_registration: false,
             bcrypt_cost: 12,
+            allow_weak_bcrypt: false,
             max_concurrent_hashes: 0,
             max_failed_logins: 5,
             lockout_duration: Duration::from_secs(15 * 60),
-            login_rate_limit_per_minute: 20,
+            rate_limits: RateLimits::default(),
             identity_refresh_interval: Duration::from_secs(5),
+            identity_cache_capacity: 100_000,
+            unknown_key_cache_ttl: Duration::from_secs(30),
+            unknown_key_cache_capacity: 100_000,
         }
     }
 }

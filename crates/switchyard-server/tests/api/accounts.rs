@@ -182,7 +182,7 @@ async fn five_wrong_passwords_lock_and_the_lock_expires() {
             (401, "invalid_credentials".into())
         );
     }
-    // Locked: the right password says so; a wrong one gets the same answer as any wrong password.
+    // Locked: any password gets the same answer, which says until when.
     let response = app.login("erin", PASSWORD).await;
     let (status, body) = (response.status().as_u16(), json_body(response).await);
     assert_eq!((status, body["error"]["code"].as_str()), (403, Some("account_locked")));
@@ -195,7 +195,7 @@ async fn five_wrong_passwords_lock_and_the_lock_expires() {
     );
     assert_eq!(
         error_code(app.login("erin", "wrong password!").await).await,
-        (401, "invalid_credentials".into())
+        (403, "account_locked".into())
     );
 
     app.clock.advance(Duration::minutes(16));
@@ -234,7 +234,7 @@ async fn an_admin_unlocks_a_locked_account() {
 
 #[tokio::test]
 async fn the_login_rate_limit_answers_429_with_retry_after() {
-    let app = spawn_app_with(|settings| settings.auth.login_rate_limit_per_minute = 3).await;
+    let app = spawn_app_with(|settings| settings.auth.rate_limits.login_per_address = 3).await;
     for _ in 0..3 {
         assert_eq!(app.login("nobody", PASSWORD).await.status().as_u16(), 401);
     }

@@ -366,3 +366,96 @@ async fn another_instance_on_the_same_database_learns_of_a_deactivation() {
     assert_eq!(status, 401, "the other instance refreshes its identity cache");
     drop(handle.stop(false));
 }
+
+#[tokio::test]
+async fn an_admin_creates_users_with_a_given_or_a_generated_password() {
+    let app = crate::helpers::spawn_app_with(|settings| settings.auth.allow_registration = false).await;
+    let admin = app.create_admin("root").await;
+    let (status, created) = app
+        .call(
+            reqwest::Method::POST,
+            "/api/v1/admin/users",
+            &admin,
+            Some(json!({
+                "username": "yusuf", "email": "yusuf@example.com", "display_name": "Yusuf K.",
+                "role": "user", "password": "a chosen passphrase"
+            })),
+        )
+        .await;
+    assert_eq!(status, 201, "{created}");
+    assert_eq!(created["user"]["username"], "yusuf");
+    assert_eq!(created["user"]["display_name"], "Yusuf K.");
+    assert_eq!(created["user"]["role"], "user");
+    assert!(created["generated_password"].is_null(), "{created}");
+    app.login_ok("yusuf", "a chosen passphrase").await;
+
+    // No password: one is generated and shown once.
+    let (status, created) = app
+        .call(
+            reqwest::Method::POST,
+            "/api/v1/admin/users",
+            &admin,
+            Some(json!({"username": "zofia", "role": "admin"})),
+        )
+        .await;
+    assert_eq!(status, 201, "{created}");
+    let generated = created["generated_password"].as_str().expect("a generated password");
+    assert!(generated.len() >= 20, "{generated}");
+    let zofia = app.login_ok("zofia", generated).await;
+    let (status, _) = app
+        .call(reqwest::Method::GET, "/api/v1/admin/users", &zofia, None)
+        .await;
+    assert_eq!(status, 200, "created as an admin");
+    let (_, fetched) = app
+        .call(
+            reqwest::Method::GET,
+            &format!("/api/v1/admin/users/{}", created["user"]["id"].as_str().expect("id")),
+            &admin,
+            None,
+        )
+        .await;
+    assert!(!fetched.to_string().contains(generated), "shown once only");
+
+    // Audited, with who did it.
+    let (_, audit) = app
+        .call(reqwest::Method::GET, "/api/v1/admin/audit", &admin, None)
+        .await;
+    let creations: Vec<&serde_json::Value> = audit["data"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter(|event| event["action"] == "user.create")
+        .collect();
+    assert_eq!(creations.len(), 2, "{audit}");
+    assert!(creations.iter().all(|event| event["actor_id"].as_str() == Some(admin.user_id.as_str())));
+
+    // The rules of registration hold; a taken name is a 409; only admins may do this.
+    let (status, body) = app
+        .call(
+            reqwest::Method::POST,
+            "/api/v1/admin/users",
+            &admin,
+            Some(json!({"username": "yusuf", "role": "user"})),
+        )
+        .await;
+    assert_eq!((status, body["error"]["code"].as_str()), (409, Some("username_taken")));
+    let (status, body) = app
+        .call(
+            reqwest::Method::POST,
+            "/api/v1/admin/users",
+            &admin,
+            Some(json!({"username": "x", "role": "user", "password": "short"})),
+        )
+        .await;
+    assert_eq!(status, 422, "{body}");
+    let user = app.login_ok("yusuf", "a chosen passphrase").await;
+    let (status, _) = app
+        .call(
+            reqwest::Method::POST,
+            "/api/v1/admin/users",
+            &user,
+            Some(json!({"username": "intruder", "role": "admin"})),
+        )
+        .await;
+    assert_eq!(status, 403);
+}

@@ -15,6 +15,7 @@ pub fn switchyard(app: &TestApp, args: &[&str], stdin: Option<&str>) -> Output {
         .env("SWITCHYARD__DATA_DIR", app.db.dir.path())
         .env("SWITCHYARD__DATABASE__URL", &app.db.url)
         .env("SWITCHYARD__AUTH__BCRYPT_COST", "4")
+        .env("SWITCHYARD__AUTH__ALLOW_WEAK_BCRYPT", "true")
         .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());

@@ -6,7 +6,7 @@ use actix_web::dev::ServerHandle;
 use chrono::{TimeZone, Utc};
 use switchyard_domain::ManualClock;
 use switchyard_persistence::Backend;
-use switchyard_server::settings::{LogSettings, Settings};
+use switchyard_server::settings::{LogSettings, RateLimits, Settings};
 use switchyard_server::startup::{Application, Overrides};
 
 use crate::support::database::TestDatabase;
@@ -70,6 +70,11 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
     spawn(configure, false).await
 }
 
+/// Builds the app after `configure` has changed its settings, or says why it would not start.
+pub async fn try_spawn_app_with(configure: impl FnOnce(&mut Settings)) -> anyhow::Result<TestApp> {
+    try_spawn(configure, false).await
+}
+
 /// Spawns the app with its database reached through a [`TcpProxy`] (PostgreSQL and MySQL only:
 /// a SQLite file has no connection to cut, so there `proxy` is `None`).
 pub async fn spawn_app_behind_proxy() -> TestApp {
@@ -80,7 +85,26 @@ pub async fn spawn_app_behind_proxy() -> TestApp {
     .await
 }
 
+/// Rate limits no test reaches by accident.
+pub fn unlimited() -> RateLimits {
+    RateLimits {
+        login_per_address: 10_000,
+        login_per_account: 10_000,
+        register_per_address: 10_000,
+        refresh_per_address: 10_000,
+        refresh_per_account: 10_000,
+        password_per_address: 10_000,
+        password_per_account: 10_000,
+    }
+}
+
 async fn spawn(configure: impl FnOnce(&mut Settings), behind_proxy: bool) -> TestApp {
+    try_spawn(configure, behind_proxy)
+        .await
+        .expect("the application builds")
+}
+
+async fn try_spawn(configure: impl FnOnce(&mut Settings), behind_proxy: bool) -> anyhow::Result<TestApp> {
     LazyLock::force(&TRACING);
     let db = TestDatabase::create().await;
     let proxy = match db.server_address() {
@@ -97,10 +121,11 @@ async fn spawn(configure: impl FnOnce(&mut Settings), behind_proxy: bool) -> Tes
     });
     settings.database.max_connections = 4;
     settings.auth.bcrypt_cost = 4;
+    settings.auth.allow_weak_bcrypt = true;
     // Tests make accounts over HTTP and log in often from one address; the tests of these
-    // two rules set them back.
+    // rules set them back.
     settings.auth.allow_registration = true;
-    settings.auth.login_rate_limit_per_minute = 10_000;
+    settings.auth.rate_limits = unlimited();
     if db.backend() != Backend::Sqlite {
         // Several instances share a server database, so the secret must be configured there;
         // on SQLite the generated-secret path is exercised instead.
@@ -118,13 +143,11 @@ async fn spawn(configure: impl FnOnce(&mut Settings), behind_proxy: bool) -> Tes
         clock: Some(clock.clone()),
         routes: vec![probe_routes::configure],
     };
-    let app = Application::build_with(settings.clone(), overrides)
-        .await
-        .expect("the application builds");
+    let app = Application::build_with(settings.clone(), overrides).await?;
     let address = format!("http://127.0.0.1:{}", app.port());
     let handle = app.handle();
     tokio::spawn(app.run_until_stopped());
-    TestApp {
+    Ok(TestApp {
         address,
         client: reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
@@ -135,7 +158,7 @@ async fn spawn(configure: impl FnOnce(&mut Settings), behind_proxy: bool) -> Tes
         proxy,
         settings,
         handle,
-    }
+    })
 }
 
 impl TestApp {

@@ -24,5 +24,6 @@ mod models;
 mod observability;
 mod openapi;
 mod secrets;
+mod security;
 mod storage;
 mod support;

@@ -750,3 +750,46 @@ async fn a_model_reads_in_the_same_few_queries_whatever_it_holds() {
     );
     database.close().await;
 }
+
+#[tokio::test]
+async fn concurrent_patches_of_different_fields_of_one_model_all_land() {
+    let app = spawn_app().await;
+    let admin = app.create_admin("root").await;
+    let openai = supplier(&app, &admin, "openai", "https://api.openai.com/v1").await;
+    let path = format!(
+        "/api/v1/models/{}",
+        id(&create_model(&app, &admin, model("gpt-4o", &openai, json!({}))).await)
+    );
+    // Each round sends four patches at once, each of another field; a read-then-replace would
+    // let one write undo another.
+    for round in 0..5_i64 {
+        let patches = [
+            json!({"display_name": format!("GPT-4o round {round}")}),
+            json!({"description": format!("description {round}")}),
+            json!({"context_window": 1000 + round}),
+            json!({"input_price": 2000 + round}),
+        ];
+        let calls = patches
+            .into_iter()
+            .map(|patch| app.call(Method::PATCH, &path, &admin, Some(patch)));
+        for (status, body) in futures_util::future::join_all(calls).await {
+            assert_eq!(status, 200, "{body}");
+        }
+        let (_, model) = app.call(Method::GET, &path, &admin, None).await;
+        assert_eq!(
+            (
+                model["display_name"].as_str(),
+                model["description"].as_str(),
+                model["context_window"].as_i64(),
+                model["input_price"].as_i64(),
+            ),
+            (
+                Some(format!("GPT-4o round {round}").as_str()),
+                Some(format!("description {round}").as_str()),
+                Some(1000 + round),
+                Some(2000 + round),
+            ),
+            "round {round}"
+        );
+    }
+}

@@ -158,7 +158,8 @@ fn command_env(db: &TestDatabase) -> Command {
         .env_clear()
         .env("SWITCHYARD__DATA_DIR", db.dir.path())
         .env("SWITCHYARD__DATABASE__URL", &db.url)
-        .env("SWITCHYARD__AUTH__BCRYPT_COST", "4");
+        .env("SWITCHYARD__AUTH__BCRYPT_COST", "4")
+        .env("SWITCHYARD__AUTH__ALLOW_WEAK_BCRYPT", "true");
     if db.backend() != Backend::Sqlite {
         command.env("SWITCHYARD__AUTH__JWT_SECRET", TEST_JWT_SECRET);
         command.env("SWITCHYARD__SECRETS__MASTER_KEY", TEST_MASTER_KEY);
