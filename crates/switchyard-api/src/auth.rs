@@ -5,12 +5,12 @@ use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use futures_util::future::LocalBoxFuture;
-use switchyard_domain::accounts::{KeyPrincipal, Principal};
-use switchyard_domain::{AuthFailure, DomainError};
+use switchyard_domain::accounts::{ClientAddress, KeyPrincipal};
+use switchyard_domain::{Admin, AuthFailure, DomainError, Principal};
 
 use crate::AppState;
 use crate::error::ApiError;
-use crate::middleware::request_context::RequestId;
+use crate::middleware::request_context::{ClientIp, RequestId};
 
 /// The `Bearer` credential of a request, if any.
 fn bearer(req: &HttpRequest) -> Option<String> {
@@ -47,9 +47,13 @@ impl FromRequest for AuthUser {
     }
 }
 
-/// A caller authenticated by a JWT access token of an admin.
+/// A caller authenticated by a JWT access token of a user whose current role is admin, with the
+/// proof of admin rights the admin-only use cases take.
 #[derive(Debug, Clone, Copy)]
-pub struct AdminUser(pub Principal);
+pub struct AdminUser {
+    pub admin: Admin,
+    pub principal: Principal,
+}
 
 impl FromRequest for AdminUser {
     type Error = ApiError;
@@ -59,8 +63,10 @@ impl FromRequest for AdminUser {
         let user = AuthUser::from_request(req, payload);
         Box::pin(async move {
             let AuthUser(principal) = user.await?;
-            principal.require_admin()?;
-            Ok(Self(principal))
+            Ok(Self {
+                admin: principal.admin()?,
+                principal,
+            })
         })
     }
 }
@@ -87,4 +93,14 @@ impl FromRequest for ApiKeyUser {
 /// This request's id, for the audit trail.
 pub fn request_id(req: &HttpRequest) -> Option<String> {
     req.extensions().get::<RequestId>().map(|id| id.as_str().to_owned())
+}
+
+/// The client's address as `request_context` determined it, for the attempt limits.
+pub fn client_address(req: &HttpRequest) -> ClientAddress {
+    ClientAddress(
+        req.extensions()
+            .get::<ClientIp>()
+            .and_then(|ip| ip.0)
+            .map(|ip| ip.to_string()),
+    )
 }

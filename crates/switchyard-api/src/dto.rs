@@ -5,9 +5,9 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, TimeZone, Utc};
 use serde::{Deserialize, Deserializer, Serialize};
-use switchyard_domain::api_key::ApiKey;
-use switchyard_domain::page::{Cursor, PageRequest};
-use switchyard_domain::user::User;
+use switchyard_domain::accounts::ApiKey;
+use switchyard_domain::accounts::User;
+use switchyard_domain::kernel::page::{Cursor, PageRequest};
 use utoipa::ToSchema;
 use uuid::Uuid;
 

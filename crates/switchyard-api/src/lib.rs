@@ -11,8 +11,6 @@ pub mod middleware;
 pub mod openapi;
 pub mod routes;
 
-use std::net::IpAddr;
-use std::num::NonZeroU32;
 use std::sync::Arc;
 
 use actix_cors::Cors;
@@ -20,7 +18,6 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::middleware::{Condition, from_fn};
 use actix_web::{App, web};
-use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use ipnet::IpNet;
 use switchyard_domain::accounts::Accounts;
 use switchyard_domain::catalog::Catalog;
@@ -39,8 +36,7 @@ use routes::meta::OpenApiDocument;
 /// A function that registers routes; route modules' `configure` have this type.
 pub type RouteConfig = fn(&mut ServiceConfig<'_>);
 
-/// What the handlers share: the use cases, the ports' implementations, the metrics registry
-/// and the login rate limiter.
+/// What the handlers share: the use cases, the ports' implementations and the metrics registry.
 #[derive(Debug)]
 pub struct AppState {
     pub probe: Arc<dyn HealthProbe>,
@@ -48,8 +44,6 @@ pub struct AppState {
     pub accounts: Arc<Accounts>,
     pub catalog: Arc<Catalog>,
     pub metrics: Metrics,
-    /// Login attempts per client IP.
-    pub login_limiter: DefaultKeyedRateLimiter<IpAddr>,
 }
 
 /// The domain services and ports the API calls.
@@ -70,8 +64,6 @@ pub struct HttpSettings {
     pub trusted_proxies: Vec<IpNet>,
     /// Origins allowed to call the API from a browser; empty = no CORS headers at all, `*` = any.
     pub cors_origins: Vec<String>,
-    /// Login attempts allowed per client IP per minute.
-    pub login_rate_limit_per_minute: u32,
 }
 
 /// Builds the actix `App` for each worker from state shared by all of them.
@@ -87,7 +79,6 @@ pub struct Api {
 impl Api {
     pub fn new(services: Services, settings: HttpSettings) -> Result<Self, prometheus::Error> {
         let metrics = Metrics::new()?;
-        let per_minute = NonZeroU32::new(settings.login_rate_limit_per_minute).unwrap_or(NonZeroU32::MIN);
         Ok(Self {
             state: web::Data::new(AppState {
                 probe: services.probe,
@@ -95,7 +86,6 @@ impl Api {
                 accounts: services.accounts,
                 catalog: services.catalog,
                 metrics: metrics.clone(),
-                login_limiter: RateLimiter::keyed(Quota::per_minute(per_minute)),
             }),
             proxies: web::Data::new(TrustedProxies(settings.trusted_proxies.clone())),
             metrics: web::Data::new(metrics),

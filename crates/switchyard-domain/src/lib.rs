@@ -1,36 +1,19 @@
-//! Switchyard's domain: the types, rules and ports every other crate builds on.
+//! Switchyard's domain: the types, rules, ports and use cases every other crate builds on, one
+//! folder per bounded context: `kernel` (shared by all), `accounts`, `catalog`. A context
+//! depends on the kernel and on another context only through an edge declared in
+//! `docs/architecture.md` (checked by `cargo xtask tidy`).
 //!
 //! This crate does no IO. Whatever touches the outside world (database, network, clock,
 //! files, environment) is reached through a port trait defined here and implemented in an
-//! outer crate; see `docs/architecture.md`.
+//! outer crate.
 
 pub mod accounts;
-mod admin;
-pub mod api_key;
-pub mod audit;
-pub mod capability;
 pub mod catalog;
-pub mod catalog_file;
-pub mod catalog_import;
-pub mod category;
-pub mod clock;
-pub mod crypto;
-pub mod error;
-pub mod health;
-pub mod identity;
-pub mod model;
-pub mod model_catalog;
-pub mod page;
-pub mod parameter;
-pub mod password;
-pub mod ports;
-pub mod settings;
-pub mod supplier;
-mod text;
-pub mod token;
-pub mod user;
+pub mod kernel;
 
-pub use clock::{Clock, ManualClock};
-pub use error::{AuthFailure, ConflictKind, DomainError, Refusal, StoreError};
-pub use health::{DependencyHealth, HealthProbe, PoolStats};
-pub use settings::{SettingKey, SettingsRepo};
+pub use kernel::clock::{Clock, ManualClock};
+pub use kernel::error::{AuthFailure, ConflictKind, DomainError, Refusal, StoreError};
+pub use kernel::health::{DependencyHealth, HealthProbe, PoolStats};
+pub use kernel::ids::UserId;
+pub use kernel::principal::{Admin, Principal, Role};
+pub use kernel::settings::{SettingKey, SettingsRepo};

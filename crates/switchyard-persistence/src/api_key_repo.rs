@@ -7,10 +7,10 @@ use sea_orm::{
     QuerySelect,
 };
 use switchyard_domain::StoreError;
-use switchyard_domain::api_key::{ApiKey, ApiKeyId};
-use switchyard_domain::page::{Cursor, Page, PageRequest};
-use switchyard_domain::ports::{ApiKeyRepo, NewApiKey};
-use switchyard_domain::user::UserId;
+use switchyard_domain::accounts::UserId;
+use switchyard_domain::accounts::{ApiKey, ApiKeyId};
+use switchyard_domain::accounts::{ApiKeyRepo, NewApiKey};
+use switchyard_domain::kernel::page::{Cursor, Page, PageRequest};
 use tracing::instrument;
 
 use crate::entity::api_keys;

@@ -5,18 +5,20 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, DatabaseConnection, EntityTrait, IntoActiveModel,
-    QueryFilter,
+    QueryFilter, QuerySelect,
 };
 use switchyard_domain::StoreError;
-use switchyard_domain::capability::{
+use switchyard_domain::catalog::{
     Capability, CapabilityDomain, CapabilityId, CapabilitySpec, join_modalities, split_modalities,
 };
-use switchyard_domain::catalog::{CapabilityFilter, CapabilityRepo};
-use switchyard_domain::page::{Cursor, Page, PageRequest};
+use switchyard_domain::catalog::{CapabilityFilter, CapabilityRepo, CatalogWriteError};
+use switchyard_domain::kernel::page::{Cursor, Page, PageRequest};
+use switchyard_domain::kernel::patch::Revise;
 
 use crate::entity::capabilities;
 use crate::error::store_error;
 use crate::page::{like_pattern, paginate};
+use crate::transaction::{begin_write, finish};
 
 #[derive(Debug, Clone)]
 pub struct SqlCapabilityRepo {
@@ -74,7 +76,7 @@ impl CapabilityRepo for SqlCapabilityRepo {
         id: CapabilityId,
         spec: &CapabilitySpec,
         now: DateTime<Utc>,
-    ) -> Result<Capability, StoreError> {
+    ) -> Result<Capability, CatalogWriteError> {
         let mut row = capabilities::ActiveModel {
             id: Set(id.0),
             live_key: Set(String::new()),
@@ -88,7 +90,7 @@ impl CapabilityRepo for SqlCapabilityRepo {
             .exec_without_returning(&self.db)
             .await
             .map_err(store_error)?;
-        self.find(id).await?.ok_or(StoreError::NotFound).and_then(to_domain)
+        Ok(self.find(id).await?.ok_or(StoreError::NotFound).and_then(to_domain)?)
     }
 
     async fn get(&self, id: CapabilityId) -> Result<Option<Capability>, StoreError> {
@@ -128,26 +130,39 @@ impl CapabilityRepo for SqlCapabilityRepo {
     async fn update(
         &self,
         id: CapabilityId,
-        spec: &CapabilitySpec,
+        revise: Revise<'_, CapabilitySpec>,
         now: DateTime<Utc>,
-    ) -> Result<Capability, StoreError> {
-        let row = self
-            .find(id)
-            .await?
-            .filter(|row| row.deleted_at.is_none())
-            .ok_or(StoreError::NotFound)?;
-        let mut row = row.into_active_model();
-        write_spec(&mut row, spec);
-        row.updated_at = Set(now);
-        to_domain(row.update(&self.db).await.map_err(store_error)?)
+    ) -> Result<Capability, CatalogWriteError> {
+        let txn = begin_write(&self.db).await?;
+        let outcome = async {
+            let row = capabilities::Entity::find_by_id(id.0)
+                .filter(capabilities::Column::DeletedAt.is_null())
+                .lock_exclusive()
+                .one(&txn)
+                .await
+                .map_err(store_error)?
+                .ok_or(StoreError::NotFound)?;
+            let spec = revise(&to_domain(row.clone())?.spec).map_err(CatalogWriteError::Rejected)?;
+            let mut row = row.into_active_model();
+            write_spec(&mut row, &spec);
+            row.updated_at = Set(now);
+            Ok(to_domain(row.update(&txn).await.map_err(store_error)?)?)
+        }
+        .await;
+        finish(txn, outcome).await
     }
 
-    async fn set_deleted(&self, id: CapabilityId, deleted: bool, now: DateTime<Utc>) -> Result<Capability, StoreError> {
+    async fn set_deleted(
+        &self,
+        id: CapabilityId,
+        deleted: bool,
+        now: DateTime<Utc>,
+    ) -> Result<Capability, CatalogWriteError> {
         let row = self.find(id).await?.ok_or(StoreError::NotFound)?;
         let mut row = row.into_active_model();
         row.deleted_at = Set(deleted.then_some(now));
         row.live_key = Set(if deleted { id.0.to_string() } else { String::new() });
         row.updated_at = Set(now);
-        to_domain(row.update(&self.db).await.map_err(store_error)?)
+        Ok(to_domain(row.update(&self.db).await.map_err(store_error)?)?)
     }
 }

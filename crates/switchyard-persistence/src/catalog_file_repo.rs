@@ -8,13 +8,13 @@ use sea_orm::{
     QueryFilter,
 };
 use switchyard_domain::StoreError;
-use switchyard_domain::capability::CapabilityId;
-use switchyard_domain::catalog_file::ImportPlan;
-use switchyard_domain::catalog_import::{
-    CatalogFileRepo, CatalogSnapshot, ChangeSet, ImportError, ImportReport, ModelWrite, Write, diff,
+use switchyard_domain::catalog::CategoryId;
+use switchyard_domain::catalog::file::ImportPlan;
+use switchyard_domain::catalog::file::{
+    CatalogSnapshot, ChangeSet, ImportError, ImportReport, ModelWrite, Write, diff,
 };
-use switchyard_domain::category::CategoryId;
-use switchyard_domain::model::{ModelId, ModelType};
+use switchyard_domain::catalog::{CapabilityId, CatalogFileRepo};
+use switchyard_domain::catalog::{ModelId, ModelType};
 use tracing::instrument;
 use uuid::Uuid;
 

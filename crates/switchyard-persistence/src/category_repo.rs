@@ -12,8 +12,9 @@ use sea_orm::{
     IntoActiveModel, QueryFilter, QueryOrder, QuerySelect,
 };
 use switchyard_domain::StoreError;
-use switchyard_domain::catalog::{CategoryRepo, CategoryWriteError};
-use switchyard_domain::category::{Category, CategoryId, CategorySpec, DeleteMode, would_cycle};
+use switchyard_domain::catalog::{CatalogWriteError, CategoryRepo};
+use switchyard_domain::catalog::{Category, CategoryId, CategorySpec, DeleteMode, would_cycle};
+use switchyard_domain::kernel::patch::Revise;
 use uuid::Uuid;
 
 use crate::entity::{categories, model_categories};
@@ -73,12 +74,12 @@ async fn lock_tree(txn: &DatabaseTransaction) -> Result<HashMap<Uuid, categories
     Ok(rows.into_iter().map(|row| (row.id, row)).collect())
 }
 
-fn live_parent(tree: &HashMap<Uuid, categories::Model>, parent: Option<CategoryId>) -> Result<(), CategoryWriteError> {
+fn live_parent(tree: &HashMap<Uuid, categories::Model>, parent: Option<CategoryId>) -> Result<(), CatalogWriteError> {
     match parent {
         None => Ok(()),
         Some(parent) => match tree.get(&parent.0) {
             Some(row) if row.deleted_at.is_none() => Ok(()),
-            _ => Err(CategoryWriteError::ParentMissing),
+            _ => Err(CatalogWriteError::ParentMissing),
         },
     }
 }
@@ -123,13 +124,13 @@ async fn reassign_models(
     Ok(())
 }
 
-async fn reload(txn: &DatabaseTransaction, id: CategoryId) -> Result<Category, CategoryWriteError> {
+async fn reload(txn: &DatabaseTransaction, id: CategoryId) -> Result<Category, CatalogWriteError> {
     categories::Entity::find_by_id(id.0)
         .one(txn)
         .await
         .map_err(store_error)?
         .map(to_domain)
-        .ok_or(CategoryWriteError::Store(StoreError::NotFound))
+        .ok_or(CatalogWriteError::Store(StoreError::NotFound))
 }
 
 #[async_trait]
@@ -139,7 +140,7 @@ impl CategoryRepo for SqlCategoryRepo {
         id: CategoryId,
         spec: &CategorySpec,
         now: DateTime<Utc>,
-    ) -> Result<Category, CategoryWriteError> {
+    ) -> Result<Category, CatalogWriteError> {
         let txn = begin_write(&self.db).await?;
         let outcome = async {
             let tree = lock_tree(&txn).await?;
@@ -188,20 +189,21 @@ impl CategoryRepo for SqlCategoryRepo {
     async fn update(
         &self,
         id: CategoryId,
-        spec: &CategorySpec,
+        revise: Revise<'_, CategorySpec>,
         now: DateTime<Utc>,
-    ) -> Result<Category, CategoryWriteError> {
+    ) -> Result<Category, CatalogWriteError> {
         let txn = begin_write(&self.db).await?;
         let outcome = async {
             let tree = lock_tree(&txn).await?;
             let current = tree
                 .get(&id.0)
                 .filter(|row| row.deleted_at.is_none())
-                .ok_or(CategoryWriteError::Store(StoreError::NotFound))?;
+                .ok_or(CatalogWriteError::Store(StoreError::NotFound))?;
+            let spec = &revise(&to_domain(current.clone()).spec).map_err(CatalogWriteError::Rejected)?;
             live_parent(&tree, spec.parent_id)?;
             let parent_of = |node: CategoryId| tree.get(&node.0).and_then(|row| row.parent_id).map(CategoryId);
             if would_cycle(id, spec.parent_id, parent_of) {
-                return Err(CategoryWriteError::Cycle);
+                return Err(CatalogWriteError::Cycle);
             }
             let mut row = current.clone().into_active_model();
             write_spec(&mut row, spec);
@@ -218,14 +220,14 @@ impl CategoryRepo for SqlCategoryRepo {
         id: CategoryId,
         mode: DeleteMode,
         now: DateTime<Utc>,
-    ) -> Result<Category, CategoryWriteError> {
+    ) -> Result<Category, CatalogWriteError> {
         let txn = begin_write(&self.db).await?;
         let outcome = async {
             let tree = lock_tree(&txn).await?;
             let current = tree
                 .get(&id.0)
                 .filter(|row| row.deleted_at.is_none())
-                .ok_or(CategoryWriteError::Store(StoreError::NotFound))?;
+                .ok_or(CatalogWriteError::Store(StoreError::NotFound))?;
             let has_children = tree
                 .values()
                 .any(|row| row.parent_id == Some(id.0) && row.deleted_at.is_none());
@@ -238,7 +240,7 @@ impl CategoryRepo for SqlCategoryRepo {
                 .map(|link| link.model_id)
                 .collect();
             if (has_children || !models.is_empty()) && mode == DeleteMode::Refuse {
-                return Err(CategoryWriteError::NotEmpty);
+                return Err(CatalogWriteError::NotEmpty);
             }
             reassign_models(&txn, id.0, current.parent_id, models, now).await?;
             if has_children {
@@ -263,11 +265,11 @@ impl CategoryRepo for SqlCategoryRepo {
         finish(txn, outcome).await
     }
 
-    async fn restore(&self, id: CategoryId, now: DateTime<Utc>) -> Result<Category, CategoryWriteError> {
+    async fn restore(&self, id: CategoryId, now: DateTime<Utc>) -> Result<Category, CatalogWriteError> {
         let txn = begin_write(&self.db).await?;
         let outcome = async {
             let tree = lock_tree(&txn).await?;
-            let current = tree.get(&id.0).ok_or(CategoryWriteError::Store(StoreError::NotFound))?;
+            let current = tree.get(&id.0).ok_or(CatalogWriteError::Store(StoreError::NotFound))?;
             live_parent(&tree, current.parent_id.map(CategoryId))?;
             let mut row = current.clone().into_active_model();
             row.deleted_at = Set(None);

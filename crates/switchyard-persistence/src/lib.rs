@@ -6,6 +6,7 @@
 //! domain's `StoreError`.
 
 mod api_key_repo;
+mod attempt_limiter;
 mod capability_repo;
 mod catalog_file_repo;
 mod category_repo;
@@ -23,6 +24,7 @@ mod transaction;
 mod user_repo;
 
 pub use api_key_repo::SqlApiKeyRepo;
+pub use attempt_limiter::InMemoryAttemptLimiter;
 pub use capability_repo::SqlCapabilityRepo;
 pub use catalog_file_repo::SqlCatalogFileRepo;
 pub use category_repo::SqlCategoryRepo;

@@ -11,12 +11,13 @@ use sea_orm::{
 };
 use serde_json::Value;
 use switchyard_domain::StoreError;
-use switchyard_domain::capability::CapabilityId;
-use switchyard_domain::category::CategoryId;
-use switchyard_domain::model::{LinkedCapability, Model, ModelDetail, ModelId, ModelSpec, Route, RouteId, RouteSpec};
-use switchyard_domain::model_catalog::{ModelFilter, ModelRepo, ModelWriteError};
-use switchyard_domain::page::{Cursor, Page, PageRequest};
-use switchyard_domain::parameter::{Parameter, ParameterId, ParameterSpec};
+use switchyard_domain::catalog::CapabilityId;
+use switchyard_domain::catalog::CategoryId;
+use switchyard_domain::catalog::{CatalogWriteError, ModelFilter, ModelRepo};
+use switchyard_domain::catalog::{LinkedCapability, Model, ModelDetail, ModelId, ModelSpec, Route, RouteId, RouteSpec};
+use switchyard_domain::catalog::{Parameter, ParameterId, ParameterSpec};
+use switchyard_domain::kernel::page::{Cursor, Page, PageRequest};
+use switchyard_domain::kernel::patch::Revise;
 use tracing::instrument;
 use uuid::Uuid;
 
@@ -27,7 +28,8 @@ use crate::entity::{
 use crate::error::{is_retryable, store_error};
 use crate::model_rows::{
     assemble, child_of, default_ids, insert_model, is_default, json_value, linked_by_name, live_supplier, load,
-    lock_model, require_live, route_of, summaries, to_parameter, to_route, update_model, write_parameter, write_route,
+    lock_model, model_spec, require_live, route_of, summaries, to_parameter, to_route, update_model, write_parameter,
+    write_route,
 };
 use crate::page::{like_pattern, paginate};
 use crate::transaction::{begin_write, finish};
@@ -42,12 +44,12 @@ impl SqlModelRepo {
         Self { db }
     }
 
-    async fn try_set_default(&self, id: ModelId, now: DateTime<Utc>) -> Result<Model, ModelWriteError> {
+    async fn try_set_default(&self, id: ModelId, now: DateTime<Utc>) -> Result<Model, CatalogWriteError> {
         let txn = begin_write(&self.db).await?;
         let outcome = async {
             let current = lock_model(&txn, id, false).await?;
             if !current.is_active || current.deleted_at.is_some() {
-                return Err(ModelWriteError::ModelInactive);
+                return Err(CatalogWriteError::ModelInactive);
             }
             default_models::Entity::insert(default_models::ActiveModel {
                 model_type: Set(current.model_type.clone()),
@@ -78,7 +80,7 @@ impl ModelRepo for SqlModelRepo {
         primary: RouteId,
         spec: &ModelSpec,
         now: DateTime<Utc>,
-    ) -> Result<Model, ModelWriteError> {
+    ) -> Result<Model, CatalogWriteError> {
         let txn = begin_write(&self.db).await?;
         let outcome = async {
             live_supplier(&txn, spec.supplier_id, "supplier_id").await?;
@@ -235,14 +237,20 @@ impl ModelRepo for SqlModelRepo {
     }
 
     #[instrument(skip_all, fields(model_id = %id.0))]
-    async fn update(&self, id: ModelId, spec: &ModelSpec, now: DateTime<Utc>) -> Result<Model, ModelWriteError> {
+    async fn update(
+        &self,
+        id: ModelId,
+        revise: Revise<'_, ModelSpec>,
+        now: DateTime<Utc>,
+    ) -> Result<Model, CatalogWriteError> {
         let txn = begin_write(&self.db).await?;
         let outcome = async {
             let current = lock_model(&txn, id, true).await?;
+            let spec = &revise(&model_spec(&current)?).map_err(CatalogWriteError::Rejected)?;
             live_supplier(&txn, spec.supplier_id, "supplier_id").await?;
             let leaves_its_type = !spec.is_active || spec.model_type.as_str() != current.model_type;
             if leaves_its_type && is_default(&txn, id.0).await? {
-                return Err(ModelWriteError::DefaultInUse);
+                return Err(CatalogWriteError::DefaultInUse);
             }
             update_model(&txn, current, spec, now).await?;
             Ok(load(&txn, id.0).await?)
@@ -252,12 +260,12 @@ impl ModelRepo for SqlModelRepo {
     }
 
     #[instrument(skip_all, fields(model_id = %id.0, deleted))]
-    async fn set_deleted(&self, id: ModelId, deleted: bool, now: DateTime<Utc>) -> Result<Model, ModelWriteError> {
+    async fn set_deleted(&self, id: ModelId, deleted: bool, now: DateTime<Utc>) -> Result<Model, CatalogWriteError> {
         let txn = begin_write(&self.db).await?;
         let outcome = async {
             let current = lock_model(&txn, id, false).await?;
             if deleted && is_default(&txn, id.0).await? {
-                return Err(ModelWriteError::DefaultInUse);
+                return Err(CatalogWriteError::DefaultInUse);
             }
             if deleted == current.deleted_at.is_some() {
                 return Ok(load(&txn, id.0).await?);
@@ -274,13 +282,13 @@ impl ModelRepo for SqlModelRepo {
     }
 
     #[instrument(skip_all, fields(model_id = %id.0))]
-    async fn set_default(&self, id: ModelId, now: DateTime<Utc>) -> Result<Model, ModelWriteError> {
+    async fn set_default(&self, id: ModelId, now: DateTime<Utc>) -> Result<Model, CatalogWriteError> {
         // Concurrent upserts of one key can deadlock on MySQL (gap locks); the loser may simply
         // run again.
         let mut attempt = 1;
         loop {
             match self.try_set_default(id, now).await {
-                Err(ModelWriteError::Store(error)) if is_retryable(&error) && attempt < 5 => {
+                Err(CatalogWriteError::Store(error)) if is_retryable(&error) && attempt < 5 => {
                     tracing::debug!(attempt, %error, "set-default conflicted; retrying");
                     attempt += 1;
                 }
@@ -306,7 +314,7 @@ impl ModelRepo for SqlModelRepo {
         id: ParameterId,
         spec: &ParameterSpec,
         now: DateTime<Utc>,
-    ) -> Result<Parameter, ModelWriteError> {
+    ) -> Result<Parameter, CatalogWriteError> {
         let txn = begin_write(&self.db).await?;
         let outcome = async {
             lock_model(&txn, model, true).await?;
@@ -326,7 +334,7 @@ impl ModelRepo for SqlModelRepo {
                 .one(&txn)
                 .await
                 .map_err(store_error)?
-                .ok_or(ModelWriteError::Missing("parameter"))?;
+                .ok_or(CatalogWriteError::Missing("parameter"))?;
             Ok(to_parameter(row)?)
         }
         .await;
@@ -339,7 +347,7 @@ impl ModelRepo for SqlModelRepo {
         id: ParameterId,
         spec: &ParameterSpec,
         now: DateTime<Utc>,
-    ) -> Result<Parameter, ModelWriteError> {
+    ) -> Result<Parameter, CatalogWriteError> {
         let txn = begin_write(&self.db).await?;
         let outcome = async {
             lock_model(&txn, model, true).await?;
@@ -355,7 +363,7 @@ impl ModelRepo for SqlModelRepo {
         finish(txn, outcome).await
     }
 
-    async fn delete_parameter(&self, model: ModelId, id: ParameterId) -> Result<(), ModelWriteError> {
+    async fn delete_parameter(&self, model: ModelId, id: ParameterId) -> Result<(), CatalogWriteError> {
         require_live::<models::Entity>(&self.db, model.0, models::Column::DeletedAt, "model").await?;
         let deleted = model_parameters::Entity::delete_many()
             .filter(model_parameters::Column::Id.eq(id.0))
@@ -364,7 +372,7 @@ impl ModelRepo for SqlModelRepo {
             .await
             .map_err(store_error)?;
         if deleted.rows_affected == 0 {
-            return Err(ModelWriteError::Missing("parameter"));
+            return Err(CatalogWriteError::Missing("parameter"));
         }
         Ok(())
     }
@@ -375,7 +383,7 @@ impl ModelRepo for SqlModelRepo {
         id: RouteId,
         spec: &RouteSpec,
         now: DateTime<Utc>,
-    ) -> Result<Route, ModelWriteError> {
+    ) -> Result<Route, CatalogWriteError> {
         let txn = begin_write(&self.db).await?;
         let outcome = async {
             lock_model(&txn, model, true).await?;
@@ -397,7 +405,7 @@ impl ModelRepo for SqlModelRepo {
                 .one(&txn)
                 .await
                 .map_err(store_error)?
-                .ok_or(ModelWriteError::Missing("route"))?;
+                .ok_or(CatalogWriteError::Missing("route"))?;
             Ok(to_route(&txn, row).await?)
         }
         .await;
@@ -410,14 +418,14 @@ impl ModelRepo for SqlModelRepo {
         id: RouteId,
         spec: &RouteSpec,
         now: DateTime<Utc>,
-    ) -> Result<Route, ModelWriteError> {
+    ) -> Result<Route, CatalogWriteError> {
         let txn = begin_write(&self.db).await?;
         let outcome = async {
             lock_model(&txn, model, true).await?;
             let row =
                 child_of::<model_routes::Entity>(&txn, id.0, model_routes::Column::ModelId, model, "route").await?;
             if row.is_primary && (row.supplier_id != spec.supplier_id.0 || row.upstream_name != spec.upstream_name) {
-                return Err(ModelWriteError::PrimaryRoute);
+                return Err(CatalogWriteError::PrimaryRoute);
             }
             live_supplier(&txn, spec.supplier_id, "supplier_id").await?;
             let mut row = row.into_active_model();
@@ -430,12 +438,12 @@ impl ModelRepo for SqlModelRepo {
         finish(txn, outcome).await
     }
 
-    async fn delete_route(&self, model: ModelId, id: RouteId) -> Result<(), ModelWriteError> {
+    async fn delete_route(&self, model: ModelId, id: RouteId) -> Result<(), CatalogWriteError> {
         require_live::<models::Entity>(&self.db, model.0, models::Column::DeletedAt, "model").await?;
         let row =
             child_of::<model_routes::Entity>(&self.db, id.0, model_routes::Column::ModelId, model, "route").await?;
         if row.is_primary {
-            return Err(ModelWriteError::PrimaryRoute);
+            return Err(CatalogWriteError::PrimaryRoute);
         }
         model_routes::Entity::delete_by_id(id.0)
             .exec(&self.db)
@@ -451,7 +459,7 @@ impl ModelRepo for SqlModelRepo {
         config: Option<&Value>,
         is_default: bool,
         now: DateTime<Utc>,
-    ) -> Result<(), ModelWriteError> {
+    ) -> Result<(), CatalogWriteError> {
         let txn = begin_write(&self.db).await?;
         let outcome = async {
             lock_model(&txn, model, true).await?;
@@ -507,7 +515,7 @@ impl ModelRepo for SqlModelRepo {
         model: ModelId,
         category: CategoryId,
         now: DateTime<Utc>,
-    ) -> Result<(), ModelWriteError> {
+    ) -> Result<(), CatalogWriteError> {
         let txn = begin_write(&self.db).await?;
         let outcome = async {
             lock_model(&txn, model, true).await?;

@@ -11,12 +11,12 @@ use sea_orm::{
 };
 use serde_json::Value;
 use switchyard_domain::StoreError;
-use switchyard_domain::model::{
+use switchyard_domain::catalog::CatalogWriteError;
+use switchyard_domain::catalog::SupplierId;
+use switchyard_domain::catalog::{
     Model, ModelId, ModelSpec, ModelType, Pricing, Route, RouteId, RouteSpec, SubType, SupplierSummary,
 };
-use switchyard_domain::model_catalog::ModelWriteError;
-use switchyard_domain::parameter::{Parameter, ParameterId, ParameterSpec, ParameterType};
-use switchyard_domain::supplier::SupplierId;
+use switchyard_domain::catalog::{Parameter, ParameterId, ParameterSpec, ParameterType};
 use uuid::Uuid;
 
 use crate::entity::{default_models, model_parameters, model_routes, models, suppliers};
@@ -299,7 +299,7 @@ pub(crate) async fn lock_model(
     db: &impl ConnectionTrait,
     id: ModelId,
     live: bool,
-) -> Result<models::Model, ModelWriteError> {
+) -> Result<models::Model, CatalogWriteError> {
     let mut select = models::Entity::find_by_id(id.0);
     if live {
         select = select.filter(models::Column::DeletedAt.is_null());
@@ -309,7 +309,7 @@ pub(crate) async fn lock_model(
         .one(db)
         .await
         .map_err(store_error)?
-        .ok_or(ModelWriteError::Missing("model"))
+        .ok_or(CatalogWriteError::Missing("model"))
 }
 
 /// Fails with `Missing(what)` unless the row with this id exists and is not soft-deleted.
@@ -318,7 +318,7 @@ pub(crate) async fn require_live<E>(
     id: Uuid,
     deleted_at: E::Column,
     what: &'static str,
-) -> Result<(), ModelWriteError>
+) -> Result<(), CatalogWriteError>
 where
     E: EntityTrait,
     <E::PrimaryKey as PrimaryKeyTrait>::ValueType: From<Uuid>,
@@ -328,7 +328,7 @@ where
         .one(db)
         .await
         .map_err(store_error)?;
-    found.map(|_| ()).ok_or(ModelWriteError::Missing(what))
+    found.map(|_| ()).ok_or(CatalogWriteError::Missing(what))
 }
 
 /// The row of a model's child table (parameters, routes) with this id, if it belongs to `model`.
@@ -338,7 +338,7 @@ pub(crate) async fn child_of<E>(
     model_column: E::Column,
     model: ModelId,
     what: &'static str,
-) -> Result<E::Model, ModelWriteError>
+) -> Result<E::Model, CatalogWriteError>
 where
     E: EntityTrait,
     <E::PrimaryKey as PrimaryKeyTrait>::ValueType: From<Uuid>,
@@ -348,17 +348,17 @@ where
         .one(db)
         .await
         .map_err(store_error)?
-        .ok_or(ModelWriteError::Missing(what))
+        .ok_or(CatalogWriteError::Missing(what))
 }
 
 pub(crate) async fn live_supplier(
     db: &impl ConnectionTrait,
     id: SupplierId,
     field: &'static str,
-) -> Result<(), ModelWriteError> {
+) -> Result<(), CatalogWriteError> {
     require_live::<suppliers::Entity>(db, id.0, suppliers::Column::DeletedAt, "supplier")
         .await
-        .map_err(|_| ModelWriteError::SupplierMissing { field })
+        .map_err(|_| CatalogWriteError::SupplierMissing { field })
 }
 
 pub(crate) async fn is_default(db: &impl ConnectionTrait, id: Uuid) -> Result<bool, StoreError> {

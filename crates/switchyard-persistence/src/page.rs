@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Condition, IntoColumnRef};
 use sea_orm::{ColumnTrait, EntityTrait, Order, QueryFilter, QueryOrder, QuerySelect, Select};
-use switchyard_domain::page::PageRequest;
+use switchyard_domain::kernel::page::PageRequest;
 use uuid::Uuid;
 
 /// Orders by `(created_at, id)` descending, starts after the cursor, and reads one row more

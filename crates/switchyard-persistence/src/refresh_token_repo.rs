@@ -8,8 +8,8 @@ use sea_orm::{
     QuerySelect,
 };
 use switchyard_domain::StoreError;
-use switchyard_domain::ports::{NewRefreshToken, RefreshTokenRepo, Rotation};
-use switchyard_domain::user::UserId;
+use switchyard_domain::accounts::UserId;
+use switchyard_domain::accounts::{NewRefreshToken, RefreshTokenRepo, Rotation};
 use tracing::instrument;
 use uuid::Uuid;
 
@@ -117,6 +117,18 @@ impl RefreshTokenRepo for SqlRefreshTokenRepo {
             .await
             .map_err(store_error)?;
         Ok(())
+    }
+
+    async fn owner(&self, hash: &str) -> Result<Option<UserId>, StoreError> {
+        let owner: Option<Uuid> = refresh_tokens::Entity::find()
+            .select_only()
+            .column(refresh_tokens::Column::UserId)
+            .filter(refresh_tokens::Column::TokenHash.eq(hash))
+            .into_tuple()
+            .one(&self.db)
+            .await
+            .map_err(store_error)?;
+        Ok(owner.map(UserId))
     }
 
     #[instrument(skip_all)]

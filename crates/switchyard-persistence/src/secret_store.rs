@@ -6,7 +6,7 @@ use sea_orm::{
 };
 use switchyard_domain::StoreError;
 use switchyard_domain::catalog::upstream_key_slot;
-use switchyard_domain::crypto::{KEY_CHECK_SETTING, SecretCipher};
+use switchyard_domain::kernel::crypto::{KEY_CHECK_SETTING, SecretCipher};
 
 use crate::entity::upstream_keys;
 use crate::error::store_error;

@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{ActiveValue::Set, ConnectionTrait, DatabaseConnection, EntityTrait};
-use switchyard_domain::settings::Setting;
+use switchyard_domain::kernel::settings::Setting;
 use switchyard_domain::{SettingKey, SettingsRepo, StoreError};
 use tracing::instrument;
 

@@ -5,12 +5,13 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait,
-    IntoActiveModel, QueryFilter, QueryOrder,
+    IntoActiveModel, QueryFilter, QueryOrder, QuerySelect,
 };
 use switchyard_domain::StoreError;
-use switchyard_domain::catalog::{SupplierFilter, SupplierRepo};
-use switchyard_domain::page::{Cursor, Page, PageRequest};
-use switchyard_domain::supplier::{KeyChange, Protocol, Supplier, SupplierId, SupplierSpec};
+use switchyard_domain::catalog::{CatalogWriteError, SupplierFilter, SupplierRepo};
+use switchyard_domain::catalog::{KeyChange, Protocol, Supplier, SupplierId, SupplierSpec};
+use switchyard_domain::kernel::page::{Cursor, Page, PageRequest};
+use switchyard_domain::kernel::patch::Revise;
 use tracing::instrument;
 use uuid::Uuid;
 
@@ -156,7 +157,7 @@ impl SupplierRepo for SqlSupplierRepo {
         spec: &SupplierSpec,
         key: &KeyChange,
         now: DateTime<Utc>,
-    ) -> Result<Supplier, StoreError> {
+    ) -> Result<Supplier, CatalogWriteError> {
         let txn = begin_write(&self.db).await?;
         let outcome = async {
             let mut row = suppliers::ActiveModel {
@@ -173,7 +174,7 @@ impl SupplierRepo for SqlSupplierRepo {
                 .await
                 .map_err(store_error)?;
             apply_key(&txn, id, key, now).await?;
-            find(&txn, id).await?.ok_or(StoreError::NotFound)
+            Ok(find(&txn, id).await?.ok_or(StoreError::NotFound)?)
         }
         .await;
         finish(txn, outcome).await
@@ -220,30 +221,37 @@ impl SupplierRepo for SqlSupplierRepo {
     async fn update(
         &self,
         id: SupplierId,
-        spec: &SupplierSpec,
+        revise: Revise<'_, SupplierSpec>,
         key: &KeyChange,
         now: DateTime<Utc>,
-    ) -> Result<Supplier, StoreError> {
+    ) -> Result<Supplier, CatalogWriteError> {
         let txn = begin_write(&self.db).await?;
         let outcome = async {
             let row = suppliers::Entity::find_by_id(id.0)
                 .filter(suppliers::Column::DeletedAt.is_null())
+                .lock_exclusive()
                 .one(&txn)
                 .await
                 .map_err(store_error)?
                 .ok_or(StoreError::NotFound)?;
+            let spec = revise(&to_domain(row.clone(), None)?.spec).map_err(CatalogWriteError::Rejected)?;
             let mut row = row.into_active_model();
-            write_spec(&mut row, spec);
+            write_spec(&mut row, &spec);
             row.updated_at = Set(now);
             row.update(&txn).await.map_err(store_error)?;
             apply_key(&txn, id, key, now).await?;
-            find(&txn, id).await?.ok_or(StoreError::NotFound)
+            Ok(find(&txn, id).await?.ok_or(StoreError::NotFound)?)
         }
         .await;
         finish(txn, outcome).await
     }
 
-    async fn set_deleted(&self, id: SupplierId, deleted: bool, now: DateTime<Utc>) -> Result<Supplier, StoreError> {
+    async fn set_deleted(
+        &self,
+        id: SupplierId,
+        deleted: bool,
+        now: DateTime<Utc>,
+    ) -> Result<Supplier, CatalogWriteError> {
         let row = suppliers::Entity::find_by_id(id.0)
             .one(&self.db)
             .await
@@ -254,7 +262,7 @@ impl SupplierRepo for SqlSupplierRepo {
         row.live_key = Set(if deleted { id.0.to_string() } else { String::new() });
         row.updated_at = Set(now);
         row.update(&self.db).await.map_err(store_error)?;
-        find(&self.db, id).await?.ok_or(StoreError::NotFound)
+        Ok(find(&self.db, id).await?.ok_or(StoreError::NotFound)?)
     }
 
     async fn key_ciphertext(&self, id: SupplierId) -> Result<Option<(Uuid, String)>, StoreError> {

@@ -5,13 +5,13 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection,
-    DatabaseTransaction, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, QuerySelect,
+    DatabaseTransaction, DbErr, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, QuerySelect,
 };
 use switchyard_domain::StoreError;
-use switchyard_domain::audit::{Actor, AuditEvent};
-use switchyard_domain::page::{Cursor, Page, PageRequest};
-use switchyard_domain::ports::{AdminChange, AdminChangeError, UserFilter, UserRepo};
-use switchyard_domain::user::{NewUser, Role, User, UserId};
+use switchyard_domain::accounts::{Actor, AuditEvent};
+use switchyard_domain::accounts::{AdminChange, UserFilter, UserRepo, UserWriteError};
+use switchyard_domain::accounts::{NewUser, Role, User, UserId};
+use switchyard_domain::kernel::page::{Cursor, Page, PageRequest};
 use tracing::instrument;
 use uuid::Uuid;
 
@@ -73,6 +73,40 @@ async fn revoke_sessions(db: &impl ConnectionTrait, id: UserId, now: DateTime<Ut
     Ok(())
 }
 
+/// Which of the users table's unique rules a write broke, by the constraint the database named.
+fn user_write_error(error: DbErr) -> UserWriteError {
+    match store_error(error) {
+        StoreError::Conflict(constraint) if constraint == "users_username_lower_key" => UserWriteError::UsernameTaken,
+        StoreError::Conflict(constraint) if constraint == "users_email_live_key" => UserWriteError::EmailTaken,
+        other => UserWriteError::Store(other),
+    }
+}
+
+/// Records an admin action in the audit trail (in the caller's transaction).
+async fn audit(
+    db: &impl ConnectionTrait,
+    action: &str,
+    target: UserId,
+    actor: &Actor,
+    details: Option<String>,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    audit_events::Entity::insert(audit_events::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        actor_id: Set(actor.user_id.map(|id| id.0)),
+        action: Set(action.to_owned()),
+        target_type: Set("user".to_owned()),
+        target_id: Set(Some(target.0)),
+        request_id: Set(actor.request_id.clone()),
+        details: Set(details.map(|details| details.chars().take(500).collect())),
+        created_at: Set(now),
+    })
+    .exec_without_returning(db)
+    .await
+    .map_err(store_error)?;
+    Ok(())
+}
+
 /// Whether a row is an admin who can act (what the last-admin guard protects).
 fn is_active_admin(row: &users::Model) -> bool {
     row.role == Role::Admin.as_str()
@@ -88,7 +122,7 @@ async fn apply_admin_change(
     change: &AdminChange,
     actor: &Actor,
     now: DateTime<Utc>,
-) -> Result<users::Model, AdminChangeError> {
+) -> Result<users::Model, UserWriteError> {
     // Lock every active admin row in one order before looking at the target, so two admins
     // acting on each other at once queue instead of both seeing another admin left.
     let admins: Vec<users::Model> = users::Entity::find()
@@ -107,7 +141,7 @@ async fn apply_admin_change(
             .filter(|row| row.id != current.id && is_active_admin(row))
             .count();
         if others == 0 {
-            return Err(AdminChangeError::LastAdmin);
+            return Err(UserWriteError::LastAdmin);
         }
     }
     let mut row = current.clone().into_active_model();
@@ -163,27 +197,15 @@ async fn apply_admin_change(
         revoke_sessions(txn, id, now).await?;
     }
     row.updated_at = Set(now);
-    let updated = row.update(txn).await.map_err(store_error)?;
-    audit_events::Entity::insert(audit_events::ActiveModel {
-        id: Set(Uuid::now_v7()),
-        actor_id: Set(Some(actor.user_id.0)),
-        action: Set(change.action().to_owned()),
-        target_type: Set("user".to_owned()),
-        target_id: Set(Some(id.0)),
-        request_id: Set(actor.request_id.clone()),
-        details: Set(details.map(|details| details.chars().take(500).collect())),
-        created_at: Set(now),
-    })
-    .exec_without_returning(txn)
-    .await
-    .map_err(store_error)?;
+    let updated = row.update(txn).await.map_err(user_write_error)?;
+    audit(txn, change.action(), id, actor, details, now).await?;
     Ok(updated)
 }
 
 #[async_trait]
 impl UserRepo for SqlUserRepo {
     #[instrument(skip_all, fields(user_id = %user.id))]
-    async fn create(&self, user: &NewUser) -> Result<User, StoreError> {
+    async fn create(&self, user: &NewUser, actor: Option<&Actor>) -> Result<User, UserWriteError> {
         let row = users::ActiveModel {
             id: Set(user.id.0),
             username: Set(user.username.as_str().to_owned()),
@@ -205,11 +227,27 @@ impl UserRepo for SqlUserRepo {
             updated_at: Set(user.now),
             deleted_at: Set(None),
         };
-        users::Entity::insert(row)
-            .exec_without_returning(&self.db)
-            .await
-            .map_err(store_error)?;
-        to_domain(find_row(&self.db, user.id).await?)
+        let txn = begin_write(&self.db).await?;
+        let outcome = async {
+            users::Entity::insert(row)
+                .exec_without_returning(&txn)
+                .await
+                .map_err(user_write_error)?;
+            if let Some(actor) = actor {
+                audit(
+                    &txn,
+                    "user.create",
+                    user.id,
+                    actor,
+                    Some(format!("role {}", user.role.as_str())),
+                    user.now,
+                )
+                .await?;
+            }
+            Ok::<_, UserWriteError>(find_row(&txn, user.id).await?)
+        }
+        .await;
+        Ok(to_domain(finish(txn, outcome).await?)?)
     }
 
     async fn find(&self, id: UserId) -> Result<Option<User>, StoreError> {
@@ -316,7 +354,7 @@ impl UserRepo for SqlUserRepo {
         display_name: Option<String>,
         email: Option<Option<String>>,
         now: DateTime<Utc>,
-    ) -> Result<User, StoreError> {
+    ) -> Result<User, UserWriteError> {
         let mut row = find_row(&self.db, id).await?.into_active_model();
         if let Some(display_name) = display_name {
             row.display_name = Set(display_name);
@@ -326,7 +364,7 @@ impl UserRepo for SqlUserRepo {
             row.email = Set(email);
         }
         row.updated_at = Set(now);
-        to_domain(row.update(&self.db).await.map_err(store_error)?)
+        Ok(to_domain(row.update(&self.db).await.map_err(user_write_error)?)?)
     }
 
     #[instrument(skip_all, fields(user_id = %id))]
@@ -353,7 +391,7 @@ impl UserRepo for SqlUserRepo {
         change: &AdminChange,
         actor: &Actor,
         now: DateTime<Utc>,
-    ) -> Result<User, AdminChangeError> {
+    ) -> Result<User, UserWriteError> {
         let txn = begin_write(&self.db).await?;
         let outcome = apply_admin_change(&txn, id, change, actor, now).await;
         Ok(to_domain(finish(txn, outcome).await?)?)

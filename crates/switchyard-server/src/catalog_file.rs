@@ -5,10 +5,11 @@ use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::Context;
+use switchyard_domain::Admin;
 use switchyard_domain::Clock;
 use switchyard_domain::catalog::Catalog;
-use switchyard_domain::catalog_file::{CatalogFile, FileError};
-use switchyard_domain::catalog_import::{ImportError, ImportReport};
+use switchyard_domain::catalog::file::{CatalogFile, FileError};
+use switchyard_domain::catalog::file::{ImportError, ImportReport};
 
 use crate::cli::CatalogCommand;
 use crate::clock::SystemClock;
@@ -62,7 +63,7 @@ pub async fn run(settings: &Settings, command: CatalogCommand) -> anyhow::Result
 }
 
 async fn export(catalog: &Catalog, path: &Path) -> anyhow::Result<()> {
-    let file = catalog.export_file().await?;
+    let file = catalog.export_file(&Admin::operator()).await?;
     let text = render(&file)?;
     if path == Path::new("-") {
         print!("{text}");
@@ -84,7 +85,7 @@ async fn export(catalog: &Catalog, path: &Path) -> anyhow::Result<()> {
 pub async fn import(catalog: &Catalog, text: &str, prune: bool) -> anyhow::Result<()> {
     let file = parse(text)
         .map_err(|error| anyhow::anyhow!("the catalog file does not read: {error}; nothing was imported"))?;
-    let report: ImportReport = match catalog.import_file(file, prune).await {
+    let report: ImportReport = match catalog.import_file(&Admin::operator(), file, prune).await {
         Ok(report) => report,
         Err(ImportError::Invalid(errors)) => {
             for error in &errors {

@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use switchyard_domain::Clock;
-use switchyard_domain::clock::truncate_to_micros;
+use switchyard_domain::kernel::clock::truncate_to_micros;
 
 /// Reads the operating system's clock.
 #[derive(Debug, Default, Clone, Copy)]

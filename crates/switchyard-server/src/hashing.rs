@@ -5,7 +5,8 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use switchyard_domain::DomainError;
-use switchyard_domain::password::{Password, PasswordHasher, bcrypt_hash, bcrypt_verify};
+use switchyard_domain::accounts::PasswordHasher;
+use switchyard_domain::accounts::password::{Password, bcrypt_hash, bcrypt_verify};
 use tokio::sync::Semaphore;
 
 #[derive(Debug, Clone)]

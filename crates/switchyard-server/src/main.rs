@@ -55,7 +55,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 Ok(())
             }
             SecretsCommand::GenerateMasterKey => {
-                println!("{}", switchyard_domain::crypto::MasterKey::generate_base64());
+                println!("{}", switchyard_domain::kernel::crypto::MasterKey::generate_base64());
                 Ok(())
             }
             SecretsCommand::Rotate { new_key } => {

@@ -3,8 +3,8 @@
 use std::io::{BufRead, IsTerminal};
 use std::sync::Arc;
 
-use switchyard_domain::accounts::{AdminCreation, Registration};
-use switchyard_domain::token::random_base62;
+use switchyard_domain::accounts::NewAccount;
+use switchyard_domain::{Admin, ConflictKind, DomainError, Role};
 
 use crate::clock::SystemClock;
 use crate::settings::Settings;
@@ -18,31 +18,33 @@ pub async fn create_admin(
     display_name: Option<&str>,
 ) -> anyhow::Result<()> {
     let piped = read_piped_password()?;
-    let generated = piped.is_none();
-    let password = piped.unwrap_or_else(|| random_base62(24));
-
     let database = open_database(settings).await?;
     if settings.database.auto_migrate {
         database.migrate_up().await?;
     }
     let accounts = accounts(settings, &database, Arc::new(SystemClock)).await?;
-    let outcome = accounts
-        .create_admin(Registration {
-            username,
-            display_name,
-            email,
-            password: &password,
-        })
-        .await;
+    let account = NewAccount {
+        username,
+        display_name,
+        email,
+        role: Role::Admin,
+        password: piped.as_deref(),
+    };
+    // The operator at the server's console holds the database already: no admin needs to exist.
+    let outcome = accounts.create_account(&Admin::operator(), None, account).await;
     database.close().await;
-    match outcome.map_err(|error| anyhow::anyhow!("cannot create the admin: {error}"))? {
-        AdminCreation::Created(user) => {
-            println!("created admin {} ({})", user.username, user.id);
-            if generated {
+    match outcome {
+        Ok(created) => {
+            println!("created admin {} ({})", created.user.username, created.user.id);
+            if let Some(password) = created.generated_password {
                 println!("password (shown once, store it now): {password}");
             }
         }
-        AdminCreation::Exists => println!("user {username} exists; nothing changed"),
+        Err(DomainError::Conflict {
+            kind: ConflictKind::UsernameTaken,
+            ..
+        }) => println!("user {username} exists; nothing changed"),
+        Err(error) => anyhow::bail!("cannot create the admin: {error}"),
     }
     Ok(())
 }
@@ -64,7 +66,7 @@ fn read_piped_password() -> anyhow::Result<Option<String>> {
 /// in only after the commit); otherwise the new key is printed, to be configured before restart.
 pub async fn rotate_master_key(settings: &Settings, new_key: Option<&str>) -> anyhow::Result<()> {
     use switchyard_domain::Clock;
-    use switchyard_domain::crypto::{MasterKey, SecretCipher};
+    use switchyard_domain::kernel::crypto::{MasterKey, SecretCipher};
 
     let database = open_database(settings).await?;
     let outcome = async {

@@ -10,7 +10,7 @@ use base64::engine::general_purpose::STANDARD;
 use chrono::{DateTime, Utc};
 use rand::RngCore;
 use secrecy::{ExposeSecret, SecretString};
-use switchyard_domain::crypto::{KEY_CHECK_SETTING, MasterKey, SecretCipher};
+use switchyard_domain::kernel::crypto::{KEY_CHECK_SETTING, MasterKey, SecretCipher};
 use switchyard_domain::{SettingKey, SettingsRepo};
 use switchyard_persistence::Backend;
 
@@ -95,7 +95,7 @@ impl InstanceSecret {
 pub fn jwt_secret(configured: Option<&SecretString>, backend: Backend, data_dir: &Path) -> anyhow::Result<Vec<u8>> {
     let secret = JWT_SECRET.resolve(configured, backend, data_dir, generate)?;
     anyhow::ensure!(
-        secret.len() >= switchyard_domain::token::MIN_SECRET_BYTES,
+        secret.len() >= switchyard_domain::accounts::token::MIN_SECRET_BYTES,
         "auth.jwt_secret is shorter than 32 bytes; make a strong one with `switchyard secrets generate`"
     );
     Ok(secret.into_bytes())

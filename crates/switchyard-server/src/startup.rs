@@ -8,20 +8,19 @@ use actix_web::HttpServer;
 use actix_web::dev::{Server, ServerHandle};
 use anyhow::Context;
 use switchyard_api::{Api, HttpSettings, RouteConfig, Services};
-use switchyard_domain::accounts::{AccountPorts, Accounts, AuthPolicy};
+use switchyard_domain::accounts::token::TokenKeys;
+use switchyard_domain::accounts::{AccountPorts, Accounts, Attempt, AuthPolicy, CacheLimits, IdentityCache, Scope};
 use switchyard_domain::catalog::{Catalog, CatalogPorts};
-use switchyard_domain::crypto::SecretCipher;
-use switchyard_domain::identity::IdentityCache;
-use switchyard_domain::token::TokenKeys;
+use switchyard_domain::kernel::crypto::SecretCipher;
 use switchyard_domain::{Clock, HealthProbe};
 use switchyard_persistence::{
-    Database, DatabaseOptions, SqlApiKeyRepo, SqlCapabilityRepo, SqlCatalogFileRepo, SqlCategoryRepo, SqlModelRepo,
-    SqlRefreshTokenRepo, SqlSettingsRepo, SqlSupplierRepo, SqlUserRepo,
+    Database, DatabaseOptions, InMemoryAttemptLimiter, SqlApiKeyRepo, SqlCapabilityRepo, SqlCatalogFileRepo,
+    SqlCategoryRepo, SqlModelRepo, SqlRefreshTokenRepo, SqlSettingsRepo, SqlSupplierRepo, SqlUserRepo,
 };
 use tokio_util::sync::CancellationToken;
 
 use crate::clock::SystemClock;
-use crate::settings::Settings;
+use crate::settings::{AuthSettings, RateLimits, Settings};
 use crate::supervisor::Supervisor;
 
 /// A bound, ready-to-run server with its background tasks.
@@ -74,9 +73,37 @@ impl std::fmt::Debug for Application {
     }
 }
 
+/// The lowest bcrypt cost accepted outside tests: below it a stolen hash is cheap to crack.
+pub const MIN_BCRYPT_COST: u32 = 10;
+
+/// Refuses a weak `auth.bcrypt_cost`, naming the fix, unless `auth.allow_weak_bcrypt` says so.
+fn check_bcrypt_cost(auth: &AuthSettings) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        auth.bcrypt_cost >= MIN_BCRYPT_COST || auth.allow_weak_bcrypt,
+        "auth.bcrypt_cost = {} is too weak: set it to {MIN_BCRYPT_COST} or more (the default is 12), \
+         or set auth.allow_weak_bcrypt = true where cheap hashes are wanted (tests only)",
+        auth.bcrypt_cost
+    );
+    Ok(())
+}
+
+/// The attempt limits of `auth.rate_limits`, per kind and scope.
+fn attempt_limits(limits: &RateLimits) -> [(Attempt, Scope, u32); 7] {
+    [
+        (Attempt::Login, Scope::Address, limits.login_per_address),
+        (Attempt::Login, Scope::Account, limits.login_per_account),
+        (Attempt::Register, Scope::Address, limits.register_per_address),
+        (Attempt::Refresh, Scope::Address, limits.refresh_per_address),
+        (Attempt::Refresh, Scope::Account, limits.refresh_per_account),
+        (Attempt::Password, Scope::Address, limits.password_per_address),
+        (Attempt::Password, Scope::Account, limits.password_per_account),
+    ]
+}
+
 /// The account use cases over this database, configured from `settings.auth`.
 pub async fn accounts(settings: &Settings, database: &Database, clock: Arc<dyn Clock>) -> anyhow::Result<Accounts> {
     let auth = &settings.auth;
+    check_bcrypt_cost(auth)?;
     let secret = crate::secrets::jwt_secret(auth.jwt_secret.as_ref(), database.backend(), &settings.data_dir)?;
     let duration = |d: Duration| chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX);
     let token_keys = TokenKeys::new(&secret, &auth.issuer, &auth.audience, duration(auth.access_token_ttl))?;
@@ -90,6 +117,7 @@ pub async fn accounts(settings: &Settings, database: &Database, clock: Arc<dyn C
         refresh_tokens: Arc::new(SqlRefreshTokenRepo::new(connection.clone())),
         keys: Arc::new(SqlApiKeyRepo::new(connection)),
         hasher: Arc::new(crate::hashing::BlockingBcrypt::new(auth.bcrypt_cost, hashes)),
+        limiter: Arc::new(InMemoryAttemptLimiter::new(&attempt_limits(&auth.rate_limits))),
         clock,
     };
     let policy = AuthPolicy {
@@ -98,6 +126,11 @@ pub async fn accounts(settings: &Settings, database: &Database, clock: Arc<dyn C
         lockout_duration: duration(auth.lockout_duration),
         refresh_ttl: duration(auth.refresh_token_ttl),
         refresh_reuse_grace: duration(auth.refresh_reuse_grace),
+        identity_cache: CacheLimits {
+            capacity: auth.identity_cache_capacity,
+            unknown_key_ttl: duration(auth.unknown_key_cache_ttl),
+            unknown_key_capacity: auth.unknown_key_cache_capacity,
+        },
     };
     Ok(Accounts::new(ports, token_keys, policy).await?)
 }
@@ -157,7 +190,6 @@ impl Application {
             body_limit: settings.server.body_limit,
             trusted_proxies: settings.server.trusted_proxies.clone(),
             cors_origins: settings.server.cors_origins.clone(),
-            login_rate_limit_per_minute: settings.auth.rate_limits.login_per_address,
         };
         let catalog = Arc::new(catalog(&database, cipher, clock.clone()));
         let services = Services {

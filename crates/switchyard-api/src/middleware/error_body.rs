@@ -57,12 +57,28 @@ pub async fn error_body(
         }
     };
     let mut rendered = render(api_error, gateway);
-    for name in [header::ALLOW, header::RETRY_AFTER, header::WWW_AUTHENTICATE] {
-        if let Some(value) = response.headers().get(&name) {
-            rendered.headers_mut().insert(name, value.clone());
+    keep_headers(response.headers(), rendered.headers_mut());
+    Ok(ServiceResponse::new(response.request().clone(), rendered))
+}
+
+/// Whether a header of the response being re-rendered must survive: what the status needs
+/// (`Allow`, `Retry-After`, `WWW-Authenticate`) and what CORS added, so a browser can read the
+/// error as it reads a success.
+fn kept(name: &header::HeaderName) -> bool {
+    matches!(
+        *name,
+        header::ALLOW | header::RETRY_AFTER | header::WWW_AUTHENTICATE | header::VARY
+    ) || name.as_str().starts_with("access-control-")
+}
+
+fn keep_headers(from: &header::HeaderMap, to: &mut header::HeaderMap) {
+    let names: Vec<header::HeaderName> = from.keys().filter(|name| kept(name)).cloned().collect();
+    for name in names {
+        to.remove(&name);
+        for value in from.get_all(&name) {
+            to.append(name.clone(), value.clone());
         }
     }
-    Ok(ServiceResponse::new(response.request().clone(), rendered))
 }
 
 /// The methods each route pattern answers, read from the OpenAPI document (which is generated

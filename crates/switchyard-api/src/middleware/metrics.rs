@@ -14,6 +14,7 @@ use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
 };
 use switchyard_domain::HealthProbe;
+use switchyard_domain::accounts::CacheSizes;
 
 /// The server's metrics.
 #[derive(Debug, Clone)]
@@ -22,6 +23,7 @@ pub struct Metrics {
     requests: IntCounterVec,
     duration: HistogramVec,
     pool: IntGaugeVec,
+    identity_cache: IntGaugeVec,
     queries: IntCounter,
     /// The pool's query count when last rendered (the counter is advanced by the difference).
     queries_seen: Arc<AtomicU64>,
@@ -52,14 +54,23 @@ impl Metrics {
         )?;
         registry.register(Box::new(requests.clone()))?;
         registry.register(Box::new(duration.clone()))?;
+        let identity_cache = IntGaugeVec::new(
+            Opts::new(
+                "identity_cache_entries",
+                "Entries held by the identity cache, by map (users, keys, unknown_keys)",
+            ),
+            &["cache"],
+        )?;
         let queries = IntCounter::new("db_queries_total", "Database statements run since start")?;
         registry.register(Box::new(pool.clone()))?;
         registry.register(Box::new(queries.clone()))?;
+        registry.register(Box::new(identity_cache.clone()))?;
         Ok(Self {
             registry,
             requests,
             duration,
             pool,
+            identity_cache,
             queries,
             queries_seen: Arc::new(AtomicU64::new(0)),
         })
@@ -72,8 +83,17 @@ impl Metrics {
         self.duration.with_label_values(&[method, route]).observe(seconds);
     }
 
-    /// The text exposition of every metric, with the pool read now.
-    pub fn render(&self, probe: &dyn HealthProbe) -> Result<String, prometheus::Error> {
+    /// The text exposition of every metric, with the pool and the identity cache read now.
+    pub fn render(&self, probe: &dyn HealthProbe, identities: CacheSizes) -> Result<String, prometheus::Error> {
+        for (cache, entries) in [
+            ("users", identities.users),
+            ("keys", identities.keys),
+            ("unknown_keys", identities.unknown_keys),
+        ] {
+            self.identity_cache
+                .with_label_values(&[cache])
+                .set(i64::try_from(entries).unwrap_or(i64::MAX));
+        }
         if let Some(stats) = probe.pool_stats() {
             let in_use = stats.connections.saturating_sub(stats.idle);
             self.pool.with_label_values(&["in_use"]).set(i64::from(in_use));

@@ -50,31 +50,43 @@ impl TrustedProxies {
         self.0.iter().any(|net| net.contains(&ip))
     }
 
-    /// The client's address: the peer, unless the peer is a trusted proxy, in which case the
-    /// rightmost `X-Forwarded-For` entry that is not itself a trusted proxy.
-    pub fn client_ip(&self, peer: Option<IpAddr>, forwarded_for: Option<&str>) -> Option<IpAddr> {
+    /// The client's address: the peer, unless the peer is a trusted proxy; then the right-most
+    /// `X-Forwarded-For` address (over every line of the header, in order) that is not a trusted
+    /// proxy: each proxy appends the address it saw, so everything left of the first untrusted
+    /// one is the client's own choice. When every address is a trusted proxy, the left-most one.
+    /// `None` when it cannot be known: no peer, or an entry that is not an address where the
+    /// client's should be (such requests share one bucket of the attempt limits).
+    pub fn client_ip<'a>(
+        &self,
+        peer: Option<IpAddr>,
+        forwarded_for: impl DoubleEndedIterator<Item = &'a str>,
+    ) -> Option<IpAddr> {
         let peer = peer?;
         if !self.trusts(peer) {
             return Some(peer);
         }
-        let Some(forwarded_for) = forwarded_for else {
-            return Some(peer);
-        };
         let mut client = peer;
-        for entry in forwarded_for.rsplit(',') {
-            match entry.trim().parse::<IpAddr>() {
-                Ok(ip) => {
-                    client = ip;
-                    if !self.trusts(ip) {
-                        break;
-                    }
-                }
-                // A malformed entry cannot be believed; stop at the last address we could.
-                Err(_) => break,
+        for entry in forwarded_for.rev().flat_map(|line| line.rsplit(',')) {
+            let entry = entry.trim();
+            if entry.is_empty() {
+                continue;
+            }
+            client = forwarded_address(entry)?;
+            if !self.trusts(client) {
+                break;
             }
         }
         Some(client)
     }
+}
+
+/// One `X-Forwarded-For` entry: an address, possibly with a port (`203.0.113.7:4711`,
+/// `[2001:db8::1]:4711`), as some proxies write it.
+fn forwarded_address(entry: &str) -> Option<IpAddr> {
+    entry
+        .parse::<IpAddr>()
+        .ok()
+        .or_else(|| entry.parse::<std::net::SocketAddr>().ok().map(|socket| socket.ip()))
 }
 
 /// The client's IP address as [`TrustedProxies::client_ip`] determined it.
@@ -93,12 +105,14 @@ pub async fn request_context(
     let request_id = RequestId::from_header(req.headers().get(&REQUEST_ID_HEADER));
     let proxies = req.app_data::<web::Data<TrustedProxies>>().cloned();
     let peer = req.peer_addr().map(|addr| addr.ip());
-    let forwarded_for = req
+    // A line that is not text cannot be read as addresses: it reads as a malformed entry.
+    let forwarded_for: Vec<&str> = req
         .headers()
-        .get("x-forwarded-for")
-        .and_then(|value| value.to_str().ok());
+        .get_all("x-forwarded-for")
+        .map(|value| value.to_str().unwrap_or("?"))
+        .collect();
     let client_ip = match proxies {
-        Some(proxies) => proxies.client_ip(peer, forwarded_for),
+        Some(proxies) => proxies.client_ip(peer, forwarded_for.into_iter()),
         None => peer,
     };
     let header = HeaderValue::from_str(request_id.as_str()).ok();
@@ -148,17 +162,48 @@ mod tests {
 
     #[test]
     fn forwarded_for_is_believed_only_from_trusted_proxies() {
-        let proxies = TrustedProxies(vec!["10.0.0.0/8".parse().unwrap_or_else(|_| IpNet::default())]);
-        let chain = Some("203.0.113.9, 10.0.0.2");
+        let proxies = TrustedProxies(vec!["10.0.0.0/8".parse().expect("a network")]);
+        let lines = |lines: &'static [&'static str]| lines.iter().copied();
+        let chain = lines(&["203.0.113.9, 10.0.0.2"]);
         assert_eq!(
-            proxies.client_ip(Some(ip("198.51.100.1")), chain),
+            proxies.client_ip(Some(ip("198.51.100.1")), chain.clone()),
             Some(ip("198.51.100.1"))
         );
         assert_eq!(proxies.client_ip(Some(ip("10.0.0.1")), chain), Some(ip("203.0.113.9")));
-        assert_eq!(proxies.client_ip(Some(ip("10.0.0.1")), None), Some(ip("10.0.0.1")));
         assert_eq!(
-            proxies.client_ip(Some(ip("10.0.0.1")), Some("203.0.113.9, bogus, 10.0.0.3")),
-            Some(ip("10.0.0.3"))
+            proxies.client_ip(Some(ip("10.0.0.1")), lines(&[])),
+            Some(ip("10.0.0.1"))
         );
+        // Every line counts, in order: what the client wrote on an earlier line is not believed.
+        assert_eq!(
+            proxies.client_ip(Some(ip("10.0.0.1")), lines(&["6.6.6.6", "203.0.113.9, 10.0.0.3"])),
+            Some(ip("203.0.113.9"))
+        );
+        // Everything trusted: the left-most hop.
+        assert_eq!(
+            proxies.client_ip(Some(ip("10.0.0.1")), lines(&["10.0.0.7, 10.0.0.3"])),
+            Some(ip("10.0.0.7"))
+        );
+        // Ports as some proxies write them.
+        assert_eq!(
+            proxies.client_ip(Some(ip("10.0.0.1")), lines(&["[2001:db8::1]:4711"])),
+            Some(ip("2001:db8::1"))
+        );
+    }
+
+    #[test]
+    fn an_unreadable_entry_where_the_client_should_be_makes_the_address_unknown() {
+        let proxies = TrustedProxies(vec!["10.0.0.0/8".parse().expect("a network")]);
+        let lines = |lines: &'static [&'static str]| lines.iter().copied();
+        assert_eq!(
+            proxies.client_ip(Some(ip("10.0.0.1")), lines(&["203.0.113.9, unknown"])),
+            None
+        );
+        assert_eq!(
+            proxies.client_ip(Some(ip("10.0.0.1")), lines(&["bogus, 203.0.113.9, 10.0.0.3"])),
+            Some(ip("203.0.113.9")),
+            "left of the client's address nothing matters"
+        );
+        assert_eq!(proxies.client_ip(None, lines(&[])), None);
     }
 }

@@ -3,20 +3,21 @@
 use actix_web::{HttpRequest, HttpResponse, delete, get, post, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use switchyard_domain::ports::{AdminChange, UserFilter};
-use switchyard_domain::user::{Role, UserId};
+use switchyard_domain::accounts::{AdminChange, NewAccount, UserFilter};
+use switchyard_domain::accounts::{Role, UserId};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
 use uuid::Uuid;
 
 use crate::AppState;
-use crate::auth::{AdminUser, request_id};
+use crate::auth::{AdminUser, client_address, request_id};
 use crate::dto::{UserBody, encode_cursor, page_request};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::Json;
 
 pub fn configure(cfg: &mut ServiceConfig<'_>) {
     cfg.service(list_users)
+        .service(create_user)
         .service(get_user)
         .service(activate)
         .service(deactivate)
@@ -86,6 +87,35 @@ impl From<RoleName> for Role {
     }
 }
 
+/// An account an admin creates.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateUserRequest {
+    /// 3–64 characters of `[A-Za-z0-9_.-]`.
+    #[schema(min_length = 3, max_length = 64, pattern = r"^[A-Za-z0-9_.-]+$")]
+    pub username: String,
+    /// 1–100 characters; defaults to the username.
+    #[serde(default)]
+    #[schema(min_length = 1, max_length = 100, pattern = r"\S")]
+    pub display_name: Option<String>,
+    #[serde(default)]
+    #[schema(format = Email, max_length = 254)]
+    pub email: Option<String>,
+    pub role: RoleName,
+    /// The password (same rules as registration); leave it out to have one generated and shown
+    /// once in the answer.
+    #[serde(default)]
+    #[schema(min_length = 8, max_length = 72)]
+    pub password: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CreatedUser {
+    pub user: UserBody,
+    /// The generated password, when none was given: shown this once, never stored in clear.
+    pub generated_password: Option<String>,
+}
+
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ResetPasswordRequest {
@@ -149,10 +179,48 @@ async fn list_users(
         locked: query.locked,
         include_deleted: query.include_deleted,
     };
-    let users = state.accounts.list_users(&admin.0, &filter, page).await?;
+    let users = state.accounts.list_users(&admin.admin, &filter, page).await?;
     Ok(HttpResponse::Ok().json(UserList {
         next_cursor: users.next.map(encode_cursor),
         data: users.items.into_iter().map(UserBody::from).collect(),
+    }))
+}
+
+/// Create an account (audited as `user.create`); with registration off, this is how people get one.
+#[utoipa::path(
+    tag = "admin",
+    security(("bearer_jwt" = [])),
+    request_body = CreateUserRequest,
+    responses(
+        (status = 201, description = "The account, and its password when it was generated", body = CreatedUser),
+        (status = 401, description = "No valid access token", body = ErrorBody),
+        (status = 403, description = "Not an admin", body = ErrorBody),
+        (status = 409, description = "Username or email taken", body = ErrorBody),
+        (status = 422, description = "A rule is broken", body = ErrorBody),
+    )
+)]
+#[post("/api/v1/admin/users")]
+async fn create_user(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    admin: AdminUser,
+    body: Json<CreateUserRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.0;
+    let account = NewAccount {
+        username: &body.username,
+        display_name: body.display_name.as_deref(),
+        email: body.email.as_deref(),
+        role: body.role.into(),
+        password: body.password.as_deref(),
+    };
+    let created = state
+        .accounts
+        .create_account(&admin.admin, request_id(&req), account)
+        .await?;
+    Ok(HttpResponse::Created().json(CreatedUser {
+        user: UserBody::from(created.user),
+        generated_password: created.generated_password,
     }))
 }
 
@@ -170,7 +238,7 @@ async fn list_users(
 )]
 #[get("/api/v1/admin/users/{id}")]
 async fn get_user(state: web::Data<AppState>, admin: AdminUser, id: web::Path<Uuid>) -> Result<HttpResponse, ApiError> {
-    let user = state.accounts.get_user(&admin.0, UserId(*id)).await?;
+    let user = state.accounts.get_user(&admin.admin, UserId(*id)).await?;
     Ok(HttpResponse::Ok().json(UserBody::from(user)))
 }
 
@@ -183,7 +251,7 @@ async fn apply(
 ) -> Result<HttpResponse, ApiError> {
     let user = state
         .accounts
-        .change_user(&admin.0, request_id(req), UserId(id), change)
+        .change_user(&admin.admin, request_id(req), UserId(id), change)
         .await?;
     Ok(HttpResponse::Ok().json(UserBody::from(user)))
 }
@@ -267,7 +335,13 @@ async fn reset_password(
 ) -> Result<HttpResponse, ApiError> {
     let user = state
         .accounts
-        .reset_password(&admin.0, request_id(&req), UserId(*id), &body.0.password)
+        .reset_password(
+            &admin.admin,
+            &client_address(&req),
+            request_id(&req),
+            UserId(*id),
+            &body.0.password,
+        )
         .await?;
     Ok(HttpResponse::Ok().json(UserBody::from(user)))
 }
@@ -325,7 +399,7 @@ async fn list_audit(
     query: web::Query<AuditQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let page = page_request(query.limit, query.cursor.as_deref())?;
-    let events = state.accounts.audit_events(&admin.0, page).await?;
+    let events = state.accounts.audit_events(&admin.admin, page).await?;
     Ok(HttpResponse::Ok().json(AuditEventList {
         next_cursor: events.next.map(encode_cursor),
         data: events

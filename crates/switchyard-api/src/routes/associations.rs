@@ -4,15 +4,15 @@
 
 use actix_web::{HttpResponse, delete, post, web};
 use serde::{Deserialize, Serialize};
-use switchyard_domain::capability::CapabilityId;
-use switchyard_domain::category::CategoryId;
-use switchyard_domain::model::ModelId;
+use switchyard_domain::catalog::CapabilityId;
+use switchyard_domain::catalog::CategoryId;
+use switchyard_domain::catalog::ModelId;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
 use uuid::Uuid;
 
 use crate::AppState;
-use crate::auth::AuthUser;
+use crate::auth::AdminUser;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::Json;
 
@@ -59,14 +59,14 @@ pub struct CategoryAssociation {
 #[post("/api/v1/capabilities/associations")]
 async fn link_capability(
     state: web::Data<AppState>,
-    user: AuthUser,
+    user: AdminUser,
     body: Json<CapabilityAssociation>,
 ) -> Result<HttpResponse, ApiError> {
     let link = body.0;
     state
         .catalog
         .link_capability(
-            &user.0,
+            &user.admin,
             ModelId(link.model_id),
             CapabilityId(link.capability_id),
             link.config_json.clone(),
@@ -85,12 +85,12 @@ async fn link_capability(
 #[delete("/api/v1/capabilities/associations")]
 async fn unlink_capability(
     state: web::Data<AppState>,
-    user: AuthUser,
+    user: AdminUser,
     query: web::Query<CapabilityLinkQuery>,
 ) -> Result<HttpResponse, ApiError> {
     state
         .catalog
-        .unlink_capability(&user.0, ModelId(query.model_id), CapabilityId(query.capability_id))
+        .unlink_capability(&user.admin, ModelId(query.model_id), CapabilityId(query.capability_id))
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -101,13 +101,13 @@ async fn unlink_capability(
 #[post("/api/v1/categories/associations")]
 async fn link_category(
     state: web::Data<AppState>,
-    user: AuthUser,
+    user: AdminUser,
     body: Json<CategoryAssociation>,
 ) -> Result<HttpResponse, ApiError> {
     let link = body.0;
     state
         .catalog
-        .link_category(&user.0, ModelId(link.model_id), CategoryId(link.category_id))
+        .link_category(&user.admin, ModelId(link.model_id), CategoryId(link.category_id))
         .await?;
     Ok(HttpResponse::Ok().json(link))
 }
@@ -118,12 +118,12 @@ async fn link_category(
 #[delete("/api/v1/categories/associations")]
 async fn unlink_category(
     state: web::Data<AppState>,
-    user: AuthUser,
+    user: AdminUser,
     query: web::Query<CategoryAssociation>,
 ) -> Result<HttpResponse, ApiError> {
     state
         .catalog
-        .unlink_category(&user.0, ModelId(query.model_id), CategoryId(query.category_id))
+        .unlink_category(&user.admin, ModelId(query.model_id), CategoryId(query.category_id))
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -1,19 +1,16 @@
 //! `/api/v1/auth`: register, login, refresh, logout.
 
-use std::net::IpAddr;
-
-use actix_web::{HttpMessage, HttpRequest, HttpResponse, post, web};
+use actix_web::{HttpRequest, HttpResponse, post, web};
 use serde::{Deserialize, Serialize};
-use switchyard_domain::DomainError;
 use switchyard_domain::accounts::{Registration, TokenPair};
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::AppState;
+use crate::auth::client_address;
 use crate::dto::UserBody;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::Json;
-use crate::middleware::request_context::ClientIp;
 
 pub fn configure(cfg: &mut ServiceConfig<'_>) {
     cfg.service(register).service(login).service(refresh).service(logout);
@@ -83,20 +80,23 @@ impl From<TokenPair> for TokenResponse {
         (status = 403, description = "Registration is disabled", body = ErrorBody),
         (status = 409, description = "Username or email taken", body = ErrorBody),
         (status = 422, description = "A rule is broken", body = ErrorBody),
+        (status = 429, description = "Too many attempts from this address", body = ErrorBody),
     )
 )]
 #[post("/api/v1/auth/register")]
-async fn register(state: web::Data<AppState>, body: Json<RegisterRequest>) -> Result<HttpResponse, ApiError> {
+async fn register(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: Json<RegisterRequest>,
+) -> Result<HttpResponse, ApiError> {
     let body = body.0;
-    let user = state
-        .accounts
-        .register(Registration {
-            username: &body.username,
-            display_name: body.display_name.as_deref(),
-            email: body.email.as_deref(),
-            password: &body.password,
-        })
-        .await?;
+    let registration = Registration {
+        username: &body.username,
+        display_name: body.display_name.as_deref(),
+        email: body.email.as_deref(),
+        password: &body.password,
+    };
+    let user = state.accounts.register(registration, &client_address(&req)).await?;
     Ok(HttpResponse::Created().json(UserBody::from(user)))
 }
 
@@ -107,8 +107,8 @@ async fn register(state: web::Data<AppState>, body: Json<RegisterRequest>) -> Re
     responses(
         (status = 200, description = "Logged in", body = TokenResponse),
         (status = 401, description = "Wrong credentials", body = ErrorBody),
-        (status = 403, description = "Account locked or deactivated", body = ErrorBody),
-        (status = 429, description = "Too many attempts from this address", body = ErrorBody),
+        (status = 403, description = "Account locked or deactivated (the same answer whatever the password)", body = ErrorBody),
+        (status = 429, description = "Too many attempts from this address or for this account", body = ErrorBody),
     )
 )]
 #[post("/api/v1/auth/login")]
@@ -117,27 +117,11 @@ async fn login(
     state: web::Data<AppState>,
     body: Json<LoginRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let client_ip = req.extensions().get::<ClientIp>().and_then(|ip| ip.0);
-    check_login_rate(&state, client_ip)?;
-    let pair = state.accounts.login(&body.0.username, &body.0.password).await?;
+    let pair = state
+        .accounts
+        .login(&body.0.username, &body.0.password, &client_address(&req))
+        .await?;
     Ok(HttpResponse::Ok().json(TokenResponse::from(pair)))
-}
-
-fn check_login_rate(state: &AppState, client_ip: Option<IpAddr>) -> Result<(), ApiError> {
-    let Some(ip) = client_ip else {
-        return Ok(());
-    };
-    let limiter = &state.login_limiter;
-    // Forget idle addresses now and then, so the table stays small under a scan.
-    if limiter.len() > 10_000 {
-        limiter.retain_recent();
-    }
-    limiter.check_key(&ip).map_err(|not_until| {
-        let wait = not_until.wait_time_from(governor::clock::Clock::now(&governor::clock::DefaultClock::default()));
-        ApiError::from(DomainError::RateLimited {
-            retry_after_seconds: wait.as_secs().max(1),
-        })
-    })
 }
 
 /// Trade a refresh token for a new pair (the old one is spent).
@@ -147,11 +131,19 @@ fn check_login_rate(state: &AppState, client_ip: Option<IpAddr>) -> Result<(), A
     responses(
         (status = 200, description = "A new pair", body = TokenResponse),
         (status = 401, description = "Invalid, expired, revoked or reused refresh token", body = ErrorBody),
+        (status = 429, description = "Too many attempts from this address or for this session's account", body = ErrorBody),
     )
 )]
 #[post("/api/v1/auth/refresh")]
-async fn refresh(state: web::Data<AppState>, body: Json<RefreshRequest>) -> Result<HttpResponse, ApiError> {
-    let pair = state.accounts.refresh(&body.0.refresh_token).await?;
+async fn refresh(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: Json<RefreshRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let pair = state
+        .accounts
+        .refresh(&body.0.refresh_token, &client_address(&req))
+        .await?;
     Ok(HttpResponse::Ok().json(TokenResponse::from(pair)))
 }
 

@@ -4,14 +4,14 @@
 use actix_web::{HttpResponse, delete, get, patch, post, put, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use switchyard_domain::capability::{Capability, CapabilityDomain, CapabilityId, CapabilityInput, Modality};
 use switchyard_domain::catalog::CapabilityFilter;
+use switchyard_domain::catalog::{Capability, CapabilityDomain, CapabilityId, CapabilityInput, Modality};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
 use uuid::Uuid;
 
 use crate::AppState;
-use crate::auth::AuthUser;
+use crate::auth::{AdminUser, AuthUser};
 use crate::dto::{double_option, encode_cursor, page_request};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::Json;
@@ -206,6 +206,22 @@ pub struct CapabilityPatch {
     pub is_active: Option<bool>,
 }
 
+impl From<CapabilityPatch> for switchyard_domain::catalog::CapabilityPatch {
+    fn from(patch: CapabilityPatch) -> Self {
+        let texts = |names: Vec<ModalityName>| names.into_iter().map(modality_text).collect();
+        Self {
+            name: patch.name,
+            display_name: patch.display_name.map(Some),
+            description: patch.description,
+            capability_type: patch.capability_type.map(Some),
+            input_types: patch.input_types.map(texts),
+            output_types: patch.output_types.map(texts),
+            domain: patch.domain.map(|domain| domain.domain().as_str().to_owned()),
+            is_active: patch.is_active.map(Some),
+        }
+    }
+}
+
 /// Capabilities, newest first.
 #[utoipa::path(tag = "catalog", security(("bearer_jwt" = [])), params(CapabilityListQuery),
     responses((status = 200, description = "A page of capabilities", body = CapabilityList)))]
@@ -236,10 +252,10 @@ async fn list_capabilities(
 #[post("/api/v1/capabilities")]
 async fn create_capability(
     state: web::Data<AppState>,
-    user: AuthUser,
+    user: AdminUser,
     body: Json<CapabilityRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let capability = state.catalog.create_capability(&user.0, body.0.into()).await?;
+    let capability = state.catalog.create_capability(&user.admin, body.0.into()).await?;
     Ok(HttpResponse::Created().json(CapabilityBody::from(capability)))
 }
 
@@ -265,13 +281,13 @@ async fn get_capability(
 #[put("/api/v1/capabilities/{capability_id:[0-9a-fA-F-]+}")]
 async fn replace_capability(
     state: web::Data<AppState>,
-    user: AuthUser,
+    user: AdminUser,
     capability_id: web::Path<Uuid>,
     body: Json<CapabilityRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let capability = state
         .catalog
-        .replace_capability(&user.0, CapabilityId(*capability_id), body.0.into())
+        .replace_capability(&user.admin, CapabilityId(*capability_id), body.0.into())
         .await?;
     Ok(HttpResponse::Ok().json(CapabilityBody::from(capability)))
 }
@@ -283,33 +299,14 @@ async fn replace_capability(
 #[patch("/api/v1/capabilities/{capability_id:[0-9a-fA-F-]+}")]
 async fn patch_capability(
     state: web::Data<AppState>,
-    user: AuthUser,
+    user: AdminUser,
     capability_id: web::Path<Uuid>,
     body: Json<CapabilityPatch>,
 ) -> Result<HttpResponse, ApiError> {
-    user.0.require_admin()?;
-    let id = CapabilityId(*capability_id);
-    let current = state.catalog.get_capability(&user.0, id).await?.spec;
-    let patch = body.0;
-    let texts = |patch: Option<Vec<ModalityName>>, current: &std::collections::BTreeSet<Modality>| match patch {
-        Some(names) => names.into_iter().map(modality_text).collect(),
-        None => current.iter().map(|modality| modality.as_str().to_owned()).collect(),
-    };
-    let input = CapabilityInput {
-        input_types: texts(patch.input_types, &current.input_types),
-        output_types: texts(patch.output_types, &current.output_types),
-        name: patch.name.unwrap_or(current.name),
-        display_name: Some(patch.display_name.unwrap_or(current.display_name)),
-        description: patch.description.unwrap_or(current.description),
-        capability_type: Some(patch.capability_type.unwrap_or(current.capability_type)),
-        domain: patch
-            .domain
-            .map_or(current.domain, DomainName::domain)
-            .as_str()
-            .to_owned(),
-        is_active: Some(patch.is_active.unwrap_or(current.is_active)),
-    };
-    let capability = state.catalog.replace_capability(&user.0, id, input).await?;
+    let capability = state
+        .catalog
+        .patch_capability(&user.admin, CapabilityId(*capability_id), body.0.into())
+        .await?;
     Ok(HttpResponse::Ok().json(CapabilityBody::from(capability)))
 }
 
@@ -319,12 +316,12 @@ async fn patch_capability(
 #[delete("/api/v1/capabilities/{capability_id:[0-9a-fA-F-]+}")]
 async fn delete_capability(
     state: web::Data<AppState>,
-    user: AuthUser,
+    user: AdminUser,
     capability_id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     state
         .catalog
-        .set_capability_deleted(&user.0, CapabilityId(*capability_id), true)
+        .set_capability_deleted(&user.admin, CapabilityId(*capability_id), true)
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -335,12 +332,12 @@ async fn delete_capability(
 #[post("/api/v1/capabilities/{capability_id:[0-9a-fA-F-]+}/restore")]
 async fn restore_capability(
     state: web::Data<AppState>,
-    user: AuthUser,
+    user: AdminUser,
     capability_id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     let capability = state
         .catalog
-        .set_capability_deleted(&user.0, CapabilityId(*capability_id), false)
+        .set_capability_deleted(&user.admin, CapabilityId(*capability_id), false)
         .await?;
     Ok(HttpResponse::Ok().json(CapabilityBody::from(capability)))
 }

@@ -4,13 +4,13 @@
 use actix_web::{HttpResponse, delete, get, patch, post, put, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use switchyard_domain::category::{Category, CategoryId, CategoryInput, CategoryNode, DeleteMode};
+use switchyard_domain::catalog::{Category, CategoryId, CategoryInput, CategoryNode, DeleteMode};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
 use uuid::Uuid;
 
 use crate::AppState;
-use crate::auth::AuthUser;
+use crate::auth::{AdminUser, AuthUser};
 use crate::dto::double_option;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::Json;
@@ -147,6 +147,19 @@ pub struct CategoryPatch {
     pub is_active: Option<bool>,
 }
 
+impl From<CategoryPatch> for switchyard_domain::catalog::CategoryPatch {
+    fn from(patch: CategoryPatch) -> Self {
+        Self {
+            name: patch.name,
+            display_name: patch.display_name.map(Some),
+            description: patch.description,
+            category_type: patch.category_type.map(Some),
+            parent_id: patch.parent_id,
+            is_active: patch.is_active.map(Some),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum DeleteModeName {
@@ -185,10 +198,10 @@ async fn tree(
 #[post("/api/v1/categories")]
 async fn create_category(
     state: web::Data<AppState>,
-    user: AuthUser,
+    user: AdminUser,
     body: Json<CategoryRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let category = state.catalog.create_category(&user.0, body.0.into()).await?;
+    let category = state.catalog.create_category(&user.admin, body.0.into()).await?;
     Ok(HttpResponse::Created().json(CategoryBody::from(category)))
 }
 
@@ -211,13 +224,13 @@ async fn get_category(
 #[put("/api/v1/categories/{category_id:[0-9a-fA-F-]+}")]
 async fn replace_category(
     state: web::Data<AppState>,
-    user: AuthUser,
+    user: AdminUser,
     category_id: web::Path<Uuid>,
     body: Json<CategoryRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let category = state
         .catalog
-        .replace_category(&user.0, CategoryId(*category_id), body.0.into())
+        .replace_category(&user.admin, CategoryId(*category_id), body.0.into())
         .await?;
     Ok(HttpResponse::Ok().json(CategoryBody::from(category)))
 }
@@ -229,23 +242,14 @@ async fn replace_category(
 #[patch("/api/v1/categories/{category_id:[0-9a-fA-F-]+}")]
 async fn patch_category(
     state: web::Data<AppState>,
-    user: AuthUser,
+    user: AdminUser,
     category_id: web::Path<Uuid>,
     body: Json<CategoryPatch>,
 ) -> Result<HttpResponse, ApiError> {
-    user.0.require_admin()?;
-    let id = CategoryId(*category_id);
-    let current = state.catalog.get_category(&user.0, id).await?.spec;
-    let patch = body.0;
-    let input = CategoryInput {
-        name: patch.name.unwrap_or(current.name),
-        display_name: Some(patch.display_name.unwrap_or(current.display_name)),
-        description: patch.description.unwrap_or(current.description),
-        category_type: Some(patch.category_type.unwrap_or(current.category_type)),
-        parent_id: patch.parent_id.unwrap_or(current.parent_id.map(|parent| parent.0)),
-        is_active: Some(patch.is_active.unwrap_or(current.is_active)),
-    };
-    let category = state.catalog.replace_category(&user.0, id, input).await?;
+    let category = state
+        .catalog
+        .patch_category(&user.admin, CategoryId(*category_id), body.0.into())
+        .await?;
     Ok(HttpResponse::Ok().json(CategoryBody::from(category)))
 }
 
@@ -255,7 +259,7 @@ async fn patch_category(
 #[delete("/api/v1/categories/{category_id:[0-9a-fA-F-]+}")]
 async fn delete_category(
     state: web::Data<AppState>,
-    user: AuthUser,
+    user: AdminUser,
     category_id: web::Path<Uuid>,
     query: web::Query<DeleteQuery>,
 ) -> Result<HttpResponse, ApiError> {
@@ -265,7 +269,7 @@ async fn delete_category(
     };
     state
         .catalog
-        .delete_category(&user.0, CategoryId(*category_id), mode)
+        .delete_category(&user.admin, CategoryId(*category_id), mode)
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -276,12 +280,12 @@ async fn delete_category(
 #[post("/api/v1/categories/{category_id:[0-9a-fA-F-]+}/restore")]
 async fn restore_category(
     state: web::Data<AppState>,
-    user: AuthUser,
+    user: AdminUser,
     category_id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     let category = state
         .catalog
-        .restore_category(&user.0, CategoryId(*category_id))
+        .restore_category(&user.admin, CategoryId(*category_id))
         .await?;
     Ok(HttpResponse::Ok().json(CategoryBody::from(category)))
 }

@@ -22,7 +22,11 @@ pub struct OpenApiDocument(pub String);
 )]
 #[get("/metrics")]
 async fn metrics(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let text = state.metrics.render(state.probe.as_ref()).map_err(ApiError::internal)?;
+    let identities = state.accounts.identity_cache().sizes();
+    let text = state
+        .metrics
+        .render(state.probe.as_ref(), identities)
+        .map_err(ApiError::internal)?;
     Ok(HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
         .body(text))

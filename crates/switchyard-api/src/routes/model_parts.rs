@@ -4,14 +4,14 @@
 use actix_web::{HttpResponse, delete, get, post, put, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use switchyard_domain::model::{ModelId, Route, RouteId, RouteInput};
-use switchyard_domain::parameter::{Parameter, ParameterId, ParameterInput};
+use switchyard_domain::catalog::{ModelId, Route, RouteId, RouteInput};
+use switchyard_domain::catalog::{Parameter, ParameterId, ParameterInput};
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 use uuid::Uuid;
 
 use crate::AppState;
-use crate::auth::AuthUser;
+use crate::auth::{AdminUser, AuthUser};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::Json;
 use crate::routes::models::SupplierRef;
@@ -249,13 +249,13 @@ async fn list_parameters(
 #[post("/api/v1/models/{model_id:[0-9a-fA-F-]+}/parameters")]
 async fn create_parameter(
     state: web::Data<AppState>,
-    user: AuthUser,
+    user: AdminUser,
     model_id: web::Path<Uuid>,
     body: Json<ParameterRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let parameter = state
         .catalog
-        .create_parameter(&user.0, ModelId(*model_id), body.0.into())
+        .create_parameter(&user.admin, ModelId(*model_id), body.0.into())
         .await?;
     Ok(HttpResponse::Created().json(ParameterBody::from(parameter)))
 }
@@ -267,14 +267,14 @@ async fn create_parameter(
 #[put("/api/v1/models/{model_id:[0-9a-fA-F-]+}/parameters/{parameter_id}")]
 async fn replace_parameter(
     state: web::Data<AppState>,
-    user: AuthUser,
+    user: AdminUser,
     path: web::Path<(Uuid, Uuid)>,
     body: Json<ParameterRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let (model_id, parameter_id) = path.into_inner();
     let parameter = state
         .catalog
-        .replace_parameter(&user.0, ModelId(model_id), ParameterId(parameter_id), body.0.into())
+        .replace_parameter(&user.admin, ModelId(model_id), ParameterId(parameter_id), body.0.into())
         .await?;
     Ok(HttpResponse::Ok().json(ParameterBody::from(parameter)))
 }
@@ -286,13 +286,13 @@ async fn replace_parameter(
 #[delete("/api/v1/models/{model_id:[0-9a-fA-F-]+}/parameters/{parameter_id}")]
 async fn delete_parameter(
     state: web::Data<AppState>,
-    user: AuthUser,
+    user: AdminUser,
     path: web::Path<(Uuid, Uuid)>,
 ) -> Result<HttpResponse, ApiError> {
     let (model_id, parameter_id) = path.into_inner();
     state
         .catalog
-        .delete_parameter(&user.0, ModelId(model_id), ParameterId(parameter_id))
+        .delete_parameter(&user.admin, ModelId(model_id), ParameterId(parameter_id))
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -318,13 +318,13 @@ async fn list_routes(
 #[post("/api/v1/models/{model_id:[0-9a-fA-F-]+}/routes")]
 async fn create_route(
     state: web::Data<AppState>,
-    user: AuthUser,
+    user: AdminUser,
     model_id: web::Path<Uuid>,
     body: Json<RouteRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let route = state
         .catalog
-        .create_route(&user.0, ModelId(*model_id), body.0.into())
+        .create_route(&user.admin, ModelId(*model_id), body.0.into())
         .await?;
     Ok(HttpResponse::Created().json(RouteBody::from(route)))
 }
@@ -336,14 +336,14 @@ async fn create_route(
 #[put("/api/v1/models/{model_id:[0-9a-fA-F-]+}/routes/{route_id}")]
 async fn replace_route(
     state: web::Data<AppState>,
-    user: AuthUser,
+    user: AdminUser,
     path: web::Path<(Uuid, Uuid)>,
     body: Json<RouteRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let (model_id, route_id) = path.into_inner();
     let route = state
         .catalog
-        .replace_route(&user.0, ModelId(model_id), RouteId(route_id), body.0.into())
+        .replace_route(&user.admin, ModelId(model_id), RouteId(route_id), body.0.into())
         .await?;
     Ok(HttpResponse::Ok().json(RouteBody::from(route)))
 }
@@ -355,13 +355,13 @@ async fn replace_route(
 #[delete("/api/v1/models/{model_id:[0-9a-fA-F-]+}/routes/{route_id}")]
 async fn delete_route(
     state: web::Data<AppState>,
-    user: AuthUser,
+    user: AdminUser,
     path: web::Path<(Uuid, Uuid)>,
 ) -> Result<HttpResponse, ApiError> {
     let (model_id, route_id) = path.into_inner();
     state
         .catalog
-        .delete_route(&user.0, ModelId(model_id), RouteId(route_id))
+        .delete_route(&user.admin, ModelId(model_id), RouteId(route_id))
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -5,14 +5,14 @@
 use actix_web::{HttpResponse, delete, get, patch, post, put, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use switchyard_domain::model::{Model, ModelDetail, ModelId, ModelInput, ModelType, SubType, SupplierSummary};
-use switchyard_domain::model_catalog::ModelFilter;
+use switchyard_domain::catalog::ModelFilter;
+use switchyard_domain::catalog::{Model, ModelDetail, ModelId, ModelInput, ModelType, SubType, SupplierSummary};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
 use uuid::Uuid;
 
 use crate::AppState;
-use crate::auth::AuthUser;
+use crate::auth::{AdminUser, AuthUser};
 use crate::dto::{double_option, encode_cursor, page_request};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::Json;
@@ -365,6 +365,29 @@ pub struct ModelPatch {
     pub is_active: Option<bool>,
 }
 
+impl From<ModelPatch> for switchyard_domain::catalog::ModelPatch {
+    fn from(patch: ModelPatch) -> Self {
+        Self {
+            name: patch.name,
+            display_name: patch.display_name.map(Some),
+            description: patch.description,
+            supplier_id: patch.supplier_id,
+            upstream_name: patch.upstream_name,
+            model_type: patch.model_type.map(|kind| kind.domain().as_str().to_owned()),
+            sub_type: patch.sub_type.map(|sub| Some(sub.domain().as_str().to_owned())),
+            context_window: patch.context_window,
+            max_output_tokens: patch.max_output_tokens,
+            input_price: patch.input_price,
+            cached_input_price: patch.cached_input_price,
+            output_price: patch.output_price,
+            currency: patch.currency,
+            rate_limit_per_minute: patch.rate_limit_per_minute,
+            api_version: patch.api_version,
+            is_active: patch.is_active.map(Some),
+        }
+    }
+}
+
 /// Which model becomes the default of its type.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -412,10 +435,10 @@ async fn list_models(
 #[post("/api/v1/models")]
 async fn create_model(
     state: web::Data<AppState>,
-    user: AuthUser,
+    user: AdminUser,
     body: Json<ModelRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let model = state.catalog.create_model(&user.0, body.0.into()).await?;
+    let model = state.catalog.create_model(&user.admin, body.0.into()).await?;
     Ok(HttpResponse::Created().json(ModelBody::from(model)))
 }
 
@@ -436,12 +459,12 @@ async fn list_defaults(state: web::Data<AppState>, user: AuthUser) -> Result<Htt
 #[post("/api/v1/models/set-default")]
 async fn set_default(
     state: web::Data<AppState>,
-    user: AuthUser,
+    user: AdminUser,
     body: Json<SetDefaultRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let model = state
         .catalog
-        .set_default_model(&user.0, ModelId(body.0.model_id))
+        .set_default_model(&user.admin, ModelId(body.0.model_id))
         .await?;
     Ok(HttpResponse::Ok().json(ModelBody::from(model)))
 }
@@ -465,13 +488,13 @@ async fn get_model(
 #[put("/api/v1/models/{model_id:[0-9a-fA-F-]+}")]
 async fn replace_model(
     state: web::Data<AppState>,
-    user: AuthUser,
+    user: AdminUser,
     model_id: web::Path<Uuid>,
     body: Json<ModelRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let model = state
         .catalog
-        .replace_model(&user.0, ModelId(*model_id), body.0.into())
+        .replace_model(&user.admin, ModelId(*model_id), body.0.into())
         .await?;
     Ok(HttpResponse::Ok().json(ModelBody::from(model)))
 }
@@ -483,43 +506,14 @@ async fn replace_model(
 #[patch("/api/v1/models/{model_id:[0-9a-fA-F-]+}")]
 async fn patch_model(
     state: web::Data<AppState>,
-    user: AuthUser,
+    user: AdminUser,
     model_id: web::Path<Uuid>,
     body: Json<ModelPatch>,
 ) -> Result<HttpResponse, ApiError> {
-    user.0.require_admin()?;
-    let id = ModelId(*model_id);
-    let current = state.catalog.get_model(&user.0, id).await?.model.spec;
-    let patch = body.0;
-    let input = ModelInput {
-        name: patch.name.unwrap_or(current.name),
-        display_name: Some(patch.display_name.unwrap_or(current.display_name)),
-        description: patch.description.unwrap_or(current.description),
-        supplier_id: patch.supplier_id.unwrap_or(current.supplier_id.0),
-        upstream_name: patch.upstream_name.unwrap_or(current.upstream_name),
-        model_type: patch
-            .model_type
-            .map_or(current.model_type, ModelTypeName::domain)
-            .as_str()
-            .to_owned(),
-        sub_type: Some(
-            patch
-                .sub_type
-                .map_or(current.sub_type, SubTypeName::domain)
-                .as_str()
-                .to_owned(),
-        ),
-        context_window: patch.context_window.unwrap_or(current.context_window),
-        max_output_tokens: patch.max_output_tokens.unwrap_or(current.max_output_tokens),
-        input_price: patch.input_price.unwrap_or(current.pricing.input),
-        cached_input_price: patch.cached_input_price.unwrap_or(current.pricing.cached_input),
-        output_price: patch.output_price.unwrap_or(current.pricing.output),
-        currency: patch.currency.unwrap_or(current.pricing.currency),
-        rate_limit_per_minute: patch.rate_limit_per_minute.unwrap_or(current.rate_limit_per_minute),
-        api_version: patch.api_version.unwrap_or(current.api_version),
-        is_active: Some(patch.is_active.unwrap_or(current.is_active)),
-    };
-    let model = state.catalog.replace_model(&user.0, id, input).await?;
+    let model = state
+        .catalog
+        .patch_model(&user.admin, ModelId(*model_id), body.0.into())
+        .await?;
     Ok(HttpResponse::Ok().json(ModelBody::from(model)))
 }
 
@@ -529,12 +523,12 @@ async fn patch_model(
 #[delete("/api/v1/models/{model_id:[0-9a-fA-F-]+}")]
 async fn delete_model(
     state: web::Data<AppState>,
-    user: AuthUser,
+    user: AdminUser,
     model_id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     state
         .catalog
-        .set_model_deleted(&user.0, ModelId(*model_id), true)
+        .set_model_deleted(&user.admin, ModelId(*model_id), true)
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -545,12 +539,12 @@ async fn delete_model(
 #[post("/api/v1/models/{model_id:[0-9a-fA-F-]+}/restore")]
 async fn restore_model(
     state: web::Data<AppState>,
-    user: AuthUser,
+    user: AdminUser,
     model_id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     let model = state
         .catalog
-        .set_model_deleted(&user.0, ModelId(*model_id), false)
+        .set_model_deleted(&user.admin, ModelId(*model_id), false)
         .await?;
     Ok(HttpResponse::Ok().json(ModelBody::from(model)))
 }

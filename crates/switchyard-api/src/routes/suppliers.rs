@@ -5,15 +5,15 @@ use actix_web::{HttpResponse, delete, get, patch, post, put, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use switchyard_domain::accounts::Principal;
+use switchyard_domain::accounts::Role;
 use switchyard_domain::catalog::{KeyUpdate, SupplierFilter};
-use switchyard_domain::supplier::{Protocol, Supplier, SupplierId, SupplierInput};
-use switchyard_domain::user::Role;
+use switchyard_domain::catalog::{Protocol, Supplier, SupplierId, SupplierInput};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
 use uuid::Uuid;
 
 use crate::AppState;
-use crate::auth::AuthUser;
+use crate::auth::{AdminUser, AuthUser};
 use crate::dto::{double_option, encode_cursor, page_request};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::Json;
@@ -208,6 +208,24 @@ pub struct SupplierPatch {
     pub is_active: Option<bool>,
 }
 
+impl From<SupplierPatch> for switchyard_domain::catalog::SupplierPatch {
+    fn from(patch: SupplierPatch) -> Self {
+        Self {
+            name: patch.name,
+            display_name: patch.display_name.map(Some),
+            description: patch.description,
+            protocol: patch.protocol.map(|protocol| protocol.domain().as_str().to_owned()),
+            base_url: patch.base_url,
+            api_key_required: patch.api_key_required.map(Some),
+            website: patch.website,
+            api_docs: patch.api_docs,
+            category: patch.category,
+            logo: patch.logo,
+            is_active: patch.is_active.map(Some),
+        }
+    }
+}
+
 fn key_update(api_key: Option<Option<String>>) -> KeyUpdate {
     match api_key {
         None => KeyUpdate::Keep,
@@ -270,12 +288,12 @@ async fn list_suppliers(
 #[post("/api/v1/suppliers")]
 async fn create_supplier(
     state: web::Data<AppState>,
-    user: AuthUser,
+    user: AdminUser,
     body: Json<SupplierRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let (input, key) = body.0.into_parts();
-    let supplier = state.catalog.create_supplier(&user.0, input, key).await?;
-    Ok(HttpResponse::Created().json(SupplierBody::new(supplier, &user.0)))
+    let supplier = state.catalog.create_supplier(&user.admin, input, key).await?;
+    Ok(HttpResponse::Created().json(SupplierBody::new(supplier, &user.principal)))
 }
 
 /// One supplier.
@@ -297,16 +315,16 @@ async fn get_supplier(
 #[put("/api/v1/suppliers/{supplier_id}")]
 async fn replace_supplier(
     state: web::Data<AppState>,
-    user: AuthUser,
+    user: AdminUser,
     supplier_id: web::Path<Uuid>,
     body: Json<SupplierRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let (input, key) = body.0.into_parts();
     let supplier = state
         .catalog
-        .replace_supplier(&user.0, SupplierId(*supplier_id), input, key)
+        .replace_supplier(&user.admin, SupplierId(*supplier_id), input, key)
         .await?;
-    Ok(HttpResponse::Ok().json(SupplierBody::new(supplier, &user.0)))
+    Ok(HttpResponse::Ok().json(SupplierBody::new(supplier, &user.principal)))
 }
 
 /// Change some of a supplier's fields (admins).
@@ -316,37 +334,17 @@ async fn replace_supplier(
 #[patch("/api/v1/suppliers/{supplier_id}")]
 async fn patch_supplier(
     state: web::Data<AppState>,
-    user: AuthUser,
+    user: AdminUser,
     supplier_id: web::Path<Uuid>,
     body: Json<SupplierPatch>,
 ) -> Result<HttpResponse, ApiError> {
-    user.0.require_admin()?;
-    let id = SupplierId(*supplier_id);
-    let current = state.catalog.get_supplier(&user.0, id).await?.spec;
     let patch = body.0;
-    let merge = |patch: Option<Option<String>>, current: Option<String>| patch.unwrap_or(current);
-    let input = SupplierInput {
-        name: patch.name.unwrap_or(current.name),
-        display_name: Some(patch.display_name.unwrap_or(current.display_name)),
-        description: merge(patch.description, current.description),
-        protocol: patch
-            .protocol
-            .map_or(current.protocol, ProtocolName::domain)
-            .as_str()
-            .to_owned(),
-        base_url: patch.base_url.unwrap_or(current.base_url),
-        api_key_required: Some(patch.api_key_required.unwrap_or(current.api_key_required)),
-        website: merge(patch.website, current.website),
-        api_docs: merge(patch.api_docs, current.api_docs),
-        category: merge(patch.category, current.category),
-        logo: merge(patch.logo, current.logo),
-        is_active: Some(patch.is_active.unwrap_or(current.is_active)),
-    };
+    let key = key_update(patch.api_key.clone());
     let supplier = state
         .catalog
-        .replace_supplier(&user.0, id, input, key_update(patch.api_key))
+        .patch_supplier(&user.admin, SupplierId(*supplier_id), patch.into(), key)
         .await?;
-    Ok(HttpResponse::Ok().json(SupplierBody::new(supplier, &user.0)))
+    Ok(HttpResponse::Ok().json(SupplierBody::new(supplier, &user.principal)))
 }
 
 /// Soft-delete a supplier (admins): its models are no longer routable.
@@ -355,10 +353,13 @@ async fn patch_supplier(
 #[delete("/api/v1/suppliers/{supplier_id}")]
 async fn delete_supplier(
     state: web::Data<AppState>,
-    user: AuthUser,
+    user: AdminUser,
     supplier_id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    state.catalog.delete_supplier(&user.0, SupplierId(*supplier_id)).await?;
+    state
+        .catalog
+        .set_supplier_deleted(&user.admin, SupplierId(*supplier_id), true)
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -368,12 +369,12 @@ async fn delete_supplier(
 #[post("/api/v1/suppliers/{supplier_id}/restore")]
 async fn restore_supplier(
     state: web::Data<AppState>,
-    user: AuthUser,
+    user: AdminUser,
     supplier_id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     let supplier = state
         .catalog
-        .restore_supplier(&user.0, SupplierId(*supplier_id))
+        .set_supplier_deleted(&user.admin, SupplierId(*supplier_id), false)
         .await?;
-    Ok(HttpResponse::Ok().json(SupplierBody::new(supplier, &user.0)))
+    Ok(HttpResponse::Ok().json(SupplierBody::new(supplier, &user.principal)))
 }

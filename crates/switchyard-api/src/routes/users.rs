@@ -1,12 +1,12 @@
 //! `/api/v1/users/me`: the caller's own account and password.
 
-use actix_web::{HttpResponse, get, patch, post, web};
+use actix_web::{HttpRequest, HttpResponse, get, patch, post, web};
 use serde::Deserialize;
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::AppState;
-use crate::auth::AuthUser;
+use crate::auth::{AuthUser, client_address};
 use crate::dto::{UserBody, double_option};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::Json;
@@ -98,19 +98,27 @@ async fn update_me(
     request_body = ChangePasswordRequest,
     responses(
         (status = 204, description = "Changed; log in again"),
-        (status = 401, description = "No valid access token, or a wrong current password", body = ErrorBody),
+        (status = 401, description = "No valid access token, or a wrong current password (counted toward the lockout)", body = ErrorBody),
+        (status = 403, description = "The account is locked (the same answer whatever the password)", body = ErrorBody),
         (status = 422, description = "The new password breaks a rule", body = ErrorBody),
+        (status = 429, description = "Too many attempts from this address or for this account", body = ErrorBody),
     )
 )]
 #[post("/api/v1/users/me/password")]
 async fn change_password(
+    req: HttpRequest,
     state: web::Data<AppState>,
     user: AuthUser,
     body: Json<ChangePasswordRequest>,
 ) -> Result<HttpResponse, ApiError> {
     state
         .accounts
-        .change_password(&user.0, &body.0.current_password, &body.0.new_password)
+        .change_password(
+            &user.0,
+            &body.0.current_password,
+            &body.0.new_password,
+            &client_address(&req),
+        )
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -2,8 +2,8 @@
 //! is write-only, encrypted at rest and survives a master-key rotation.
 
 use serde_json::{Value, json};
-use switchyard_domain::crypto::{MasterKey, SecretCipher};
-use switchyard_domain::supplier::SupplierId;
+use switchyard_domain::catalog::SupplierId;
+use switchyard_domain::kernel::crypto::{MasterKey, SecretCipher};
 use switchyard_persistence::{Backend, Database, DatabaseOptions};
 
 use crate::helpers::{Session, TestApp, spawn_app};
@@ -307,7 +307,10 @@ async fn decrypted_key(app: &TestApp, supplier_id: &str, master_key: Option<&str
     };
     let catalog = switchyard_server::startup::catalog(&database, SecretCipher::new(key), app.clock.clone());
     let id = SupplierId(uuid::Uuid::parse_str(supplier_id).expect("an id"));
-    let key = catalog.supplier_api_key(id).await.expect("decrypt");
+    let key = catalog
+        .supplier_api_key(&switchyard_domain::Admin::operator(), id)
+        .await
+        .expect("decrypt");
     database.close().await;
     key
 }

@@ -299,19 +299,17 @@ impl TestApp {
         let accounts = switchyard_server::startup::accounts(&self.settings, &database, self.clock.clone())
             .await
             .expect("accounts");
-        let created = accounts
-            .create_admin(switchyard_domain::accounts::Registration {
-                username,
-                display_name: None,
-                email: None,
-                password: PASSWORD,
-            })
+        let account = switchyard_domain::accounts::NewAccount {
+            username,
+            display_name: None,
+            email: None,
+            role: switchyard_domain::Role::Admin,
+            password: Some(PASSWORD),
+        };
+        accounts
+            .create_account(&switchyard_domain::Admin::operator(), None, account)
             .await
             .expect("create an admin");
-        assert!(matches!(
-            created,
-            switchyard_domain::accounts::AdminCreation::Created(_)
-        ));
         database.close().await;
         self.login_ok(username, PASSWORD).await
     }

@@ -705,8 +705,8 @@ async fn parameters_routes_and_links_are_replaced_and_removed() {
 async fn a_model_reads_in_the_same_few_queries_whatever_it_holds() {
     use std::sync::Arc;
     use std::sync::atomic::{AtomicUsize, Ordering};
-    use switchyard_domain::model_catalog::{ModelFilter, ModelRepo};
-    use switchyard_domain::page::PageRequest;
+    use switchyard_domain::catalog::{ModelFilter, ModelRepo};
+    use switchyard_domain::kernel::page::PageRequest;
     use switchyard_persistence::{Database, DatabaseOptions, SqlModelRepo};
 
     let app = spawn_app().await;

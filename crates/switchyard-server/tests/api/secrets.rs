@@ -290,7 +290,7 @@ async fn a_wrong_master_key_stops_the_server_naming_the_fix() {
     let app = spawn_app().await;
     let mut settings = app.settings.clone();
     settings.server.port = 0;
-    settings.secrets.master_key = Some(switchyard_domain::crypto::MasterKey::generate_base64().into());
+    settings.secrets.master_key = Some(switchyard_domain::kernel::crypto::MasterKey::generate_base64().into());
     let error = switchyard_server::startup::Application::build(settings.clone())
         .await
         .err()

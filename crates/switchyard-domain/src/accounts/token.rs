@@ -12,9 +12,9 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use crate::DomainError;
-use crate::error::AuthFailure;
-use crate::user::{Role, UserId};
+use crate::kernel::error::{AuthFailure, DomainError};
+use crate::kernel::ids::UserId;
+use crate::kernel::principal::Role;
 
 /// The smallest signing secret accepted, in bytes.
 pub const MIN_SECRET_BYTES: usize = 32;

@@ -1,14 +1,19 @@
-//! The storage ports of accounts: users (with the audit trail of admin changes), refresh
-//! tokens and gateway API keys. Each method that must be atomic owns its transaction.
+//! The ports of accounts: the stores of users (with the audit trail of admin changes), refresh
+//! tokens and gateway API keys (each method that must be atomic owns its transaction), password
+//! hashing, and the limiter of attempts on credentials.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use crate::StoreError;
-use crate::api_key::{ApiKey, ApiKeyId};
-use crate::audit::{Actor, AuditEvent};
-use crate::page::{Page, PageRequest};
-use crate::user::{NewUser, Role, User, UserId};
+use crate::accounts::api_key::{ApiKey, ApiKeyId};
+use crate::accounts::audit::{Actor, AuditEvent};
+use crate::accounts::password::Password;
+use crate::accounts::user::{NewUser, User};
+use crate::kernel::error::{DomainError, StoreError};
+use crate::kernel::ids::UserId;
+use crate::kernel::named::named_enum;
+use crate::kernel::page::{Page, PageRequest};
+use crate::kernel::principal::Role;
 
 /// Filters of the admin user list.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -58,9 +63,14 @@ impl AdminChange {
     }
 }
 
-/// Why an admin change was refused by the store.
+/// Why the user store refused a write. Which unique rule a duplicate broke is read from the
+/// constraint the database names, never from its message (which holds the duplicate value).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum AdminChangeError {
+pub enum UserWriteError {
+    #[error("the username is taken")]
+    UsernameTaken,
+    #[error("another live account has the email address")]
+    EmailTaken,
     #[error("the change would leave no active admin")]
     LastAdmin,
     #[error(transparent)]
@@ -69,8 +79,8 @@ pub enum AdminChangeError {
 
 #[async_trait]
 pub trait UserRepo: Send + Sync + std::fmt::Debug {
-    /// Inserts a user; `StoreError::Conflict` names `username` or `email` when taken.
-    async fn create(&self, user: &NewUser) -> Result<User, StoreError>;
+    /// Inserts a user, and with `audit` an audit event of its creation, in one transaction.
+    async fn create(&self, user: &NewUser, audit: Option<&Actor>) -> Result<User, UserWriteError>;
 
     /// The user with this id, deleted ones included.
     async fn find(&self, id: UserId) -> Result<Option<User>, StoreError>;
@@ -97,7 +107,7 @@ pub trait UserRepo: Send + Sync + std::fmt::Debug {
         display_name: Option<String>,
         email: Option<Option<String>>,
         now: DateTime<Utc>,
-    ) -> Result<User, StoreError>;
+    ) -> Result<User, UserWriteError>;
 
     /// Sets a new password hash, bumps the token version and revokes every refresh token of the
     /// user, in one transaction.
@@ -113,7 +123,7 @@ pub trait UserRepo: Send + Sync + std::fmt::Debug {
         change: &AdminChange,
         actor: &Actor,
         now: DateTime<Utc>,
-    ) -> Result<User, AdminChangeError>;
+    ) -> Result<User, UserWriteError>;
 
     async fn list(&self, filter: &UserFilter, page: PageRequest) -> Result<Page<User>, StoreError>;
 
@@ -149,6 +159,10 @@ pub enum Rotation {
 #[async_trait]
 pub trait RefreshTokenRepo: Send + Sync + std::fmt::Debug {
     async fn insert(&self, token: &NewRefreshToken) -> Result<(), StoreError>;
+
+    /// The user a token with this hash was issued to, whatever the token's state (so the
+    /// user's state can be checked before the token is spent).
+    async fn owner(&self, hash: &str) -> Result<Option<UserId>, StoreError>;
 
     /// Spends the token with `presented_hash` and stores `successor` (same family), in one
     /// transaction; see [`Rotation`].
@@ -199,4 +213,55 @@ pub trait ApiKeyRepo: Send + Sync + std::fmt::Debug {
 
     /// Hashes of keys changed at or after `since`.
     async fn changed_since(&self, since: DateTime<Utc>) -> Result<Vec<String>, StoreError>;
+}
+
+/// Hashes and verifies passwords. Implementations run bcrypt off the async executor and bound
+/// how many hashes run at once.
+#[async_trait]
+pub trait PasswordHasher: Send + Sync + std::fmt::Debug {
+    async fn hash(&self, password: &Password) -> Result<String, DomainError>;
+
+    /// Whether `password` matches `hash`. A password over 72 bytes never matches.
+    async fn verify(&self, password: &Password, hash: &str) -> Result<bool, DomainError>;
+}
+
+named_enum!(
+    /// The credential checks that are rate-limited.
+    Attempt, "attempt", "invalid_attempt" {
+        Login => "login",
+        Register => "register",
+        Refresh => "refresh",
+        /// A password change or an admin's password reset.
+        Password => "password",
+    }
+);
+
+/// What an attempt is counted against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Scope {
+    /// The client's address (requests whose address is unknown share one bucket).
+    Address,
+    /// The account the credential belongs to.
+    Account,
+}
+
+/// Where a request came from, as the HTTP layer determined it: the client's address, or `None`
+/// when it cannot be known.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ClientAddress(pub Option<String>);
+
+impl ClientAddress {
+    /// The bucket key: the address, or one key shared by every request without one.
+    pub fn key(&self) -> &str {
+        self.0.as_deref().unwrap_or("unknown")
+    }
+}
+
+/// Counts attempts at checking credentials, per kind and scope, against limits the adapter was
+/// configured with.
+#[async_trait]
+pub trait AttemptLimiter: Send + Sync + std::fmt::Debug {
+    /// Counts one attempt against `key`; `Err(seconds)` when the limit is reached: retry after
+    /// that many seconds (at least 1).
+    async fn hit(&self, attempt: Attempt, scope: Scope, key: &str) -> Result<(), u64>;
 }

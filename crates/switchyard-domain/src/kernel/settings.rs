@@ -4,7 +4,7 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use crate::{DomainError, StoreError};
+use crate::kernel::error::{DomainError, StoreError};
 
 /// The name of a setting: 1–64 characters of `[a-z0-9_.]`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

@@ -1,34 +1,12 @@
-//! Users: identifiers, the rules for names and emails, roles, and account state.
+//! Users: the rules for names and emails, and account state.
 
-use std::fmt;
 use std::str::FromStr;
 
 use chrono::{DateTime, Utc};
-use uuid::Uuid;
 
-use crate::DomainError;
-
-/// A user's id (UUIDv7).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct UserId(pub Uuid);
-
-impl UserId {
-    pub fn new() -> Self {
-        Self(Uuid::now_v7())
-    }
-}
-
-impl Default for UserId {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl fmt::Display for UserId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt(f)
-    }
-}
+use crate::kernel::error::DomainError;
+use crate::kernel::ids::UserId;
+use crate::kernel::principal::Role;
 
 /// 3–64 ASCII characters of `[A-Za-z0-9_.-]`; unique case-insensitively, reserved forever.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -133,30 +111,6 @@ impl Email {
 
     pub fn canonical(&self) -> String {
         self.0.to_lowercase()
-    }
-}
-
-/// What a user may do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Role {
-    Admin,
-    User,
-}
-
-impl Role {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Admin => "admin",
-            Self::User => "user",
-        }
-    }
-
-    pub fn parse(raw: &str) -> Result<Self, DomainError> {
-        match raw {
-            "admin" => Ok(Self::Admin),
-            "user" => Ok(Self::User),
-            _ => Err(DomainError::validation("role", "invalid_role", "must be admin or user")),
-        }
     }
 }
 

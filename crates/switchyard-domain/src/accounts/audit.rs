@@ -3,7 +3,8 @@
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use crate::user::UserId;
+use crate::kernel::ids::UserId;
+use crate::kernel::principal::Admin;
 
 /// One recorded admin action.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,6 +24,16 @@ pub struct AuditEvent {
 /// Who is acting and under which request, for the audit trail.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Actor {
-    pub user_id: UserId,
+    /// The admin user; `None` for the operator's commands.
+    pub user_id: Option<UserId>,
     pub request_id: Option<String>,
+}
+
+impl Actor {
+    pub fn new(admin: &Admin, request_id: Option<String>) -> Self {
+        Self {
+            user_id: admin.user_id(),
+            request_id,
+        }
+    }
 }

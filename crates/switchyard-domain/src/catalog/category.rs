@@ -4,11 +4,11 @@
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use crate::DomainError;
-use crate::text::{length, optional, optional_bounded, slug};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct CategoryId(pub Uuid);
+use crate::catalog::ids::CategoryId;
+use crate::kernel::error::DomainError;
+use crate::kernel::named::named_enum;
+use crate::kernel::patch::merge_patch;
+use crate::kernel::text::{length, optional, optional_bounded, slug};
 
 /// The writable fields of a category, checked.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,6 +53,32 @@ impl CategorySpec {
     }
 }
 
+impl CategorySpec {
+    /// The fields as a caller would send them.
+    pub fn to_input(&self) -> CategoryInput {
+        CategoryInput {
+            name: self.name.clone(),
+            display_name: Some(self.display_name.clone()),
+            description: self.description.clone(),
+            category_type: Some(self.category_type.clone()),
+            parent_id: self.parent_id.map(|parent| parent.0),
+            is_active: Some(self.is_active),
+        }
+    }
+}
+
+merge_patch!(
+    /// A JSON Merge Patch of a category's writable fields (`parent_id` moves it).
+    CategoryPatch of CategorySpec via CategoryInput {
+        name: String,
+        display_name: Option<String>,
+        description: Option<String>,
+        category_type: Option<String>,
+        parent_id: Option<Uuid>,
+        is_active: Option<bool>,
+    }
+);
+
 /// A category as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Category {
@@ -63,14 +89,15 @@ pub struct Category {
     pub deleted_at: Option<DateTime<Utc>>,
 }
 
-/// What to do with a deleted node's children.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DeleteMode {
-    /// Refuse while the node has live children.
-    Refuse,
-    /// Move the children to the node's parent, then delete it.
-    Reassign,
-}
+named_enum!(
+    /// What to do with a deleted node's children and models.
+    DeleteMode, "mode", "invalid_mode" {
+        /// Refuse while the node has live children or models.
+        Refuse => "refuse",
+        /// Move the children and models to the node's parent, then delete it.
+        Reassign => "reassign",
+    }
+);
 
 /// A category with its children, for the tree view.
 #[derive(Debug, Clone, PartialEq, Eq)]

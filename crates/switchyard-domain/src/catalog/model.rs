@@ -7,51 +7,19 @@ use std::collections::BTreeSet;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use crate::DomainError;
-use crate::capability::{Capability, Modality};
-use crate::category::Category;
-use crate::parameter::Parameter;
-use crate::supplier::SupplierId;
-use crate::text::{length, optional, optional_bounded};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct ModelId(pub Uuid);
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct RouteId(pub Uuid);
-
-/// Declares a closed set of names stored and sent as short strings.
-macro_rules! named_enum {
-    ($(#[$meta:meta])* $name:ident, $field:literal { $($variant:ident => $text:literal),+ $(,)? }) => {
-        $(#[$meta])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-        pub enum $name {
-            $($variant),+
-        }
-
-        impl $name {
-            pub const ALL: &'static [$name] = &[$(Self::$variant),+];
-
-            pub fn as_str(self) -> &'static str {
-                match self {
-                    $(Self::$variant => $text),+
-                }
-            }
-
-            pub fn parse(raw: &str) -> Result<Self, DomainError> {
-                Self::ALL.iter().copied().find(|value| value.as_str() == raw).ok_or_else(|| {
-                    let names: Vec<&str> = Self::ALL.iter().map(|value| value.as_str()).collect();
-                    DomainError::validation($field, "invalid_value", format!("must be one of {}", names.join(", ")))
-                })
-            }
-        }
-    };
-}
+use crate::catalog::capability::{Capability, Modality};
+use crate::catalog::category::Category;
+use crate::catalog::ids::{ModelId, RouteId, SupplierId};
+use crate::catalog::parameter::Parameter;
+use crate::kernel::error::DomainError;
+use crate::kernel::named::named_enum;
+use crate::kernel::patch::merge_patch;
+use crate::kernel::text::{length, optional, optional_bounded};
 
 named_enum!(
     /// A model's kind: a label for people and for the default-per-type rule, not what decides
     /// which inputs it takes (its capabilities do).
-    ModelType, "model_type" {
+    ModelType, "model_type", "invalid_value" {
         Language => "language",
         Vision => "vision",
         Multimodal => "multimodal",
@@ -63,7 +31,7 @@ named_enum!(
 
 named_enum!(
     /// How a model is called.
-    SubType, "sub_type" {
+    SubType, "sub_type", "invalid_value" {
         Chat => "chat",
         Completion => "completion",
         Embedding => "embedding",
@@ -217,6 +185,52 @@ impl ModelSpec {
         })
     }
 }
+
+impl ModelSpec {
+    /// The fields as a caller would send them.
+    pub fn to_input(&self) -> ModelInput {
+        ModelInput {
+            name: self.name.clone(),
+            display_name: Some(self.display_name.clone()),
+            description: self.description.clone(),
+            supplier_id: self.supplier_id.0,
+            upstream_name: self.upstream_name.clone(),
+            model_type: self.model_type.as_str().to_owned(),
+            sub_type: Some(self.sub_type.as_str().to_owned()),
+            context_window: self.context_window,
+            max_output_tokens: self.max_output_tokens,
+            input_price: self.pricing.input,
+            cached_input_price: self.pricing.cached_input,
+            output_price: self.pricing.output,
+            currency: self.pricing.currency.clone(),
+            rate_limit_per_minute: self.rate_limit_per_minute,
+            api_version: self.api_version.clone(),
+            is_active: Some(self.is_active),
+        }
+    }
+}
+
+merge_patch!(
+    /// A JSON Merge Patch of a model's writable fields.
+    ModelPatch of ModelSpec via ModelInput {
+        name: String,
+        display_name: Option<String>,
+        description: Option<String>,
+        supplier_id: Uuid,
+        upstream_name: Option<String>,
+        model_type: String,
+        sub_type: Option<String>,
+        context_window: Option<i64>,
+        max_output_tokens: Option<i64>,
+        input_price: i64,
+        cached_input_price: Option<i64>,
+        output_price: i64,
+        currency: String,
+        rate_limit_per_minute: Option<i64>,
+        api_version: Option<String>,
+        is_active: Option<bool>,
+    }
+);
 
 /// The few supplier fields a model shows.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -377,7 +391,8 @@ pub fn check_config(field: &str, config: Option<serde_json::Value>) -> Result<Op
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::capability::{CapabilityDomain, CapabilityId, CapabilitySpec};
+    use crate::catalog::capability::{CapabilityDomain, CapabilitySpec};
+    use crate::catalog::ids::CapabilityId;
 
     fn input() -> ModelInput {
         ModelInput {

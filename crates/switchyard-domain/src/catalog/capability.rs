@@ -5,75 +5,34 @@
 use std::collections::BTreeSet;
 
 use chrono::{DateTime, Utc};
-use uuid::Uuid;
 
-use crate::DomainError;
-use crate::text::{length, optional, optional_bounded, slug};
+use crate::catalog::ids::CapabilityId;
+use crate::kernel::error::DomainError;
+use crate::kernel::named::named_enum;
+use crate::kernel::patch::merge_patch;
+use crate::kernel::text::{length, optional, optional_bounded, slug};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct CapabilityId(pub Uuid);
-
-/// A kind of content a model takes or gives.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Modality {
-    Audio,
-    File,
-    Image,
-    Text,
-    Video,
-}
-
-impl Modality {
-    pub const ALL: [Modality; 5] = [Self::Audio, Self::File, Self::Image, Self::Text, Self::Video];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Audio => "audio",
-            Self::File => "file",
-            Self::Image => "image",
-            Self::Text => "text",
-            Self::Video => "video",
-        }
+named_enum!(
+    /// A kind of content a model takes or gives (declared in name order: stored sets are
+    /// sorted by it).
+    Modality, "modality", "invalid_modality" {
+        Audio => "audio",
+        File => "file",
+        Image => "image",
+        Text => "text",
+        Video => "video",
     }
+);
 
-    pub fn parse(field: &str, raw: &str) -> Result<Self, DomainError> {
-        Self::ALL
-            .into_iter()
-            .find(|modality| modality.as_str() == raw)
-            .ok_or_else(|| {
-                DomainError::validation(field, "invalid_modality", "must be text, image, audio, video or file")
-            })
+named_enum!(
+    /// The field of application of a capability.
+    CapabilityDomain, "domain", "invalid_domain" {
+        Nlp => "nlp",
+        Cv => "cv",
+        Audio => "audio",
+        Multimodal => "multimodal",
     }
-}
-
-/// The field of application of a capability.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum CapabilityDomain {
-    Nlp,
-    Cv,
-    Audio,
-    Multimodal,
-}
-
-impl CapabilityDomain {
-    pub const ALL: [CapabilityDomain; 4] = [Self::Nlp, Self::Cv, Self::Audio, Self::Multimodal];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Nlp => "nlp",
-            Self::Cv => "cv",
-            Self::Audio => "audio",
-            Self::Multimodal => "multimodal",
-        }
-    }
-
-    pub fn parse(raw: &str) -> Result<Self, DomainError> {
-        Self::ALL
-            .into_iter()
-            .find(|domain| domain.as_str() == raw)
-            .ok_or_else(|| DomainError::validation("domain", "invalid_domain", "must be nlp, cv, audio or multimodal"))
-    }
-}
+);
 
 /// The writable fields of a capability, checked.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -114,7 +73,7 @@ fn modalities(field: &str, raw: &[String]) -> Result<BTreeSet<Modality>, DomainE
     }
     raw.iter()
         .enumerate()
-        .map(|(index, value)| Modality::parse(&format!("{field}[{index}]"), value.trim()))
+        .map(|(index, value)| Modality::parse_field(&format!("{field}[{index}]"), value.trim()))
         .collect()
 }
 
@@ -137,6 +96,37 @@ impl CapabilitySpec {
         })
     }
 }
+
+impl CapabilitySpec {
+    /// The fields as a caller would send them.
+    pub fn to_input(&self) -> CapabilityInput {
+        let names = |set: &BTreeSet<Modality>| set.iter().map(|modality| modality.as_str().to_owned()).collect();
+        CapabilityInput {
+            name: self.name.clone(),
+            display_name: Some(self.display_name.clone()),
+            description: self.description.clone(),
+            capability_type: Some(self.capability_type.clone()),
+            input_types: names(&self.input_types),
+            output_types: names(&self.output_types),
+            domain: self.domain.as_str().to_owned(),
+            is_active: Some(self.is_active),
+        }
+    }
+}
+
+merge_patch!(
+    /// A JSON Merge Patch of a capability's writable fields.
+    CapabilityPatch of CapabilitySpec via CapabilityInput {
+        name: String,
+        display_name: Option<String>,
+        description: Option<String>,
+        capability_type: Option<String>,
+        input_types: Vec<String>,
+        output_types: Vec<String>,
+        domain: String,
+        is_active: Option<bool>,
+    }
+);
 
 /// A capability as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -161,7 +151,7 @@ pub fn split_modalities(field: &str, stored: &str) -> Result<BTreeSet<Modality>,
     stored
         .split(',')
         .filter(|part| !part.is_empty())
-        .map(|part| Modality::parse(field, part))
+        .map(|part| Modality::parse_field(field, part))
         .collect()
 }
 

@@ -1,9 +1,7 @@
-//! Passwords: the rules a new password must meet, and the hashing port (bcrypt, run off the
-//! async executor by the adapter).
+//! Passwords: the rules a new password must meet, and bcrypt itself (the `PasswordHasher` port
+//! in `ports.rs` runs it off the async executor).
 
-use async_trait::async_trait;
-
-use crate::DomainError;
+use crate::kernel::error::DomainError;
 
 /// bcrypt reads at most 72 bytes; longer passwords are refused rather than silently cut.
 pub const MAX_PASSWORD_BYTES: usize = 72;
@@ -119,16 +117,6 @@ impl Password {
     pub fn expose(&self) -> &str {
         &self.0
     }
-}
-
-/// Hashes and verifies passwords. Implementations run bcrypt off the async executor and bound
-/// how many hashes run at once.
-#[async_trait]
-pub trait PasswordHasher: Send + Sync + std::fmt::Debug {
-    async fn hash(&self, password: &Password) -> Result<String, DomainError>;
-
-    /// Whether `password` matches `hash`. A password over 72 bytes never matches.
-    async fn verify(&self, password: &Password, hash: &str) -> Result<bool, DomainError>;
 }
 
 /// bcrypt at `cost`, refusing (not truncating) passwords over 72 bytes. CPU-bound: call it

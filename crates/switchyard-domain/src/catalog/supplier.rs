@@ -4,55 +4,23 @@
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use crate::DomainError;
-use crate::text::{length, optional, optional_bounded, slug};
+use crate::catalog::ids::SupplierId;
+use crate::kernel::error::DomainError;
+use crate::kernel::named::named_enum;
+use crate::kernel::patch::merge_patch;
+use crate::kernel::text::{length, optional, optional_bounded, slug};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct SupplierId(pub Uuid);
-
-/// How the gateway talks to a supplier.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Protocol {
-    /// Every OpenAI-compatible API: OpenAI, DeepSeek, Baidu Qianfan v2, Ollama, vLLM, ...
-    OpenAi,
-    AzureOpenAi,
-    Anthropic,
-    Gemini,
-    Replicate,
-}
-
-impl Protocol {
-    pub const ALL: [Protocol; 5] = [
-        Self::OpenAi,
-        Self::AzureOpenAi,
-        Self::Anthropic,
-        Self::Gemini,
-        Self::Replicate,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::OpenAi => "openai",
-            Self::AzureOpenAi => "azure_openai",
-            Self::Anthropic => "anthropic",
-            Self::Gemini => "gemini",
-            Self::Replicate => "replicate",
-        }
+named_enum!(
+    /// How the gateway talks to a supplier.
+    Protocol, "protocol", "invalid_protocol" {
+        /// Every OpenAI-compatible API: OpenAI, DeepSeek, Baidu Qianfan v2, Ollama, vLLM, ...
+        OpenAi => "openai",
+        AzureOpenAi => "azure_openai",
+        Anthropic => "anthropic",
+        Gemini => "gemini",
+        Replicate => "replicate",
     }
-
-    pub fn parse(raw: &str) -> Result<Self, DomainError> {
-        Self::ALL
-            .into_iter()
-            .find(|protocol| protocol.as_str() == raw)
-            .ok_or_else(|| {
-                DomainError::validation(
-                    "protocol",
-                    "invalid_protocol",
-                    "must be openai, azure_openai, anthropic, gemini or replicate",
-                )
-            })
-    }
-}
+);
 
 /// The writable fields of a supplier, checked.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -128,6 +96,42 @@ impl SupplierSpec {
         })
     }
 }
+
+impl SupplierSpec {
+    /// The fields as a caller would send them.
+    pub fn to_input(&self) -> SupplierInput {
+        SupplierInput {
+            name: self.name.clone(),
+            display_name: Some(self.display_name.clone()),
+            description: self.description.clone(),
+            protocol: self.protocol.as_str().to_owned(),
+            base_url: self.base_url.clone(),
+            api_key_required: Some(self.api_key_required),
+            website: self.website.clone(),
+            api_docs: self.api_docs.clone(),
+            category: self.category.clone(),
+            logo: self.logo.clone(),
+            is_active: Some(self.is_active),
+        }
+    }
+}
+
+merge_patch!(
+    /// A JSON Merge Patch of a supplier's writable fields (its key is changed beside it).
+    SupplierPatch of SupplierSpec via SupplierInput {
+        name: String,
+        display_name: Option<String>,
+        description: Option<String>,
+        protocol: String,
+        base_url: String,
+        api_key_required: Option<bool>,
+        website: Option<String>,
+        api_docs: Option<String>,
+        category: Option<String>,
+        logo: Option<String>,
+        is_active: Option<bool>,
+    }
+);
 
 /// What an admin does to a supplier's API key in a write.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -4,48 +4,24 @@
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
-use uuid::Uuid;
 
-use crate::DomainError;
-use crate::model::ModelId;
-use crate::text::{length, optional_bounded};
+use crate::catalog::ids::{ModelId, ParameterId};
+use crate::kernel::error::DomainError;
+use crate::kernel::named::named_enum;
+use crate::kernel::text::{length, optional_bounded};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct ParameterId(pub Uuid);
-
-/// The type of a parameter's values.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ParameterType {
-    Int,
-    Float,
-    Bool,
-    String,
-    Json,
-}
+named_enum!(
+    /// The type of a parameter's values.
+    ParameterType, "parameter_type", "invalid_value" {
+        Int => "int",
+        Float => "float",
+        Bool => "bool",
+        String => "string",
+        Json => "json",
+    }
+);
 
 impl ParameterType {
-    pub const ALL: [ParameterType; 5] = [Self::Int, Self::Float, Self::Bool, Self::String, Self::Json];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Int => "int",
-            Self::Float => "float",
-            Self::Bool => "bool",
-            Self::String => "string",
-            Self::Json => "json",
-        }
-    }
-
-    pub fn parse(raw: &str) -> Result<Self, DomainError> {
-        Self::ALL.into_iter().find(|kind| kind.as_str() == raw).ok_or_else(|| {
-            DomainError::validation(
-                "parameter_type",
-                "invalid_value",
-                "must be int, float, bool, string or json",
-            )
-        })
-    }
-
     fn numeric(self) -> bool {
         matches!(self, Self::Int | Self::Float)
     }

@@ -1,13 +1,14 @@
 //! Gateway API keys: what a key is, and the rules for creating one.
 
 use chrono::{DateTime, Utc};
-use uuid::Uuid;
 
-use crate::DomainError;
-use crate::user::UserId;
+use crate::kernel::error::DomainError;
+use crate::kernel::ids::{UserId, id_type};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct ApiKeyId(pub Uuid);
+id_type!(
+    /// A gateway API key's id.
+    ApiKeyId
+);
 
 /// A key as stored; the secret itself is never stored, only its hash.
 #[derive(Debug, Clone, PartialEq, Eq)]

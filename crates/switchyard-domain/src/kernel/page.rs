@@ -3,6 +3,8 @@
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
+use crate::kernel::error::DomainError;
+
 /// Where the next page starts: after the row with this `(created_at, id)`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Cursor {
@@ -23,10 +25,10 @@ impl PageRequest {
     pub const MAX_LIMIT: u64 = 200;
 
     /// Checks the limit (default 50, at most 200).
-    pub fn new(limit: Option<u64>, after: Option<Cursor>) -> Result<Self, crate::DomainError> {
+    pub fn new(limit: Option<u64>, after: Option<Cursor>) -> Result<Self, DomainError> {
         let limit = limit.unwrap_or(Self::DEFAULT_LIMIT);
         if limit == 0 || limit > Self::MAX_LIMIT {
-            return Err(crate::DomainError::validation(
+            return Err(DomainError::validation(
                 "limit",
                 "out_of_range",
                 format!("must be between 1 and {}", Self::MAX_LIMIT),

@@ -1,6 +1,6 @@
 //! Rules for the text fields many catalog objects share: lengths, slugs, optional strings.
 
-use crate::DomainError;
+use crate::kernel::error::DomainError;
 
 /// Checks that `value` has `min` to `max` characters.
 pub(crate) fn length(field: &str, value: &str, min: usize, max: usize) -> Result<(), DomainError> {

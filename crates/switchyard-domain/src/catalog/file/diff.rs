@@ -1,26 +1,24 @@
-//! Importing and exporting the catalog file: the live catalog as a snapshot, the file built
-//! from it, and the changes that make the database match a checked file (upserts by natural
-//! key, optionally soft-deleting what the file does not name). The store applies the changes
-//! in one transaction.
+//! The live catalog as a snapshot, the file exported from it, and the changes that make the
+//! database match a checked file (upserts by natural key, optionally soft-deleting what the
+//! file does not name). The store applies the changes in one transaction.
 
 use std::collections::{BTreeMap, HashMap};
 
-use async_trait::async_trait;
-use chrono::{DateTime, Utc};
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::StoreError;
-use crate::capability::{CapabilityId, CapabilitySpec};
-use crate::catalog::Catalog;
-use crate::catalog_file::{
-    CapabilityEntry, CapabilityLinkEntry, CatalogFile, CategoryEntry, FORMAT_VERSION, FileError, ImportPlan,
-    ModelEntry, ParameterEntry, RouteEntry, SupplierEntry,
+use crate::catalog::capability::CapabilitySpec;
+use crate::catalog::category::CategorySpec;
+use crate::catalog::file::format::{
+    CapabilityEntry, CapabilityLinkEntry, CatalogFile, CategoryEntry, FORMAT_VERSION, FileError, ModelEntry,
+    ParameterEntry, RouteEntry, SupplierEntry,
 };
-use crate::category::{CategoryId, CategorySpec};
-use crate::model::{ModelId, ModelSpec, ModelType, RouteId, RouteSpec};
-use crate::parameter::ParameterSpec;
-use crate::supplier::{SupplierId, SupplierSpec};
+use crate::catalog::file::plan::ImportPlan;
+use crate::catalog::ids::{CapabilityId, CategoryId, ModelId, RouteId, SupplierId};
+use crate::catalog::model::{ModelSpec, ModelType, RouteSpec};
+use crate::catalog::parameter::ParameterSpec;
+use crate::catalog::supplier::SupplierSpec;
+use crate::kernel::error::StoreError;
 
 /// A capability link as stored: capability, configuration, whether it is the default.
 pub type CapabilityLink = (CapabilityId, Option<Value>, bool);
@@ -162,14 +160,6 @@ pub enum ImportError {
     Invalid(Vec<FileError>),
     #[error(transparent)]
     Store(#[from] StoreError),
-}
-
-#[async_trait]
-pub trait CatalogFileRepo: Send + Sync + std::fmt::Debug {
-    async fn snapshot(&self) -> Result<CatalogSnapshot, StoreError>;
-    /// In one transaction: reads the live catalog, computes the changes with [`diff`] and
-    /// applies them; nothing is written when [`diff`] refuses.
-    async fn import(&self, plan: &ImportPlan, prune: bool, now: DateTime<Utc>) -> Result<ImportReport, ImportError>;
 }
 
 /// The path (names from the root) of every live category whose ancestors are all live.
@@ -607,20 +597,6 @@ pub fn export(snapshot: &CatalogSnapshot) -> CatalogFile {
         categories,
         models,
         defaults,
-    }
-}
-
-impl Catalog {
-    /// The live catalog as a file.
-    pub async fn export_file(&self) -> Result<CatalogFile, StoreError> {
-        Ok(export(&self.files.snapshot().await?))
-    }
-
-    /// Checks `file` whole, then imports it in one transaction (all or nothing); `prune`
-    /// soft-deletes the suppliers, capabilities, categories and models it does not name.
-    pub async fn import_file(&self, file: CatalogFile, prune: bool) -> Result<ImportReport, ImportError> {
-        let plan = file.plan().map_err(ImportError::Invalid)?;
-        self.files.import(&plan, prune, self.clock.now()).await
     }
 }
 

@@ -1,19 +1,28 @@
-//! Account use cases: registration, login with lockout, token refresh with rotation and reuse
-//! detection, logout, the caller's own profile and password, and authenticating requests.
+//! The account use cases every caller meets: registration, login with lockout, token refresh
+//! with rotation and reuse detection, logout, and authenticating requests. The caller's own
+//! profile is in `profile.rs`, admin work in `admin.rs`, gateway API keys in `keys.rs`.
+//!
+//! Every route that checks or sets a password or a refresh token counts its attempts per client
+//! address and per account ([`AttemptLimiter`]) before it does any work.
 
 use std::sync::Arc;
 
-use chrono::Duration;
+use chrono::{DateTime, Duration, Utc};
 use uuid::Uuid;
 
-use crate::api_key::ApiKeyId;
-use crate::error::{AuthFailure, ConflictKind, Refusal};
-use crate::identity::IdentityCache;
-use crate::password::{Password, PasswordHasher};
-use crate::ports::{ApiKeyRepo, NewRefreshToken, RefreshTokenRepo, Rotation, UserRepo};
-use crate::token::{API_KEY_PREFIX, TokenKeys, new_refresh_token, sha256_hex};
-use crate::user::{DisplayName, Email, NewUser, Role, User, UserId, Username};
-use crate::{Clock, DomainError, StoreError};
+use crate::accounts::api_key::ApiKeyId;
+use crate::accounts::identity::{CacheLimits, IdentityCache};
+use crate::accounts::password::Password;
+use crate::accounts::ports::{
+    ApiKeyRepo, Attempt, AttemptLimiter, ClientAddress, NewRefreshToken, PasswordHasher, RefreshTokenRepo, Rotation,
+    Scope, UserRepo, UserWriteError,
+};
+use crate::accounts::token::{API_KEY_PREFIX, TokenKeys, new_refresh_token, random_base62, sha256_hex};
+use crate::accounts::user::{DisplayName, Email, NewUser, User, Username};
+use crate::kernel::clock::Clock;
+use crate::kernel::error::{AuthFailure, ConflictKind, DomainError, Refusal, StoreError};
+use crate::kernel::ids::UserId;
+use crate::kernel::principal::{Principal, Role};
 
 /// The rules of authentication, from configuration.
 #[derive(Debug, Clone)]
@@ -24,6 +33,7 @@ pub struct AuthPolicy {
     pub refresh_ttl: Duration,
     /// How long after a rotation the old refresh token still yields the same successor.
     pub refresh_reuse_grace: Duration,
+    pub identity_cache: CacheLimits,
 }
 
 /// The credentials a login or refresh hands out.
@@ -33,23 +43,6 @@ pub struct TokenPair {
     pub refresh_token: String,
     /// Seconds until the access token expires.
     pub expires_in: i64,
-}
-
-/// Who is calling, from an access token.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Principal {
-    pub user_id: UserId,
-    /// The role now (not when the token was issued).
-    pub role: Role,
-}
-
-impl Principal {
-    pub fn require_admin(&self) -> Result<(), DomainError> {
-        match self.role {
-            Role::Admin => Ok(()),
-            Role::User => Err(DomainError::Forbidden(Refusal::AdminOnly)),
-        }
-    }
 }
 
 /// Who is calling, from a gateway API key.
@@ -69,24 +62,17 @@ pub struct Registration<'a> {
     pub password: &'a str,
 }
 
-/// The outcome of creating the first admin from the command line.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum AdminCreation {
-    Created(Box<User>),
-    /// A user with that username already exists (nothing changed).
-    Exists,
-}
-
 #[derive(Debug, Clone)]
 pub struct Accounts {
-    pub(crate) users: Arc<dyn UserRepo>,
-    pub(crate) refresh_tokens: Arc<dyn RefreshTokenRepo>,
-    pub(crate) keys: Arc<dyn ApiKeyRepo>,
-    pub(crate) hasher: Arc<dyn PasswordHasher>,
-    pub(crate) clock: Arc<dyn Clock>,
-    pub(crate) token_keys: TokenKeys,
-    pub(crate) cache: Arc<IdentityCache>,
-    pub(crate) policy: AuthPolicy,
+    pub(super) users: Arc<dyn UserRepo>,
+    pub(super) refresh_tokens: Arc<dyn RefreshTokenRepo>,
+    pub(super) keys: Arc<dyn ApiKeyRepo>,
+    pub(super) hasher: Arc<dyn PasswordHasher>,
+    pub(super) limiter: Arc<dyn AttemptLimiter>,
+    pub(super) clock: Arc<dyn Clock>,
+    pub(super) token_keys: TokenKeys,
+    pub(super) cache: Arc<IdentityCache>,
+    pub(super) policy: AuthPolicy,
     /// A hash verified when the user does not exist, so that path costs what a real one does.
     dummy_hash: String,
 }
@@ -98,19 +84,26 @@ pub struct AccountPorts {
     pub refresh_tokens: Arc<dyn RefreshTokenRepo>,
     pub keys: Arc<dyn ApiKeyRepo>,
     pub hasher: Arc<dyn PasswordHasher>,
+    pub limiter: Arc<dyn AttemptLimiter>,
     pub clock: Arc<dyn Clock>,
 }
 
 impl Accounts {
     pub async fn new(ports: AccountPorts, token_keys: TokenKeys, policy: AuthPolicy) -> Result<Self, DomainError> {
-        let dummy = Password::presented(&crate::token::random_base62(24));
+        let dummy = Password::presented(&random_base62(24));
         let dummy_hash = ports.hasher.hash(&dummy).await?;
-        let cache = Arc::new(IdentityCache::new(ports.users.clone(), ports.keys.clone()));
+        let cache = Arc::new(IdentityCache::new(
+            ports.users.clone(),
+            ports.keys.clone(),
+            ports.clock.clone(),
+            policy.identity_cache,
+        ));
         Ok(Self {
             users: ports.users,
             refresh_tokens: ports.refresh_tokens,
             keys: ports.keys,
             hasher: ports.hasher,
+            limiter: ports.limiter,
             clock: ports.clock,
             token_keys,
             cache,
@@ -127,33 +120,32 @@ impl Accounts {
         &self.clock
     }
 
+    /// Counts one attempt; refuses it with 429 when the limit is reached.
+    pub(super) async fn throttle(&self, attempt: Attempt, scope: Scope, key: &str) -> Result<(), DomainError> {
+        self.limiter
+            .hit(attempt, scope, key)
+            .await
+            .map_err(|retry_after_seconds| DomainError::RateLimited { retry_after_seconds })
+    }
+
     /// Self-service registration, when `auth.allow_registration` is on.
-    pub async fn register(&self, registration: Registration<'_>) -> Result<User, DomainError> {
+    pub async fn register(&self, registration: Registration<'_>, client: &ClientAddress) -> Result<User, DomainError> {
+        self.throttle(Attempt::Register, Scope::Address, client.key()).await?;
         if !self.policy.allow_registration {
             return Err(DomainError::Forbidden(Refusal::RegistrationDisabled));
         }
-        self.create_user(registration, Role::User).await
+        let new = self.new_user(registration, Role::User).await?;
+        self.users.create(&new, None).await.map_err(user_write_error)
     }
 
-    /// Creates an admin (the operator command); an existing username is not an error.
-    pub async fn create_admin(&self, registration: Registration<'_>) -> Result<AdminCreation, DomainError> {
-        match self.create_user(registration, Role::Admin).await {
-            Ok(user) => Ok(AdminCreation::Created(Box::new(user))),
-            Err(DomainError::Conflict {
-                kind: ConflictKind::UsernameTaken,
-                ..
-            }) => Ok(AdminCreation::Exists),
-            Err(other) => Err(other),
-        }
-    }
-
-    async fn create_user(&self, registration: Registration<'_>, role: Role) -> Result<User, DomainError> {
+    /// Checks a new account's fields and hashes its password.
+    pub(super) async fn new_user(&self, registration: Registration<'_>, role: Role) -> Result<NewUser, DomainError> {
         let username = Username::parse(registration.username)?;
         let display_name = DisplayName::parse(registration.display_name.unwrap_or(registration.username))?;
         let email = registration.email.map(Email::parse).transpose()?;
         let password = Password::parse_new(registration.password, username.as_str(), "password")?;
         let password_hash = self.hasher.hash(&password).await?;
-        let new = NewUser {
+        Ok(NewUser {
             id: UserId::new(),
             username,
             display_name,
@@ -161,40 +153,47 @@ impl Accounts {
             password_hash,
             role,
             now: self.clock.now(),
-        };
-        self.users.create(&new).await.map_err(taken)
+        })
     }
 
     /// Checks credentials and hands out tokens. See `docs/api.md` for every outcome.
-    pub async fn login(&self, identifier: &str, password: &str) -> Result<TokenPair, DomainError> {
+    pub async fn login(
+        &self,
+        identifier: &str,
+        password: &str,
+        client: &ClientAddress,
+    ) -> Result<TokenPair, DomainError> {
+        let identifier = identifier.trim();
+        self.throttle(Attempt::Login, Scope::Address, client.key()).await?;
+        // Counted by what was typed, existing account or not, so the limit tells nothing
+        // about which accounts exist.
+        self.throttle(Attempt::Login, Scope::Account, &identifier.to_lowercase())
+            .await?;
         let password = Password::presented(password);
-        let found = self.users.find_for_login(identifier.trim()).await?;
-        let Some(user) = found else {
+        let Some(user) = self.users.find_for_login(identifier).await? else {
             // Same work as a real check, so timing does not reveal which usernames exist.
             let _ = self.hasher.verify(&password, &self.dummy_hash).await?;
             return Err(DomainError::Unauthenticated(AuthFailure::InvalidCredentials));
         };
+        let matches = self.hasher.verify(&password, &user.password_hash).await?;
         let now = self.clock.now();
-        if !self.hasher.verify(&password, &user.password_hash).await? {
-            if !user.lock_in_force(now) {
-                let lock_until = now + self.policy.lockout_duration;
-                self.users
-                    .record_failed_login(user.id, self.policy.max_failed_logins, lock_until, now)
-                    .await?;
-            }
+        refuse_while_barred(&user, now)?;
+        if !matches {
+            self.count_failure(&user, now).await?;
             return Err(DomainError::Unauthenticated(AuthFailure::InvalidCredentials));
-        }
-        if !user.is_active {
-            return Err(DomainError::Forbidden(Refusal::AccountDisabled));
-        }
-        if user.lock_in_force(now) {
-            return Err(DomainError::Forbidden(Refusal::AccountLocked {
-                until: user.locked_until,
-            }));
         }
         self.users.record_login(user.id, now).await?;
         self.cache.forget_user(user.id);
         self.start_session(&user).await
+    }
+
+    /// Counts a failed password check toward the account's lockout.
+    pub(super) async fn count_failure(&self, user: &User, now: DateTime<Utc>) -> Result<(), DomainError> {
+        let lock_until = now + self.policy.lockout_duration;
+        self.users
+            .record_failed_login(user.id, self.policy.max_failed_logins, lock_until, now)
+            .await?;
+        Ok(())
     }
 
     async fn start_session(&self, user: &User) -> Result<TokenPair, DomainError> {
@@ -224,31 +223,39 @@ impl Accounts {
     }
 
     /// Spends a refresh token for a new pair. A retry within the grace period gets the same
-    /// successor; a spent token presented later revokes its whole family.
-    pub async fn refresh(&self, refresh_token: &str) -> Result<TokenPair, DomainError> {
+    /// successor; a spent token presented later revokes its whole family. Whatever refuses the
+    /// refresh does so before the token is spent, so a refused client's later retry is not
+    /// taken for a reuse.
+    pub async fn refresh(&self, refresh_token: &str, client: &ClientAddress) -> Result<TokenPair, DomainError> {
         let invalid = DomainError::Unauthenticated(AuthFailure::InvalidRefreshToken);
+        self.throttle(Attempt::Refresh, Scope::Address, client.key()).await?;
+        let presented = sha256_hex(refresh_token);
+        let Some(owner) = self.refresh_tokens.owner(&presented).await? else {
+            return Err(invalid);
+        };
+        self.throttle(Attempt::Refresh, Scope::Account, &owner.to_string())
+            .await?;
+        let user = self.cache.user(owner).await?.ok_or(invalid.clone())?;
+        if !session_allowed(&user) {
+            return Err(invalid);
+        }
         let now = self.clock.now();
         let successor = self.token_keys.refresh_successor(refresh_token);
         let rotation = self
             .refresh_tokens
             .rotate(
-                &sha256_hex(refresh_token),
+                &presented,
                 &sha256_hex(&successor),
                 now + self.policy.refresh_ttl,
                 self.policy.refresh_reuse_grace,
                 now,
             )
             .await?;
-        let user_id = match rotation {
-            Rotation::Rotated { user_id } | Rotation::Retried { user_id } => user_id,
+        match rotation {
+            Rotation::Rotated { .. } | Rotation::Retried { .. } => self.token_pair(&user, successor),
             // A reused token's family is revoked by now; either way the caller must log in again.
-            Rotation::Reused | Rotation::Invalid => return Err(invalid),
-        };
-        let user = self.cache.user(user_id).await?.ok_or(invalid.clone())?;
-        if !user.may_act(now) {
-            return Err(invalid);
+            Rotation::Reused | Rotation::Invalid => Err(invalid),
         }
-        self.token_pair(&user, successor)
     }
 
     /// Ends the session of a refresh token (its whole family).
@@ -301,52 +308,21 @@ impl Accounts {
             allowed_models: key.allowed_models.clone(),
         })
     }
+}
 
-    /// The caller's own account.
-    pub async fn me(&self, principal: &Principal) -> Result<User, DomainError> {
-        let user = self.users.find(principal.user_id).await?;
-        user.filter(|user| user.deleted_at.is_none())
-            .ok_or(DomainError::NotFound { entity: "user" })
+/// While an account is deactivated or locked, every check of its password gets this same
+/// answer, whatever the password (after the same bcrypt work), so the answer never tells a
+/// right guess from a wrong one; such attempts are not counted either.
+pub(super) fn refuse_while_barred(user: &User, now: DateTime<Utc>) -> Result<(), DomainError> {
+    if !user.is_active {
+        return Err(DomainError::Forbidden(Refusal::AccountDisabled));
     }
-
-    /// Changes the caller's display name and email (`None` = keep; `Some(None)` = clear email).
-    pub async fn update_me(
-        &self,
-        principal: &Principal,
-        display_name: Option<&str>,
-        email: Option<Option<&str>>,
-    ) -> Result<User, DomainError> {
-        let display_name = display_name.map(DisplayName::parse).transpose()?;
-        let email = email.map(|email| email.map(Email::parse).transpose()).transpose()?;
-        let user = self
-            .users
-            .update_profile(
-                principal.user_id,
-                display_name.map(|name| name.as_str().to_owned()),
-                email.map(|email| email.map(|email| email.as_str().to_owned())),
-                self.clock.now(),
-            )
-            .await
-            .map_err(taken)?;
-        Ok(self.cache.store_user(user).as_ref().clone())
+    if user.lock_in_force(now) {
+        return Err(DomainError::Forbidden(Refusal::AccountLocked {
+            until: user.locked_until,
+        }));
     }
-
-    /// Changes the caller's password: needs the current one; ends every session.
-    pub async fn change_password(&self, principal: &Principal, current: &str, new: &str) -> Result<(), DomainError> {
-        let user = self.me(principal).await?;
-        if !self
-            .hasher
-            .verify(&Password::presented(current), &user.password_hash)
-            .await?
-        {
-            return Err(DomainError::Unauthenticated(AuthFailure::InvalidCredentials));
-        }
-        let password = Password::parse_new(new, &user.username, "new_password")?;
-        let hash = self.hasher.hash(&password).await?;
-        let user = self.users.change_password(user.id, &hash, self.clock.now()).await?;
-        self.cache.store_user(user);
-        Ok(())
-    }
+    Ok(())
 }
 
 /// Whether a user's tokens and keys still work: live, active, and not locked by an admin.
@@ -356,17 +332,22 @@ fn session_allowed(user: &User) -> bool {
     user.deleted_at.is_none() && user.is_active && !(user.is_locked && user.locked_until.is_none())
 }
 
-/// Maps a uniqueness conflict of the user store to the rule it broke.
-pub(crate) fn taken(error: StoreError) -> DomainError {
+/// The domain's words for a refused write of the user store.
+pub(super) fn user_write_error(error: UserWriteError) -> DomainError {
     match error {
-        StoreError::Conflict(constraint) if constraint.contains("email") => DomainError::Conflict {
-            kind: ConflictKind::EmailTaken,
-            message: "the email address is already in use".to_owned(),
-        },
-        StoreError::Conflict(_) => DomainError::Conflict {
+        UserWriteError::UsernameTaken => DomainError::Conflict {
             kind: ConflictKind::UsernameTaken,
             message: "the username is taken".to_owned(),
         },
-        other => other.into(),
+        UserWriteError::EmailTaken => DomainError::Conflict {
+            kind: ConflictKind::EmailTaken,
+            message: "the email address is already in use".to_owned(),
+        },
+        UserWriteError::LastAdmin => DomainError::Conflict {
+            kind: ConflictKind::LastAdmin,
+            message: "this is the last active admin: make another admin first".to_owned(),
+        },
+        UserWriteError::Store(StoreError::NotFound) => DomainError::NotFound { entity: "user" },
+        UserWriteError::Store(other) => other.into(),
     }
 }

@@ -1,0 +1,90 @@
+//! `AttemptLimiter` in this process's memory: one keyed rate limiter (governor, GCRA) per kind
+//! of attempt and scope. Each instance counts the attempts it sees; limits shared by several
+//! instances need a shared store (Redis), which comes with the gateway's rate limits.
+
+use std::collections::HashMap;
+use std::num::NonZeroU32;
+
+use async_trait::async_trait;
+use governor::clock::{Clock, DefaultClock};
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use switchyard_domain::accounts::{Attempt, AttemptLimiter, Scope};
+
+/// Keys remembered per limiter before idle ones are dropped, so a scan of made-up usernames
+/// or addresses cannot grow the tables without end.
+const PRUNE_ABOVE: usize = 10_000;
+
+pub struct InMemoryAttemptLimiter {
+    limiters: HashMap<(Attempt, Scope), DefaultKeyedRateLimiter<String>>,
+    clock: DefaultClock,
+}
+
+impl std::fmt::Debug for InMemoryAttemptLimiter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InMemoryAttemptLimiter")
+            .field("limited", &self.limiters.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+impl InMemoryAttemptLimiter {
+    /// Attempts allowed per minute for each kind and scope listed (a burst of that many, then
+    /// one every `60 / n` seconds); what is not listed, or listed as 0, is not limited.
+    pub fn new(per_minute: &[(Attempt, Scope, u32)]) -> Self {
+        let limiters = per_minute
+            .iter()
+            .filter_map(|&(attempt, scope, n)| {
+                let quota = Quota::per_minute(NonZeroU32::new(n)?);
+                Some(((attempt, scope), RateLimiter::keyed(quota)))
+            })
+            .collect();
+        Self {
+            limiters,
+            clock: DefaultClock::default(),
+        }
+    }
+}
+
+#[async_trait]
+impl AttemptLimiter for InMemoryAttemptLimiter {
+    async fn hit(&self, attempt: Attempt, scope: Scope, key: &str) -> Result<(), u64> {
+        let Some(limiter) = self.limiters.get(&(attempt, scope)) else {
+            return Ok(());
+        };
+        if limiter.len() > PRUNE_ABOVE {
+            limiter.retain_recent();
+        }
+        limiter
+            .check_key(&key.to_owned())
+            .map_err(|not_until| not_until.wait_time_from(self.clock.now()).as_secs().max(1))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn attempts_are_counted_per_kind_scope_and_key() {
+        let limiter =
+            InMemoryAttemptLimiter::new(&[(Attempt::Login, Scope::Address, 2), (Attempt::Login, Scope::Account, 0)]);
+        for _ in 0..2 {
+            assert_eq!(limiter.hit(Attempt::Login, Scope::Address, "unknown").await, Ok(()));
+        }
+        let retry_after = limiter.hit(Attempt::Login, Scope::Address, "unknown").await;
+        assert!(matches!(retry_after, Err(1..=60)), "{retry_after:?}");
+        assert_eq!(limiter.hit(Attempt::Login, Scope::Address, "203.0.113.1").await, Ok(()));
+        assert_eq!(
+            limiter.hit(Attempt::Refresh, Scope::Address, "unknown").await,
+            Ok(()),
+            "another kind"
+        );
+        for _ in 0..5 {
+            assert_eq!(
+                limiter.hit(Attempt::Login, Scope::Account, "alice").await,
+                Ok(()),
+                "0 = not limited"
+            );
+        }
+    }
+}
