@@ -41,22 +41,48 @@ fn rust_files(root: &Path) -> anyhow::Result<Vec<PathBuf>> {
     Ok(files)
 }
 
-/// Every problem with the tree at `root`.
+/// The files of `#[cfg(test)] mod name;` declarations: `name.rs` or `name/mod.rs` beside a
+/// `mod.rs`, `lib.rs` or `main.rs`, else in the folder named after the declaring file; and
+/// everything under such a module's folder.
+fn test_module_files(files: &[(String, source::Facts)]) -> Vec<String> {
+    let mut prefixes = Vec::new();
+    for (file, facts) in files {
+        let (dir, stem) = file.rsplit_once('/').unwrap_or(("", file.as_str()));
+        let base = match stem {
+            "mod.rs" | "lib.rs" | "main.rs" => dir.to_owned(),
+            other => format!("{dir}/{}", other.trim_end_matches(".rs")),
+        };
+        for name in &facts.test_modules {
+            prefixes.push(format!("{base}/{name}.rs"));
+            prefixes.push(format!("{base}/{name}/"));
+        }
+    }
+    prefixes
+}
+
+/// Every problem with the tree at `root`, and how many files were read.
 pub fn violations(root: &Path, metadata: &Value) -> anyhow::Result<(Vec<String>, usize)> {
     let mut violations = deps::dependency_violations(&deps::workspace_dependencies(metadata)?);
-    let files = rust_files(root)?;
-    let mut domain = Vec::new();
-    for file in &files {
+    let paths = rust_files(root)?;
+    let mut files = Vec::new();
+    for file in &paths {
         let text = std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
         let shown = file.strip_prefix(root).unwrap_or(file).display().to_string();
         violations.extend(source::doc_line_violation(&shown, &text));
-        let facts = match source::facts(&text) {
-            Ok(facts) => facts,
-            Err(error) => {
-                violations.push(format!("{shown}: {error}"));
-                continue;
-            }
-        };
+        match source::facts(&text) {
+            Ok(facts) => files.push((shown, facts)),
+            Err(error) => violations.push(format!("{shown}: {error}")),
+        }
+    }
+    let test_files = test_module_files(&files);
+    let mut domain = Vec::new();
+    for (shown, mut facts) in files {
+        if test_files
+            .iter()
+            .any(|prefix| shown == *prefix || (prefix.ends_with('/') && shown.starts_with(prefix)))
+        {
+            facts.mark_test();
+        }
         violations.extend(source::marker_violations(&shown, &facts));
         violations.extend(source::operator_violations(&shown, &facts));
         if let Some(relative) = shown.strip_prefix(DOMAIN_SOURCE) {
@@ -72,7 +98,7 @@ pub fn violations(root: &Path, metadata: &Value) -> anyhow::Result<(Vec<String>,
     let architecture =
         std::fs::read_to_string(root.join("docs/architecture.md")).context("cannot read docs/architecture.md")?;
     violations.extend(module_violations(&domain, &context_table(&architecture)?));
-    Ok((violations, files.len()))
+    Ok((violations, paths.len()))
 }
 
 pub fn run(root: &Path) -> anyhow::Result<()> {
@@ -105,6 +131,30 @@ pub fn run(root: &Path) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_files_of_test_modules_are_test_code() {
+        let declares = |file: &str, names: &[&str]| {
+            let facts = source::Facts {
+                test_modules: names.iter().map(|name| name.to_string()).collect(),
+                ..source::Facts::default()
+            };
+            (file.to_owned(), facts)
+        };
+        let prefixes = test_module_files(&[
+            declares("crates/d/src/accounts/mod.rs", &["tests"]),
+            declares("crates/d/src/kernel/clock.rs", &["fakes"]),
+        ]);
+        assert_eq!(
+            prefixes,
+            [
+                "crates/d/src/accounts/tests.rs",
+                "crates/d/src/accounts/tests/",
+                "crates/d/src/kernel/clock/fakes.rs",
+                "crates/d/src/kernel/clock/fakes/"
+            ]
+        );
+    }
 
     #[test]
     fn the_workspace_is_tidy() {

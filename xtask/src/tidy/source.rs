@@ -35,6 +35,17 @@ pub struct Facts {
     pub ignored: Vec<usize>,
     /// Lines of `todo!` and `unimplemented!`.
     pub unfinished: Vec<usize>,
+    /// Modules declared `#[cfg(test)] mod name;`: their files are test code.
+    pub test_modules: Vec<String>,
+}
+
+impl Facts {
+    /// Everything this file names is test code (it is a `#[cfg(test)]` module's file).
+    pub fn mark_test(&mut self) {
+        for named in &mut self.paths {
+            named.in_test = true;
+        }
+    }
 }
 
 /// Reads a file's tokens; an unreadable file (unbalanced delimiters, a bad literal) is an error.
@@ -98,14 +109,19 @@ fn walk(tokens: &[TokenTree], in_test: bool, facts: &mut Facts) {
                 facts.unfinished.push(line(tree));
             }
             TokenTree::Ident(name) if name == "mod" && test_module_next => {
-                // `#[cfg(test)] mod name { … }`: everything in the braces is test code.
-                if let Some(TokenTree::Group(group)) = tokens.get(i + 2)
-                    && group.delimiter() == Delimiter::Brace
-                {
-                    walk(&group.stream().into_iter().collect::<Vec<_>>(), true, facts);
-                    test_module_next = false;
-                    i += 3;
-                    continue;
+                // `#[cfg(test)] mod name { … }`: everything in the braces is test code;
+                // `#[cfg(test)] mod name;`: so is the module's file.
+                match tokens.get(i + 2) {
+                    Some(TokenTree::Group(group)) if group.delimiter() == Delimiter::Brace => {
+                        walk(&group.stream().into_iter().collect::<Vec<_>>(), true, facts);
+                        test_module_next = false;
+                        i += 3;
+                        continue;
+                    }
+                    Some(TokenTree::Punct(punct)) if punct.as_char() == ';' => {
+                        facts.test_modules.extend(ident(tokens.get(i + 1)));
+                    }
+                    _ => {}
                 }
             }
             TokenTree::Group(group) => {
@@ -335,6 +351,12 @@ mod tests {
             marker_violations("t.rs", &read("fn f() { todo!() }")),
             ["t.rs:1: unfinished code"]
         );
+    }
+
+    #[test]
+    fn modules_declared_for_tests_are_recorded() {
+        let facts = read("pub mod service;\n#[cfg(test)]\nmod fakes;\n#[cfg(test)]\nmod tests;\nmod other;");
+        assert_eq!(facts.test_modules, ["fakes", "tests"]);
     }
 
     #[test]

@@ -5,12 +5,16 @@
 pub mod admin;
 pub mod api_key;
 pub mod audit;
+#[cfg(test)]
+mod fakes;
 pub mod identity;
 pub mod keys;
 pub mod password;
 pub mod ports;
 pub mod profile;
 pub mod service;
+#[cfg(test)]
+mod tests;
 pub mod token;
 pub mod user;
 

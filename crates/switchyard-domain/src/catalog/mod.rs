@@ -4,6 +4,8 @@
 
 pub mod capability;
 pub mod category;
+#[cfg(test)]
+mod fakes;
 pub mod file;
 pub mod ids;
 pub mod model;
@@ -14,6 +16,8 @@ pub mod service;
 pub mod supplier;
 pub mod suppliers;
 pub mod taxonomy;
+#[cfg(test)]
+mod tests;
 
 pub use capability::{
     Capability, CapabilityDomain, CapabilityInput, CapabilityPatch, CapabilitySpec, Modality, join_modalities,
