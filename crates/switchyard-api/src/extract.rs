@@ -182,11 +182,12 @@ mod tests {
         let Err(error) = parse_json::<Probe>(body.as_bytes()) else {
             panic!("{body} should not parse");
         };
+        // A syntax error names no field: it reads as empty here.
         let detail = error.details().first().cloned();
         (
             error.code(),
-            detail.as_ref().map(|d| d.field.clone()).unwrap_or_default(),
-            detail.map(|d| d.code).unwrap_or_default(),
+            detail.as_ref().map_or_else(String::new, |d| d.field.clone()),
+            detail.map_or_else(String::new, |d| d.code),
         )
     }
 

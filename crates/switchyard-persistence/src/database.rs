@@ -264,11 +264,9 @@ mod tests {
 
     #[tokio::test]
     async fn sqlite_opens_in_wal_mode_with_foreign_keys_and_migrates() {
-        let dir = tempfile::tempdir().unwrap_or_else(|error| panic!("tempdir: {error}"));
+        let dir = tempfile::tempdir().expect("tempdir");
         let url = format!("sqlite://{}/t.db?mode=rwc", dir.path().display());
-        let db = Database::connect(&DatabaseOptions::new(url))
-            .await
-            .unwrap_or_else(|error| panic!("connect: {error}"));
+        let db = Database::connect(&DatabaseOptions::new(url)).await.expect("connect");
         assert_eq!(db.migrate_up().await.ok(), Some(Migrator::migrations().len()));
         assert_eq!(db.migrate_up().await.ok(), Some(0));
         let health = db.check().await;
@@ -286,9 +284,46 @@ mod tests {
             let value: String = row
                 .try_get_by_index::<String>(0)
                 .or_else(|_| row.try_get_by_index::<i64>(0).map(|n| n.to_string()))
-                .unwrap_or_default();
+                .expect("a pragma value");
             assert_eq!(value, expected, "PRAGMA {pragma}");
         }
+        db.close().await;
+    }
+
+    #[tokio::test]
+    async fn the_unique_index_list_matches_the_schema() {
+        use sea_orm::{ConnectionTrait, Statement};
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let url = format!("sqlite://{}/t.db?mode=rwc", dir.path().display());
+        let db = Database::connect(&DatabaseOptions::new(url)).await.expect("connect");
+        db.migrate_up().await.expect("migrations");
+        let backend = db.connection().get_database_backend();
+        let sql = "SELECT i.name, i.tbl_name, c.name FROM sqlite_master i, pragma_index_info(i.name) c \
+                   WHERE i.type = 'index' AND i.sql LIKE 'CREATE UNIQUE%' ORDER BY i.name, c.seqno";
+        let rows = db
+            .connection()
+            .query_all_raw(Statement::from_string(backend, sql))
+            .await
+            .expect("the schema's unique indexes");
+        let mut schema: Vec<(String, String, Vec<String>)> = Vec::new();
+        for row in rows {
+            let name: String = row.try_get_by_index(0).expect("an index name");
+            let table: String = row.try_get_by_index(1).expect("a table name");
+            let column: String = row.try_get_by_index(2).expect("a column name");
+            match schema.last_mut() {
+                Some((last, _, columns)) if *last == name => columns.push(column),
+                _ => schema.push((name, table, vec![column])),
+            }
+        }
+        let mut listed: Vec<(String, String, Vec<String>)> = crate::error::UNIQUE_INDEXES
+            .iter()
+            .map(|(name, table, columns)| {
+                let columns = columns.iter().map(|column| column.to_string()).collect();
+                (name.to_string(), table.to_string(), columns)
+            })
+            .collect();
+        listed.sort();
+        assert_eq!(schema, listed, "crate::error::UNIQUE_INDEXES must name every unique index");
         db.close().await;
     }
 }

@@ -108,7 +108,7 @@ mod tests {
 
     #[test]
     fn the_bundled_catalog_reads_and_checks() {
-        let file = parse(BUNDLED).unwrap_or_else(|error| panic!("{error}"));
+        let file = parse(BUNDLED).expect("the bundled catalog reads");
         assert!(
             file.prices_as_of.is_some(),
             "the bundled file says when its prices were checked"
@@ -133,7 +133,7 @@ mod tests {
         let error = parse(r#"{"version": 1, "models": [{"name": "x", "input_price": "cheap"}]}"#)
             .err()
             .map(|error| error.path)
-            .unwrap_or_default();
+            .expect("a type error");
         assert!(error.starts_with("models[0]"), "{error}");
     }
 }

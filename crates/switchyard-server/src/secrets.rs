@@ -153,9 +153,9 @@ mod tests {
 
     #[test]
     fn sqlite_generates_a_private_secret_once() {
-        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-        let first = jwt_secret(None, Backend::Sqlite, dir.path()).unwrap_or_else(|e| panic!("{e}"));
-        let second = jwt_secret(None, Backend::Sqlite, dir.path()).unwrap_or_else(|e| panic!("{e}"));
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let first = jwt_secret(None, Backend::Sqlite, dir.path()).expect("a generated secret");
+        let second = jwt_secret(None, Backend::Sqlite, dir.path()).expect("the same secret again");
         assert_eq!(first, second);
         assert!(first.len() >= 32);
         #[cfg(unix)]
@@ -168,12 +168,12 @@ mod tests {
 
     #[test]
     fn postgres_and_mysql_need_a_configured_secret() {
-        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let dir = tempfile::tempdir().expect("a temporary directory");
         for backend in [Backend::Postgres, Backend::MySql] {
             let error = jwt_secret(None, backend, dir.path())
                 .err()
                 .map(|e| e.to_string())
-                .unwrap_or_default();
+                .expect("a refusal");
             assert!(error.contains("switchyard secrets generate"), "{error}");
         }
         let short = SecretString::from("too short");

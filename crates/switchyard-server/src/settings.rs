@@ -263,24 +263,24 @@ mod tests {
 
     #[test]
     fn a_file_overrides_defaults_and_rejects_unknown_keys() {
-        let dir = tempfile::tempdir().unwrap_or_else(|error| panic!("{error}"));
+        let dir = tempfile::tempdir().expect("a temporary directory");
         let path = dir.path().join("switchyard.toml");
         std::fs::write(
             &path,
             "[server]\nport = 9000\nshutdown_timeout = \"2s\"\n[log]\nformat = \"json\"\n",
         )
-        .unwrap_or_else(|error| panic!("{error}"));
-        let settings = Settings::load(Some(&path)).unwrap_or_else(|error| panic!("{error}"));
+        .expect("the file is written");
+        let settings = Settings::load(Some(&path)).expect("the settings load");
         assert_eq!(settings.server.port, 9000);
         assert_eq!(settings.server.shutdown_timeout, Duration::from_secs(2));
         assert_eq!(settings.log.format, LogFormat::Json);
         assert_eq!(settings.server.host, "127.0.0.1");
 
-        std::fs::write(&path, "[server]\nprot = 9000\n").unwrap_or_else(|error| panic!("{error}"));
+        std::fs::write(&path, "[server]\nprot = 9000\n").expect("the file is written");
         let error = Settings::load(Some(&path))
             .err()
             .map(|e| e.to_string())
-            .unwrap_or_default();
+            .expect("an unknown key is refused");
         assert!(error.contains("prot"), "{error}");
     }
 

@@ -155,9 +155,8 @@ mod tests {
 
     #[test]
     fn bcrypt_round_trips_and_refuses_long_passwords() {
-        let password =
-            Password::parse_new("correct horse battery", "alice", "password").unwrap_or_else(|e| panic!("{e}"));
-        let hash = bcrypt_hash(&password, 4).unwrap_or_else(|e| panic!("{e}"));
+        let password = Password::parse_new("correct horse battery", "alice", "password").expect("a valid password");
+        let hash = bcrypt_hash(&password, 4).expect("a bcrypt hash");
         assert!(bcrypt_verify(&password, &hash));
         assert!(!bcrypt_verify(&Password::presented("wrong horse battery"), &hash));
         let long = Password::presented(&format!("{}{}", "correct horse battery", "x".repeat(60)));

@@ -201,18 +201,20 @@ mod tests {
     use super::*;
 
     fn keys() -> TokenKeys {
-        TokenKeys::new(&[7u8; 32], "switchyard", "switchyard", Duration::minutes(15)).unwrap_or_else(|e| panic!("{e}"))
+        TokenKeys::new(&[7u8; 32], "switchyard", "switchyard", Duration::minutes(15)).expect("token keys")
     }
 
     fn now() -> DateTime<Utc> {
-        Utc.with_ymd_and_hms(2026, 11, 22, 8, 0, 0).single().unwrap_or_default()
+        Utc.with_ymd_and_hms(2026, 11, 22, 8, 0, 0)
+            .single()
+            .expect("a valid instant")
     }
 
     #[test]
     fn access_tokens_verify_until_they_expire() {
         let keys = keys();
         let user = UserId::new();
-        let token = keys.issue_access(user, Role::User, 3, now()).unwrap_or_default();
+        let token = keys.issue_access(user, Role::User, 3, now()).expect("a signed token");
         let verified = keys.verify_access(&token, now() + Duration::minutes(14));
         assert_eq!(verified.map(|(id, claims)| (id, claims.ver)).ok(), Some((user, 3)));
         assert!(keys.verify_access(&token, now() + Duration::minutes(15)).is_err());
@@ -222,12 +224,12 @@ mod tests {
     fn tokens_from_another_secret_or_audience_are_refused() {
         let token = keys()
             .issue_access(UserId::new(), Role::Admin, 0, now())
-            .unwrap_or_default();
-        let other = TokenKeys::new(&[8u8; 32], "switchyard", "switchyard", Duration::minutes(15))
-            .unwrap_or_else(|e| panic!("{e}"));
+            .expect("the token's parts");
+        let other =
+            TokenKeys::new(&[8u8; 32], "switchyard", "switchyard", Duration::minutes(15)).expect("the token verifies");
         assert!(other.verify_access(&token, now()).is_err());
-        let other_audience = TokenKeys::new(&[7u8; 32], "switchyard", "elsewhere", Duration::minutes(15))
-            .unwrap_or_else(|e| panic!("{e}"));
+        let other_audience =
+            TokenKeys::new(&[7u8; 32], "switchyard", "elsewhere", Duration::minutes(15)).expect("the token verifies");
         assert!(other_audience.verify_access(&token, now()).is_err());
     }
 

@@ -168,7 +168,7 @@ mod tests {
             domain: "multimodal".into(),
             ..CapabilityInput::default()
         })
-        .unwrap_or_else(|e| panic!("{e}"));
+        .expect("a valid capability");
         assert_eq!(join_modalities(&spec.input_types), "image,text");
         assert_eq!(
             split_modalities("input_types", "image,text").ok(),

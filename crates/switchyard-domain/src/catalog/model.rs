@@ -408,7 +408,7 @@ mod tests {
 
     #[test]
     fn a_model_spec_is_checked_and_defaulted() {
-        let spec = ModelSpec::parse(input()).unwrap_or_else(|e| panic!("{e}"));
+        let spec = ModelSpec::parse(input()).expect("a valid model");
         assert_eq!(spec.pricing.currency, "USD");
         assert_eq!(spec.sub_type, SubType::Chat);
         assert_eq!(spec.upstream(), "gpt-4o");
@@ -481,7 +481,7 @@ mod tests {
             config: None,
             is_default: false,
         };
-        let spec = ModelSpec::parse(input()).unwrap_or_else(|e| panic!("{e}"));
+        let spec = ModelSpec::parse(input()).expect("a valid model");
         let detail = ModelDetail {
             model: Model {
                 id: ModelId(Uuid::now_v7()),

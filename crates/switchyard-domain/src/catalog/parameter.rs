@@ -245,7 +245,7 @@ mod tests {
 
     #[test]
     fn values_are_checked_against_the_type_and_read_back_typed() {
-        let spec = ParameterSpec::parse(temperature(json!(1))).unwrap_or_else(|e| panic!("{e}"));
+        let spec = ParameterSpec::parse(temperature(json!(1))).expect("a valid parameter");
         assert_eq!(spec.default_value, Some(json!(1.0)));
         assert_eq!(spec.max_value, Some(json!(2.0)));
 

@@ -189,7 +189,7 @@ mod tests {
 
     #[test]
     fn a_supplier_spec_is_checked_and_defaulted() {
-        let spec = SupplierSpec::parse(input()).unwrap_or_else(|e| panic!("{e}"));
+        let spec = SupplierSpec::parse(input()).expect("a valid supplier");
         assert_eq!(
             (spec.display_name.as_str(), spec.api_key_required, spec.is_active),
             ("openai", true, true)

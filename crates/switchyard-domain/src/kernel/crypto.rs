@@ -180,7 +180,7 @@ mod tests {
     use super::*;
 
     fn cipher() -> SecretCipher {
-        SecretCipher::new(MasterKey::from_base64(&MasterKey::generate_base64()).unwrap_or_else(|e| panic!("{e}")))
+        SecretCipher::new(MasterKey::from_base64(&MasterKey::generate_base64()).expect("a generated key reads"))
     }
 
     const SLOT: SecretSlot<'static> = SecretSlot {
@@ -192,12 +192,12 @@ mod tests {
     #[test]
     fn a_secret_round_trips_and_never_appears_in_its_ciphertext() {
         let cipher = cipher();
-        let stored = cipher.encrypt("sk-live-123456", SLOT).unwrap_or_default();
+        let stored = cipher.encrypt("sk-live-123456", SLOT).expect("encrypted");
         assert!(stored.starts_with(&format!("v1:{}:", cipher.current_key_id())));
         assert!(!stored.contains("sk-live-123456"));
         assert_ne!(
             stored,
-            cipher.encrypt("sk-live-123456", SLOT).unwrap_or_default(),
+            cipher.encrypt("sk-live-123456", SLOT).expect("encrypted"),
             "fresh nonce each time"
         );
         assert_eq!(cipher.decrypt(&stored, SLOT).ok().as_deref(), Some("sk-live-123456"));
@@ -206,7 +206,7 @@ mod tests {
     #[test]
     fn a_ciphertext_moved_to_another_row_or_key_does_not_decrypt() {
         let cipher = cipher();
-        let stored = cipher.encrypt("sk-live-123456", SLOT).unwrap_or_default();
+        let stored = cipher.encrypt("sk-live-123456", SLOT).expect("encrypted");
         let other_row = SecretSlot {
             row_id: "0190-def",
             ..SLOT
@@ -222,10 +222,10 @@ mod tests {
 
     #[test]
     fn old_values_decrypt_during_a_rotation() {
-        let old_key = MasterKey::from_base64(&MasterKey::generate_base64()).unwrap_or_else(|e| panic!("{e}"));
+        let old_key = MasterKey::from_base64(&MasterKey::generate_base64()).expect("a generated key reads");
         let stored = SecretCipher::new(old_key.clone())
             .encrypt("sk-old", SLOT)
-            .unwrap_or_default();
+            .expect("encrypted under the old key");
         let rotating = cipher().with_previous(old_key);
         assert_eq!(rotating.decrypt(&stored, SLOT).ok().as_deref(), Some("sk-old"));
     }
@@ -233,7 +233,7 @@ mod tests {
     #[test]
     fn the_key_check_recognises_its_key() {
         let cipher = cipher();
-        let check = cipher.key_check().unwrap_or_default();
+        let check = cipher.key_check().expect("a key check");
         assert!(cipher.verify_key_check(&check).is_ok());
         assert!(self::cipher().verify_key_check(&check).is_err());
         assert_eq!(

@@ -11,7 +11,13 @@ use crate::helpers::{PASSWORD, TestApp, json_body, spawn_app, spawn_app_with};
 async fn error_code(response: reqwest::Response) -> (u16, String) {
     let status = response.status().as_u16();
     let body = json_body(response).await;
-    (status, body["error"]["code"].as_str().unwrap_or_default().to_owned())
+    (
+        status,
+        body["error"]["code"]
+            .as_str()
+            .expect("error.code in the body")
+            .to_owned(),
+    )
 }
 
 async fn refresh(app: &TestApp, token: &str) -> reqwest::Response {
@@ -40,20 +46,29 @@ async fn register_login_me_refresh_reuse_and_logout() {
     let tokens = json_body(response).await;
     assert_eq!(tokens["token_type"], "Bearer");
     assert_eq!(tokens["expires_in"], 900);
-    let access = tokens["access_token"].as_str().unwrap_or_default();
-    let first_refresh = tokens["refresh_token"].as_str().unwrap_or_default().to_owned();
+    let access = tokens["access_token"].as_str().expect("access_token in the body");
+    let first_refresh = tokens["refresh_token"]
+        .as_str()
+        .expect("refresh_token in the body")
+        .to_owned();
 
     let me = json_body(app.get_authed("/api/v1/users/me", access).await).await;
     assert_eq!(me["id"], user["id"]);
 
     // Rotation: the refresh token is spent, a new pair comes back.
     let rotated = json_body(refresh(&app, &first_refresh).await).await;
-    let second_refresh = rotated["refresh_token"].as_str().unwrap_or_default().to_owned();
+    let second_refresh = rotated["refresh_token"]
+        .as_str()
+        .expect("refresh_token in the body")
+        .to_owned();
     assert_ne!(second_refresh, first_refresh);
     assert_eq!(
-        app.get_authed("/api/v1/users/me", rotated["access_token"].as_str().unwrap_or_default())
-            .await
-            .status(),
+        app.get_authed(
+            "/api/v1/users/me",
+            rotated["access_token"].as_str().expect("access_token in the body")
+        )
+        .await
+        .status(),
         200
     );
 
@@ -190,7 +205,7 @@ async fn five_wrong_passwords_lock_and_the_lock_expires() {
     assert!(
         body["error"]["details"][0]["message"]
             .as_str()
-            .unwrap_or_default()
+            .expect("the lock's end in the details")
             .starts_with("2026-11-22T08:15:00")
     );
     assert_eq!(
@@ -242,9 +257,9 @@ async fn the_login_rate_limit_answers_429_with_retry_after() {
     assert_eq!(response.status().as_u16(), 429);
     let retry_after: u64 = response.headers()["retry-after"]
         .to_str()
-        .unwrap_or("0")
+        .expect("an ASCII Retry-After")
         .parse()
-        .unwrap_or(0);
+        .expect("Retry-After in seconds");
     assert!((1..=60).contains(&retry_after), "{retry_after}");
     assert_eq!(json_body(response).await["error"]["code"], "rate_limited");
 }
@@ -266,8 +281,8 @@ fn forge(header: &Value, claims: &Value, secret: Option<&[u8]>) -> String {
 }
 
 fn claims_of(token: &str) -> Value {
-    let payload = token.split('.').nth(1).unwrap_or_default();
-    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap_or_default()).unwrap_or_default()
+    let payload = token.split('.').nth(1).expect("a JWT has a payload");
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).expect("base64url")).expect("JSON claims")
 }
 
 #[tokio::test]

@@ -41,13 +41,13 @@ async fn a_key_is_shown_once_and_authenticates_only_the_gateway() {
         .await
         .text()
         .await
-        .unwrap_or_default();
+        .expect("a text body");
     let fetched = app
         .get_authed(&format!("/api/v1/api-keys/{id}"), &user.access)
         .await
         .text()
         .await
-        .unwrap_or_default();
+        .expect("a text body");
     assert!(!listed.contains(&secret) && !fetched.contains(&secret));
     assert!(fetched.contains("laptop"));
 }
@@ -65,8 +65,8 @@ async fn revoked_deleted_and_expired_keys_stop_working() {
     ] {
         let created = json_body(app.post_authed("/api/v1/api-keys", &user.access, &body).await).await;
         secrets.push((
-            created["key"]["id"].as_str().unwrap_or_default().to_owned(),
-            created["secret"].as_str().unwrap_or_default().to_owned(),
+            created["key"]["id"].as_str().expect("key.id in the body").to_owned(),
+            created["secret"].as_str().expect("secret in the body").to_owned(),
         ));
     }
     for (_, secret) in &secrets {

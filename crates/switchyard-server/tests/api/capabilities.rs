@@ -32,7 +32,10 @@ async fn admins_create_patch_delete_and_restore_capabilities() {
         (created["domain"].as_str(), created["capability_type"].as_str()),
         (Some("multimodal"), Some("general"))
     );
-    let path = format!("/api/v1/capabilities/{}", created["id"].as_str().unwrap_or_default());
+    let path = format!(
+        "/api/v1/capabilities/{}",
+        created["id"].as_str().expect("id in the body")
+    );
 
     let (status, patched) = app
         .call(
@@ -116,7 +119,10 @@ async fn users_see_active_capabilities_only_and_cannot_write() {
         .filter_map(|c| c["name"].as_str())
         .collect();
     assert_eq!(names, ["vision"], "a user's filter cannot reveal inactive rows");
-    let hidden_path = format!("/api/v1/capabilities/{}", hidden["id"].as_str().unwrap_or_default());
+    let hidden_path = format!(
+        "/api/v1/capabilities/{}",
+        hidden["id"].as_str().expect("id in the body")
+    );
     assert_eq!(app.call(Method::GET, &hidden_path, &user, None).await.0, 404);
     assert_eq!(app.call(Method::GET, &hidden_path, &admin, None).await.0, 200);
     for (method, body) in [(Method::POST, Some(vision())), (Method::DELETE, None)] {

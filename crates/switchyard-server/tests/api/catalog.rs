@@ -37,7 +37,7 @@ async fn send(
     }
     let response = request.send().await.expect("request");
     let status = response.status().as_u16();
-    let text = response.text().await.unwrap_or_default();
+    let text = response.text().await.expect("a text body");
     (status, serde_json::from_str(&text).unwrap_or(Value::Null), text)
 }
 
@@ -190,7 +190,7 @@ async fn other_users_see_active_live_suppliers_without_urls_or_keys_and_cannot_w
     let (status, _, _) = send(
         &app,
         Method::GET,
-        &format!("/api/v1/suppliers/{}", inactive["id"].as_str().unwrap_or_default()),
+        &format!("/api/v1/suppliers/{}", inactive["id"].as_str().expect("id in the body")),
         &user.access,
         None,
     )
@@ -214,12 +214,12 @@ async fn other_users_see_active_live_suppliers_without_urls_or_keys_and_cannot_w
         ),
         (
             Method::PATCH,
-            format!("/api/v1/suppliers/{}", visible["id"].as_str().unwrap_or_default()),
+            format!("/api/v1/suppliers/{}", visible["id"].as_str().expect("id in the body")),
             Some(json!({"is_active": false})),
         ),
         (
             Method::DELETE,
-            format!("/api/v1/suppliers/{}", visible["id"].as_str().unwrap_or_default()),
+            format!("/api/v1/suppliers/{}", visible["id"].as_str().expect("id in the body")),
             None,
         ),
     ] {
@@ -245,7 +245,7 @@ async fn a_deleted_supplier_is_hidden_its_name_freed_and_it_can_be_restored() {
         Some(openai(json!({}))),
     )
     .await;
-    let path = format!("/api/v1/suppliers/{}", created["id"].as_str().unwrap_or_default());
+    let path = format!("/api/v1/suppliers/{}", created["id"].as_str().expect("id in the body"));
     assert_eq!(send(&app, Method::DELETE, &path, &admin.access, None).await.0, 204);
     assert_eq!(send(&app, Method::GET, &path, &user.access, None).await.0, 404);
     let (_, list, _) = send(&app, Method::GET, "/api/v1/suppliers", &admin.access, None).await;
@@ -277,7 +277,10 @@ async fn a_deleted_supplier_is_hidden_its_name_freed_and_it_can_be_restored() {
         409
     );
     let (_, replacement, _) = send(&app, Method::GET, "/api/v1/suppliers?q=openai", &admin.access, None).await;
-    let replacement_id = replacement["data"][0]["id"].as_str().unwrap_or_default().to_owned();
+    let replacement_id = replacement["data"][0]["id"]
+        .as_str()
+        .expect("data.id in the body")
+        .to_owned();
     send(
         &app,
         Method::DELETE,

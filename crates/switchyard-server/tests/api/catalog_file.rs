@@ -50,7 +50,7 @@ async fn seeding_twice_changes_nothing_and_the_tree_nests() {
         .flatten()
         .find(|node| node["name"] == "llm")
         .cloned()
-        .unwrap_or_default();
+        .expect("the llm category in the tree");
     let children: Vec<&str> = llm["children"]
         .as_array()
         .into_iter()

@@ -18,8 +18,8 @@ async fn post(app: &crate::helpers::TestApp, path: &str, content_type: &str, bod
 fn platform_error(body: &Value) -> (&str, &str, Option<&str>) {
     let error = &body["error"];
     (
-        error["code"].as_str().unwrap_or_default(),
-        error["message"].as_str().unwrap_or_default(),
+        error["code"].as_str().expect("code in the body"),
+        error["message"].as_str().expect("message in the body"),
         error["details"][0]["field"].as_str(),
     )
 }
@@ -144,9 +144,9 @@ fn openai_error(body: &Value) -> (&str, Option<&str>, &str) {
     assert!(error["message"].is_string(), "{body}");
     assert!(error.get("details").is_none(), "OpenAI's shape has no details: {body}");
     (
-        error["type"].as_str().unwrap_or_default(),
+        error["type"].as_str().expect("type in the body"),
         error["param"].as_str(),
-        error["code"].as_str().unwrap_or_default(),
+        error["code"].as_str().expect("code in the body"),
     )
 }
 

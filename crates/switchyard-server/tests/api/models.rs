@@ -132,7 +132,7 @@ async fn admins_manage_models_with_their_routes_parameters_and_links() {
     assert!(
         error["error"]["message"]
             .as_str()
-            .unwrap_or_default()
+            .expect("an error message")
             .contains("max_tokens"),
         "{error}"
     );
@@ -143,7 +143,7 @@ async fn admins_manage_models_with_their_routes_parameters_and_links() {
     assert!(
         error["error"]["message"]
             .as_str()
-            .unwrap_or_default()
+            .expect("an error message")
             .contains("temperature"),
         "{error}"
     );
@@ -236,7 +236,7 @@ async fn admins_manage_models_with_their_routes_parameters_and_links() {
         .flatten()
         .find(|linked| linked["capability"]["name"] == "vision")
         .cloned()
-        .unwrap_or_default();
+        .expect("the vision link");
     assert_eq!(vision_link["config_json"], json!({"max_images": 4}));
     assert_eq!(detail["categories"][0]["name"], "chat");
     assert_eq!(detail["routes"].as_array().map(Vec::len), Some(2));

@@ -68,7 +68,7 @@ async fn metrics_count_requests_by_route_and_status_and_report_the_pool() {
     assert!(
         response.headers()["content-type"]
             .to_str()
-            .unwrap_or_default()
+            .expect("an ASCII content type")
             .starts_with("text/plain")
     );
     let text = response.text().await.expect("metrics text");

@@ -302,7 +302,7 @@ async fn error_responses_carry_the_cors_headers_of_successes() {
             .headers()
             .get("access-control-expose-headers")
             .map(|value| value.to_str().expect("ASCII").to_lowercase())
-            .unwrap_or_default();
+            .expect("Access-Control-Expose-Headers");
         assert!(exposed.contains("x-request-id"), "{method} {path}: {exposed:?}");
         json_body(response).await;
     }

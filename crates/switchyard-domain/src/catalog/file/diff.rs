@@ -624,7 +624,7 @@ mod tests {
                 models.push(other);
             }
         }
-        serde_json::from_value(value).unwrap_or_else(|error| panic!("{error}"))
+        serde_json::from_value(value).expect("a catalog file")
     }
 
     /// The snapshot a store would hold after applying `changes` to `current`.
@@ -693,7 +693,7 @@ mod tests {
         let two = file(true).plan().unwrap_or_else(|errors| panic!("{errors:?}"));
         let state = applied(
             &CatalogSnapshot::default(),
-            &diff(&two, &CatalogSnapshot::default(), false).unwrap_or_default(),
+            &diff(&two, &CatalogSnapshot::default(), false).expect("a change set"),
         );
         let one = file(false).plan().unwrap_or_else(|errors| panic!("{errors:?}"));
         let pruning = diff(&one, &state, true).unwrap_or_else(|errors| panic!("{errors:?}"));
@@ -709,7 +709,7 @@ mod tests {
         inactive.models[0].is_active = Some(false);
         inactive.defaults.clear();
         let plan = inactive.plan().unwrap_or_else(|errors| panic!("{errors:?}"));
-        let refused = diff(&plan, &state, false).err().unwrap_or_default();
+        let refused = diff(&plan, &state, false).expect_err("a refusal");
         assert_eq!(
             refused.first().map(|error| error.path.as_str()),
             Some("defaults.language")
@@ -729,7 +729,7 @@ mod tests {
             category_type: None,
             is_active: None,
         });
-        let errors = broken.plan().err().unwrap_or_default();
+        let errors = broken.plan().expect_err("a refusal");
         let paths: Vec<&str> = errors.iter().map(|error| error.path.as_str()).collect();
         assert_eq!(
             paths,
