@@ -323,7 +323,10 @@ mod tests {
             })
             .collect();
         listed.sort();
-        assert_eq!(schema, listed, "crate::error::UNIQUE_INDEXES must name every unique index");
+        assert_eq!(
+            schema, listed,
+            "crate::error::UNIQUE_INDEXES must name every unique index"
+        );
         db.close().await;
     }
 }

@@ -14,6 +14,7 @@ use crate::auth::{AdminUser, client_address, request_id};
 use crate::dto::{UserBody, encode_cursor, page_request};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::Json;
+use crate::names::RoleName;
 
 pub fn configure(cfg: &mut ServiceConfig<'_>) {
     cfg.service(list_users)
@@ -68,23 +69,6 @@ pub struct LockRequest {
 #[serde(deny_unknown_fields)]
 pub struct RoleRequest {
     pub role: RoleName,
-}
-
-/// A role.
-#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum RoleName {
-    Admin,
-    User,
-}
-
-impl From<RoleName> for Role {
-    fn from(role: RoleName) -> Self {
-        match role {
-            RoleName::Admin => Role::Admin,
-            RoleName::User => Role::User,
-        }
-    }
 }
 
 /// An account an admin creates.

@@ -5,7 +5,7 @@ use actix_web::{HttpResponse, delete, get, patch, post, put, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use switchyard_domain::catalog::CapabilityFilter;
-use switchyard_domain::catalog::{Capability, CapabilityDomain, CapabilityId, CapabilityInput, Modality};
+use switchyard_domain::catalog::{Capability, CapabilityId, CapabilityInput};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
 use uuid::Uuid;
@@ -15,6 +15,7 @@ use crate::auth::{AdminUser, AuthUser};
 use crate::dto::{double_option, encode_cursor, page_request};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::Json;
+use crate::names::{DomainName, ModalityName};
 
 /// Capability ids in paths are UUIDs; the pattern keeps literal siblings (the associations
 /// route, later) from being read as ids.
@@ -28,57 +29,9 @@ pub fn configure(cfg: &mut ServiceConfig<'_>) {
         .service(restore_capability);
 }
 
-/// A kind of content.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema, PartialEq, Eq, PartialOrd, Ord)]
-#[serde(rename_all = "snake_case")]
-pub enum ModalityName {
-    Text,
-    Image,
-    Audio,
-    Video,
-    File,
-}
-
-/// The field a capability belongs to.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum DomainName {
-    Nlp,
-    Cv,
-    Audio,
-    Multimodal,
-}
-
-impl DomainName {
-    fn domain(self) -> CapabilityDomain {
-        match self {
-            Self::Nlp => CapabilityDomain::Nlp,
-            Self::Cv => CapabilityDomain::Cv,
-            Self::Audio => CapabilityDomain::Audio,
-            Self::Multimodal => CapabilityDomain::Multimodal,
-        }
-    }
-}
-
-pub(crate) fn modality_name(modality: Modality) -> ModalityName {
-    match modality {
-        Modality::Text => ModalityName::Text,
-        Modality::Image => ModalityName::Image,
-        Modality::Audio => ModalityName::Audio,
-        Modality::Video => ModalityName::Video,
-        Modality::File => ModalityName::File,
-    }
-}
-
+/// A modality as the domain's input names it.
 fn modality_text(name: ModalityName) -> String {
-    match name {
-        ModalityName::Text => "text",
-        ModalityName::Image => "image",
-        ModalityName::Audio => "audio",
-        ModalityName::Video => "video",
-        ModalityName::File => "file",
-    }
-    .to_owned()
+    name.domain().as_str().to_owned()
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -107,8 +60,8 @@ impl From<Capability> for CapabilityBody {
             display_name: spec.display_name,
             description: spec.description,
             capability_type: spec.capability_type,
-            input_types: spec.input_types.into_iter().map(modality_name).collect(),
-            output_types: spec.output_types.into_iter().map(modality_name).collect(),
+            input_types: spec.input_types.into_iter().map(ModalityName::from).collect(),
+            output_types: spec.output_types.into_iter().map(ModalityName::from).collect(),
             domain: spec.domain.as_str().to_owned(),
             is_active: spec.is_active,
             created_at: capability.created_at,

@@ -14,6 +14,7 @@ use crate::auth::{AdminUser, AuthUser};
 use crate::dto::double_option;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::Json;
+use crate::names::DeleteModeName;
 
 /// Category ids in paths are UUIDs; the pattern keeps `/categories/tree` from being read as an id,
 /// so a wrong method on it is a 405, not a 400 about a malformed id.
@@ -160,15 +161,6 @@ impl From<CategoryPatch> for switchyard_domain::catalog::CategoryPatch {
     }
 }
 
-#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum DeleteModeName {
-    /// Refuse (409 `category_not_empty`) while the category has children.
-    Refuse,
-    /// Move the children to the category's parent first.
-    Reassign,
-}
-
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct DeleteQuery {
@@ -264,8 +256,8 @@ async fn delete_category(
     query: web::Query<DeleteQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let mode = match query.mode {
-        Some(DeleteModeName::Reassign) => DeleteMode::Reassign,
-        Some(DeleteModeName::Refuse) | None => DeleteMode::Refuse,
+        Some(mode) => mode.domain(),
+        None => DeleteMode::Refuse,
     };
     state
         .catalog

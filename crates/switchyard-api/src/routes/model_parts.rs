@@ -14,6 +14,7 @@ use crate::AppState;
 use crate::auth::{AdminUser, AuthUser};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::Json;
+use crate::names::ParameterTypeName;
 use crate::routes::models::SupplierRef;
 
 pub fn configure(cfg: &mut ServiceConfig<'_>) {
@@ -25,29 +26,6 @@ pub fn configure(cfg: &mut ServiceConfig<'_>) {
         .service(create_route)
         .service(replace_route)
         .service(delete_route);
-}
-
-/// The type of a parameter's values.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum ParameterTypeName {
-    Int,
-    Float,
-    Bool,
-    String,
-    Json,
-}
-
-impl ParameterTypeName {
-    fn as_str(self) -> &'static str {
-        match self {
-            Self::Int => "int",
-            Self::Float => "float",
-            Self::Bool => "bool",
-            Self::String => "string",
-            Self::Json => "json",
-        }
-    }
 }
 
 /// A typed parameter. Values are JSON of the parameter's type.
@@ -125,7 +103,7 @@ impl From<ParameterRequest> for ParameterInput {
     fn from(request: ParameterRequest) -> Self {
         Self {
             name: request.name,
-            parameter_type: request.parameter_type.as_str().to_owned(),
+            parameter_type: request.parameter_type.domain().as_str().to_owned(),
             default_value: request.default_value,
             min_value: request.min_value,
             max_value: request.max_value,

@@ -6,7 +6,7 @@ use actix_web::{HttpResponse, delete, get, patch, post, put, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use switchyard_domain::catalog::ModelFilter;
-use switchyard_domain::catalog::{Model, ModelDetail, ModelId, ModelInput, ModelType, SubType, SupplierSummary};
+use switchyard_domain::catalog::{Model, ModelDetail, ModelId, ModelInput, SupplierSummary};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
 use uuid::Uuid;
@@ -16,7 +16,8 @@ use crate::auth::{AdminUser, AuthUser};
 use crate::dto::{double_option, encode_cursor, page_request};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::Json;
-use crate::routes::capabilities::{CapabilityBody, ModalityName, modality_name};
+use crate::names::{ModalityName, ModelTypeName, SubTypeName};
+use crate::routes::capabilities::CapabilityBody;
 use crate::routes::categories::CategoryBody;
 use crate::routes::model_parts::{ParameterBody, RouteBody};
 
@@ -32,60 +33,6 @@ pub fn configure(cfg: &mut ServiceConfig<'_>) {
         .service(patch_model)
         .service(delete_model)
         .service(restore_model);
-}
-
-/// A model's kind.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum ModelTypeName {
-    Language,
-    Vision,
-    Multimodal,
-    Audio,
-    Embedding,
-    Image,
-}
-
-impl ModelTypeName {
-    fn domain(self) -> ModelType {
-        match self {
-            Self::Language => ModelType::Language,
-            Self::Vision => ModelType::Vision,
-            Self::Multimodal => ModelType::Multimodal,
-            Self::Audio => ModelType::Audio,
-            Self::Embedding => ModelType::Embedding,
-            Self::Image => ModelType::Image,
-        }
-    }
-}
-
-/// How a model is called.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum SubTypeName {
-    Chat,
-    Completion,
-    Embedding,
-    ImageGeneration,
-    SpeechToText,
-    TextToSpeech,
-    Rerank,
-    Moderation,
-}
-
-impl SubTypeName {
-    fn domain(self) -> SubType {
-        match self {
-            Self::Chat => SubType::Chat,
-            Self::Completion => SubType::Completion,
-            Self::Embedding => SubType::Embedding,
-            Self::ImageGeneration => SubType::ImageGeneration,
-            Self::SpeechToText => SubType::SpeechToText,
-            Self::TextToSpeech => SubType::TextToSpeech,
-            Self::Rerank => SubType::Rerank,
-            Self::Moderation => SubType::Moderation,
-        }
-    }
 }
 
 /// The supplier of a model or route: never its base URL or key.
@@ -202,8 +149,8 @@ impl From<ModelDetail> for ModelDetailBody {
     fn from(detail: ModelDetail) -> Self {
         let (inputs, outputs) = detail.modalities();
         Self {
-            input_types: inputs.into_iter().map(modality_name).collect(),
-            output_types: outputs.into_iter().map(modality_name).collect(),
+            input_types: inputs.into_iter().map(ModalityName::from).collect(),
+            output_types: outputs.into_iter().map(ModalityName::from).collect(),
             model: detail.model.into(),
             parameters: detail.parameters.into_iter().map(ParameterBody::from).collect(),
             capabilities: detail

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use switchyard_domain::accounts::Principal;
 use switchyard_domain::accounts::Role;
 use switchyard_domain::catalog::{KeyUpdate, SupplierFilter};
-use switchyard_domain::catalog::{Protocol, Supplier, SupplierId, SupplierInput};
+use switchyard_domain::catalog::{Supplier, SupplierId, SupplierInput};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
 use uuid::Uuid;
@@ -17,6 +17,7 @@ use crate::auth::{AdminUser, AuthUser};
 use crate::dto::{double_option, encode_cursor, page_request};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::Json;
+use crate::names::ProtocolName;
 
 pub fn configure(cfg: &mut ServiceConfig<'_>) {
     cfg.service(list_suppliers)
@@ -26,29 +27,6 @@ pub fn configure(cfg: &mut ServiceConfig<'_>) {
         .service(patch_supplier)
         .service(delete_supplier)
         .service(restore_supplier);
-}
-
-/// How the gateway talks to a supplier.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum ProtocolName {
-    Openai,
-    AzureOpenai,
-    Anthropic,
-    Gemini,
-    Replicate,
-}
-
-impl ProtocolName {
-    fn domain(self) -> Protocol {
-        match self {
-            Self::Openai => Protocol::OpenAi,
-            Self::AzureOpenai => Protocol::AzureOpenAi,
-            Self::Anthropic => Protocol::Anthropic,
-            Self::Gemini => Protocol::Gemini,
-            Self::Replicate => Protocol::Replicate,
-        }
-    }
 }
 
 /// Whether a key is set; never the key.
