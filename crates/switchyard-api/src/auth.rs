@@ -1,6 +1,8 @@
 //! The two ways to authenticate: a user's JWT access token (everything under `/api/v1`) and a
 //! gateway API key (`/v1/*` only). Each is an extractor; a handler that takes one is protected.
 
+use std::net::IpAddr;
+
 use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
@@ -95,12 +97,35 @@ pub fn request_id(req: &HttpRequest) -> Option<String> {
     req.extensions().get::<RequestId>().map(|id| id.as_str().to_owned())
 }
 
-/// The client's address as `request_context` determined it, for the attempt limits.
+/// The client's address as `request_context` determined it, as the attempt limits count it: an
+/// IPv4 address whole, an IPv6 address by its /64 (one host may hold a whole /64).
 pub fn client_address(req: &HttpRequest) -> ClientAddress {
-    ClientAddress(
-        req.extensions()
-            .get::<ClientIp>()
-            .and_then(|ip| ip.0)
-            .map(|ip| ip.to_string()),
-    )
+    ClientAddress(req.extensions().get::<ClientIp>().and_then(|ip| ip.0).map(limit_key))
+}
+
+fn limit_key(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let prefix = u128::from(v6) & !((1u128 << 64) - 1);
+                format!("{}/64", std::net::Ipv6Addr::from(prefix))
+            }
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::limit_key;
+
+    #[test]
+    fn ipv6_addresses_are_counted_by_their_64_bit_prefix() {
+        let key = |raw: &str| limit_key(raw.parse().expect("an address"));
+        assert_eq!(key("203.0.113.7"), "203.0.113.7");
+        assert_eq!(key("2001:db8:1:2:aaaa::1"), "2001:db8:1:2::/64");
+        assert_eq!(key("2001:db8:1:2:ffff:ffff:ffff:ffff"), "2001:db8:1:2::/64");
+        assert_eq!(key("::ffff:198.51.100.4"), "198.51.100.4");
+    }
 }

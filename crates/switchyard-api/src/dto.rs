@@ -13,6 +13,13 @@ use uuid::Uuid;
 
 use crate::error::ApiError;
 
+/// A response carrying a secret shown once (tokens, a new key, a generated password): no cache
+/// may keep it.
+pub fn secret(mut response: actix_web::HttpResponseBuilder) -> actix_web::HttpResponseBuilder {
+    response.insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"));
+    response
+}
+
 /// A user account. Never carries the password hash.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct UserBody {

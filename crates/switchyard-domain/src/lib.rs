@@ -11,9 +11,10 @@ pub mod accounts;
 pub mod catalog;
 pub mod kernel;
 
-pub use kernel::clock::{Clock, ManualClock};
+pub use kernel::clock::ManualClock;
 pub use kernel::error::{AuthFailure, ConflictKind, DomainError, Refusal, StoreError};
-pub use kernel::health::{DependencyHealth, HealthProbe, PoolStats};
+pub use kernel::health::{DependencyHealth, PoolStats};
 pub use kernel::ids::UserId;
+pub use kernel::ports::{Clock, HealthProbe, SettingsRepo};
 pub use kernel::principal::{Admin, Principal, Role};
-pub use kernel::settings::{SettingKey, SettingsRepo};
+pub use kernel::settings::SettingKey;

@@ -4,18 +4,25 @@
 
 use std::collections::HashMap;
 use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use async_trait::async_trait;
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use switchyard_domain::accounts::{Attempt, AttemptLimiter, Scope};
 
-/// Keys remembered per limiter before idle ones are dropped, so a scan of made-up usernames
-/// or addresses cannot grow the tables without end.
-const PRUNE_ABOVE: usize = 10_000;
+/// Keys a limiter holds before it first drops those whose limit has fully recovered (they carry
+/// no state worth keeping); after each pass the threshold is twice what was left, so the pass
+/// costs amortised constant time per attempt while keys that are still limited stay counted.
+const FIRST_PRUNE_AT: usize = 10_000;
+
+struct Limiter {
+    limiter: DefaultKeyedRateLimiter<String>,
+    prune_at: AtomicUsize,
+}
 
 pub struct InMemoryAttemptLimiter {
-    limiters: HashMap<(Attempt, Scope), DefaultKeyedRateLimiter<String>>,
+    limiters: HashMap<(Attempt, Scope), Limiter>,
     clock: DefaultClock,
 }
 
@@ -35,7 +42,11 @@ impl InMemoryAttemptLimiter {
             .iter()
             .filter_map(|&(attempt, scope, n)| {
                 let quota = Quota::per_minute(NonZeroU32::new(n)?);
-                Some(((attempt, scope), RateLimiter::keyed(quota)))
+                let limiter = Limiter {
+                    limiter: RateLimiter::keyed(quota),
+                    prune_at: AtomicUsize::new(FIRST_PRUNE_AT),
+                };
+                Some(((attempt, scope), limiter))
             })
             .collect();
         Self {
@@ -48,11 +59,12 @@ impl InMemoryAttemptLimiter {
 #[async_trait]
 impl AttemptLimiter for InMemoryAttemptLimiter {
     async fn hit(&self, attempt: Attempt, scope: Scope, key: &str) -> Result<(), u64> {
-        let Some(limiter) = self.limiters.get(&(attempt, scope)) else {
+        let Some(Limiter { limiter, prune_at }) = self.limiters.get(&(attempt, scope)) else {
             return Ok(());
         };
-        if limiter.len() > PRUNE_ABOVE {
+        if limiter.len() > prune_at.load(Ordering::Relaxed) {
             limiter.retain_recent();
+            prune_at.store((limiter.len() * 2).max(FIRST_PRUNE_AT), Ordering::Relaxed);
         }
         limiter
             .check_key(&key.to_owned())

@@ -119,11 +119,13 @@ impl RefreshTokenRepo for SqlRefreshTokenRepo {
         Ok(())
     }
 
-    async fn owner(&self, hash: &str) -> Result<Option<UserId>, StoreError> {
+    async fn owner(&self, hash: &str, now: DateTime<Utc>) -> Result<Option<UserId>, StoreError> {
         let owner: Option<Uuid> = refresh_tokens::Entity::find()
             .select_only()
             .column(refresh_tokens::Column::UserId)
             .filter(refresh_tokens::Column::TokenHash.eq(hash))
+            .filter(refresh_tokens::Column::RevokedAt.is_null())
+            .filter(refresh_tokens::Column::ExpiresAt.gt(now))
             .into_tuple()
             .one(&self.db)
             .await

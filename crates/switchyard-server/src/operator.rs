@@ -3,7 +3,7 @@
 use std::io::{BufRead, IsTerminal};
 use std::sync::Arc;
 
-use switchyard_domain::accounts::NewAccount;
+use switchyard_domain::accounts::{ClientAddress, NewAccount};
 use switchyard_domain::{Admin, ConflictKind, DomainError, Role};
 
 use crate::clock::SystemClock;
@@ -31,7 +31,9 @@ pub async fn create_admin(
         password: piped.as_deref(),
     };
     // The operator at the server's console holds the database already: no admin needs to exist.
-    let outcome = accounts.create_account(&Admin::operator(), None, account).await;
+    let outcome = accounts
+        .create_account(&Admin::operator(), &ClientAddress(None), None, account)
+        .await;
     database.close().await;
     match outcome {
         Ok(created) => {

@@ -172,6 +172,8 @@ impl Application {
     }
 
     pub async fn build_with(settings: Settings, overrides: Overrides) -> anyhow::Result<Self> {
+        // Refuse a weak configuration before touching the database.
+        check_bcrypt_cost(&settings.auth)?;
         let database = open_database(&settings).await?;
         if settings.database.auto_migrate {
             let applied = database.migrate_up().await?;

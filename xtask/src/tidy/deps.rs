@@ -128,6 +128,7 @@ pub fn workspace_dependencies(metadata: &Value) -> anyhow::Result<BTreeMap<Strin
         .iter()
         .map(|id| id.as_str().context("a workspace member id is not a string"))
         .collect::<anyhow::Result<_>>()?;
+    anyhow::ensure!(!members.is_empty(), "cargo metadata lists no workspace members");
     let packages = metadata["packages"]
         .as_array()
         .context("cargo metadata has no packages")?;
@@ -248,6 +249,7 @@ mod tests {
     fn unreadable_metadata_is_an_error_not_an_empty_graph() {
         for metadata in [
             serde_json::json!({}),
+            serde_json::json!({"workspace_members": [], "packages": []}),
             serde_json::json!({"workspace_members": ["a"], "packages": "nope"}),
             serde_json::json!({"workspace_members": ["a"], "packages": [{"id": "a", "name": "x"}]}),
             serde_json::json!({"workspace_members": ["a", "b"], "packages": [{"id": "a", "name": "x", "dependencies": []}]}),

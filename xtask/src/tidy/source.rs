@@ -37,12 +37,15 @@ pub struct Facts {
     pub unfinished: Vec<usize>,
     /// Modules declared `#[cfg(test)] mod name;`: their files are test code.
     pub test_modules: Vec<String>,
+    /// Calls by name (`name(` not after `fn`), however the callee was reached (`A::op()`,
+    /// `<A>::op()`, a renamed import).
+    pub calls: Vec<NamedPath>,
 }
 
 impl Facts {
     /// Everything this file names is test code (it is a `#[cfg(test)]` module's file).
     pub fn mark_test(&mut self) {
-        for named in &mut self.paths {
+        for named in self.paths.iter_mut().chain(&mut self.calls) {
             named.in_test = true;
         }
     }
@@ -129,12 +132,31 @@ fn walk(tokens: &[TokenTree], in_test: bool, facts: &mut Facts) {
             }
             _ => {}
         }
+        if let Some(name) = ident(Some(tree))
+            && matches!(tokens.get(i + 1), Some(TokenTree::Group(group)) if group.delimiter() == Delimiter::Parenthesis)
+            && !(i > 0 && ident(tokens.get(i - 1)).as_deref() == Some("fn"))
+        {
+            facts.calls.push(NamedPath {
+                segments: vec![name],
+                line: line(tree),
+                in_test,
+            });
+        }
         if let Some(first) = ident(Some(tree)) {
             // A path is read whole from its first segment on, so no later segment starts one.
             let dollar_crate = first == "crate" && i > 0 && is_punct(tokens.get(i - 1), '$');
             if dollar_crate || path_separator(tokens, i + 1) {
                 let mut found = Vec::new();
                 i = path_at(tokens, i, vec![], &mut found);
+                // `a::b(…)` calls `b`.
+                let called = matches!(tokens.get(i), Some(TokenTree::Group(group)) if group.delimiter() == Delimiter::Parenthesis);
+                if let Some(last) = found.last().and_then(|segments| segments.last()).filter(|_| called) {
+                    facts.calls.push(NamedPath {
+                        segments: vec![last.clone()],
+                        line: line(tree),
+                        in_test,
+                    });
+                }
                 for segments in found.into_iter().filter(|segments| segments.len() > 1) {
                     facts.paths.push(NamedPath {
                         segments,
@@ -142,7 +164,6 @@ fn walk(tokens: &[TokenTree], in_test: bool, facts: &mut Facts) {
                         in_test,
                     });
                 }
-                continue;
             }
         }
         if !matches!(tree, TokenTree::Punct(_)) {
@@ -242,12 +263,19 @@ pub fn domain_io_violations(path: &str, facts: &Facts) -> Vec<String> {
         &["std", "process"],
         &["tokio"],
     ];
+    const CLOCKS: [[&str; 2]; 4] = [
+        ["SystemTime", "now"],
+        ["Utc", "now"],
+        ["Local", "now"],
+        ["Instant", "now"],
+    ];
     facts
         .paths
         .iter()
         .filter(|named| !named.in_test)
         .filter(|named| {
-            FORBIDDEN.iter().any(|prefix| named.starts_with(prefix)) || named.contains_pair(["SystemTime", "now"])
+            FORBIDDEN.iter().any(|prefix| named.starts_with(prefix))
+                || CLOCKS.iter().any(|pair| named.contains_pair(*pair))
         })
         .map(|named| {
             format!(
@@ -267,10 +295,13 @@ pub fn operator_violations(path: &str, facts: &Facts) -> Vec<String> {
     if allowed {
         return Vec::new();
     }
+    let operator_call = |named: &&NamedPath| named.segments == ["operator"];
     facts
         .paths
         .iter()
-        .filter(|named| !named.in_test && named.contains_pair(["Admin", "operator"]))
+        .filter(|named| named.contains_pair(["Admin", "operator"]))
+        .chain(facts.calls.iter().filter(operator_call))
+        .filter(|named| !named.in_test)
         .map(|named| {
             format!(
                 "{path}:{}: Admin::operator outside the server's command-line code: take the proof from Principal::admin",
@@ -317,6 +348,8 @@ mod tests {
             "fn f() { std::process::exit(1) }",
             "async fn f() { tokio::spawn(async {}); }",
             "fn now() { std::time::SystemTime::now(); }",
+            "fn now() { chrono::Utc::now(); }",
+            "fn elapsed() { std::time::Instant::now(); }",
             "use std::time::SystemTime; fn now() { SystemTime::now(); }",
             "fn f() { format!(\"{}\", std::net::Ipv4Addr::LOCALHOST); }",
         ] {
@@ -383,7 +416,24 @@ mod tests {
         let text = "fn f() { let admin = Admin::operator(); }";
         assert_eq!(
             operator_violations("crates/switchyard-api/src/routes/x.rs", &read(text)).len(),
-            1
+            2
+        );
+        for dodge in [
+            "use switchyard_domain::Admin as A; fn f() { A::operator(); }",
+            "fn f() { <Admin>::operator(); }",
+        ] {
+            assert_eq!(
+                operator_violations("crates/switchyard-api/src/x.rs", &read(dodge)).len(),
+                1,
+                "{dodge}"
+            );
+        }
+        assert!(
+            operator_violations(
+                "crates/switchyard-api/src/x.rs",
+                &read("pub fn operator() -> Self { todo }")
+            )
+            .is_empty()
         );
         assert!(operator_violations("crates/switchyard-server/src/operator.rs", &read(text)).is_empty());
         let in_tests = "#[cfg(test)]\nmod tests { fn f() { Admin::operator(); } }";

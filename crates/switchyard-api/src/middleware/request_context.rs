@@ -53,36 +53,37 @@ impl TrustedProxies {
     /// The client's address: the peer, unless the peer is a trusted proxy; then the right-most
     /// `X-Forwarded-For` address (over every line of the header, in order) that is not a trusted
     /// proxy: each proxy appends the address it saw, so everything left of the first untrusted
-    /// one is the client's own choice. When every address is a trusted proxy, the left-most one.
+    /// one is the client's own choice and is never read. When every address is a trusted proxy,
+    /// the peer (the request came from inside; no address written by a client is believed).
     /// `None` when it cannot be known: no peer, or an entry that is not an address where the
     /// client's should be (such requests share one bucket of the attempt limits).
     pub fn client_ip<'a>(
         &self,
         peer: Option<IpAddr>,
-        forwarded_for: impl DoubleEndedIterator<Item = &'a str>,
+        forwarded_for: impl DoubleEndedIterator<Item = &'a [u8]>,
     ) -> Option<IpAddr> {
         let peer = peer?;
         if !self.trusts(peer) {
             return Some(peer);
         }
-        let mut client = peer;
-        for entry in forwarded_for.rev().flat_map(|line| line.rsplit(',')) {
-            let entry = entry.trim();
+        for entry in forwarded_for.rev().flat_map(|line| line.rsplit(|byte| *byte == b',')) {
+            let entry = entry.trim_ascii();
             if entry.is_empty() {
                 continue;
             }
-            client = forwarded_address(entry)?;
-            if !self.trusts(client) {
-                break;
+            let address = forwarded_address(entry)?;
+            if !self.trusts(address) {
+                return Some(address);
             }
         }
-        Some(client)
+        Some(peer)
     }
 }
 
 /// One `X-Forwarded-For` entry: an address, possibly with a port (`203.0.113.7:4711`,
-/// `[2001:db8::1]:4711`), as some proxies write it.
-fn forwarded_address(entry: &str) -> Option<IpAddr> {
+/// `[2001:db8::1]:4711`), as some proxies write it. Bytes that are not text are no address.
+fn forwarded_address(entry: &[u8]) -> Option<IpAddr> {
+    let entry = std::str::from_utf8(entry).ok()?;
     entry
         .parse::<IpAddr>()
         .ok()
@@ -105,11 +106,11 @@ pub async fn request_context(
     let request_id = RequestId::from_header(req.headers().get(&REQUEST_ID_HEADER));
     let proxies = req.app_data::<web::Data<TrustedProxies>>().cloned();
     let peer = req.peer_addr().map(|addr| addr.ip());
-    // A line that is not text cannot be read as addresses: it reads as a malformed entry.
-    let forwarded_for: Vec<&str> = req
+    // Raw bytes: a byte that is not text spoils only the entry it is in.
+    let forwarded_for: Vec<&[u8]> = req
         .headers()
         .get_all("x-forwarded-for")
-        .map(|value| value.to_str().unwrap_or("?"))
+        .map(|value| value.as_bytes())
         .collect();
     let client_ip = match proxies {
         Some(proxies) => proxies.client_ip(peer, forwarded_for.into_iter()),
@@ -163,7 +164,7 @@ mod tests {
     #[test]
     fn forwarded_for_is_believed_only_from_trusted_proxies() {
         let proxies = TrustedProxies(vec!["10.0.0.0/8".parse().expect("a network")]);
-        let lines = |lines: &'static [&'static str]| lines.iter().copied();
+        let lines = |lines: &'static [&'static str]| lines.iter().map(|line| line.as_bytes());
         let chain = lines(&["203.0.113.9, 10.0.0.2"]);
         assert_eq!(
             proxies.client_ip(Some(ip("198.51.100.1")), chain.clone()),
@@ -179,10 +180,10 @@ mod tests {
             proxies.client_ip(Some(ip("10.0.0.1")), lines(&["6.6.6.6", "203.0.113.9, 10.0.0.3"])),
             Some(ip("203.0.113.9"))
         );
-        // Everything trusted: the left-most hop.
+        // Everything trusted: the peer, not an address a client inside could have written.
         assert_eq!(
             proxies.client_ip(Some(ip("10.0.0.1")), lines(&["10.0.0.7, 10.0.0.3"])),
-            Some(ip("10.0.0.7"))
+            Some(ip("10.0.0.1"))
         );
         // Ports as some proxies write them.
         assert_eq!(
@@ -194,16 +195,20 @@ mod tests {
     #[test]
     fn an_unreadable_entry_where_the_client_should_be_makes_the_address_unknown() {
         let proxies = TrustedProxies(vec!["10.0.0.0/8".parse().expect("a network")]);
-        let lines = |lines: &'static [&'static str]| lines.iter().copied();
+        let peer = Some(ip("10.0.0.1"));
+        let one = |line: &'static [u8]| [line].into_iter();
+        assert_eq!(proxies.client_ip(peer, one(b"203.0.113.9, unknown")), None);
         assert_eq!(
-            proxies.client_ip(Some(ip("10.0.0.1")), lines(&["203.0.113.9, unknown"])),
-            None
-        );
-        assert_eq!(
-            proxies.client_ip(Some(ip("10.0.0.1")), lines(&["bogus, 203.0.113.9, 10.0.0.3"])),
+            proxies.client_ip(peer, one(b"bogus, 203.0.113.9, 10.0.0.3")),
             Some(ip("203.0.113.9")),
             "left of the client's address nothing matters"
         );
-        assert_eq!(proxies.client_ip(None, lines(&[])), None);
+        // A byte that is not text, written by the client before the proxy's entry, spoils
+        // only the client's own entry.
+        assert_eq!(
+            proxies.client_ip(peer, one(b"\x80\xff, 203.0.113.9")),
+            Some(ip("203.0.113.9"))
+        );
+        assert_eq!(proxies.client_ip(None, one(b"")), None);
     }
 }

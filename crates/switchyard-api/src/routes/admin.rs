@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use crate::AppState;
 use crate::auth::{AdminUser, client_address, request_id};
-use crate::dto::{UserBody, encode_cursor, page_request};
+use crate::dto::{UserBody, encode_cursor, page_request, secret};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::Json;
 use crate::names::RoleName;
@@ -181,6 +181,7 @@ async fn list_users(
         (status = 403, description = "Not an admin", body = ErrorBody),
         (status = 409, description = "Username or email taken", body = ErrorBody),
         (status = 422, description = "A rule is broken", body = ErrorBody),
+        (status = 429, description = "Too many password hashes from this address or admin", body = ErrorBody),
     )
 )]
 #[post("/api/v1/admin/users")]
@@ -200,9 +201,9 @@ async fn create_user(
     };
     let created = state
         .accounts
-        .create_account(&admin.admin, request_id(&req), account)
+        .create_account(&admin.admin, &client_address(&req), request_id(&req), account)
         .await?;
-    Ok(HttpResponse::Created().json(CreatedUser {
+    Ok(secret(HttpResponse::Created()).json(CreatedUser {
         user: UserBody::from(created.user),
         generated_password: created.generated_password,
     }))

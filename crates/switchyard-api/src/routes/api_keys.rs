@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use crate::AppState;
 use crate::auth::AuthUser;
-use crate::dto::{ApiKeyBody, encode_cursor, page_request};
+use crate::dto::{self, ApiKeyBody, encode_cursor, page_request};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::Json;
 
@@ -87,7 +87,7 @@ async fn create_key(
     let now = state.clock.now();
     let spec = ApiKeySpec::parse(&body.name, body.expires_at, body.allowed_models, now)?;
     let (key, secret) = state.accounts.create_key(&user.0, spec).await?;
-    Ok(HttpResponse::Created().json(CreatedApiKey {
+    Ok(dto::secret(HttpResponse::Created()).json(CreatedApiKey {
         secret,
         key: ApiKeyBody::new(key, now),
     }))

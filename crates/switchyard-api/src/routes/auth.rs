@@ -8,7 +8,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::AppState;
 use crate::auth::client_address;
-use crate::dto::UserBody;
+use crate::dto::{UserBody, secret};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::Json;
 
@@ -121,7 +121,7 @@ async fn login(
         .accounts
         .login(&body.0.username, &body.0.password, &client_address(&req))
         .await?;
-    Ok(HttpResponse::Ok().json(TokenResponse::from(pair)))
+    Ok(secret(HttpResponse::Ok()).json(TokenResponse::from(pair)))
 }
 
 /// Trade a refresh token for a new pair (the old one is spent).
@@ -144,7 +144,7 @@ async fn refresh(
         .accounts
         .refresh(&body.0.refresh_token, &client_address(&req))
         .await?;
-    Ok(HttpResponse::Ok().json(TokenResponse::from(pair)))
+    Ok(secret(HttpResponse::Ok()).json(TokenResponse::from(pair)))
 }
 
 /// End the session of a refresh token.
@@ -154,10 +154,18 @@ async fn refresh(
     responses(
         (status = 204, description = "Logged out"),
         (status = 401, description = "Unknown refresh token", body = ErrorBody),
+        (status = 429, description = "Too many attempts from this address", body = ErrorBody),
     )
 )]
 #[post("/api/v1/auth/logout")]
-async fn logout(state: web::Data<AppState>, body: Json<RefreshRequest>) -> Result<HttpResponse, ApiError> {
-    state.accounts.logout(&body.0.refresh_token).await?;
+async fn logout(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: Json<RefreshRequest>,
+) -> Result<HttpResponse, ApiError> {
+    state
+        .accounts
+        .logout(&body.0.refresh_token, &client_address(&req))
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -62,7 +62,7 @@ pub struct SupplierBody {
 
 impl SupplierBody {
     fn new(supplier: Supplier, viewer: &Principal) -> Self {
-        let admin = viewer.role == Role::Admin;
+        let admin = viewer.role() == Role::Admin;
         let spec = supplier.spec;
         Self {
             id: supplier.id.0,

@@ -36,13 +36,16 @@ pub struct CreatedAccount {
 
 impl Accounts {
     /// Creates an account, audited as `user.create` in the same transaction. Registration's
-    /// rules hold; a taken username or email is a conflict.
+    /// rules hold; a taken username or email is a conflict. It hashes a password, so it is
+    /// counted like a password reset.
     pub async fn create_account(
         &self,
         admin: &Admin,
+        client: &ClientAddress,
         request_id: Option<String>,
         account: NewAccount<'_>,
     ) -> Result<CreatedAccount, DomainError> {
+        self.throttle_password(admin, client).await?;
         let (password, generated_password) = match account.password {
             Some(password) => (password.to_owned(), None),
             None => {
@@ -111,16 +114,21 @@ impl Accounts {
         id: UserId,
         new_password: &str,
     ) -> Result<User, DomainError> {
-        self.throttle(Attempt::Password, Scope::Address, client.key()).await?;
-        let acting = admin
-            .user_id()
-            .map_or_else(|| "operator".to_owned(), |id| id.to_string());
-        self.throttle(Attempt::Password, Scope::Account, &acting).await?;
+        self.throttle_password(admin, client).await?;
         let target = self.get_user(admin, id).await?;
         let password = Password::parse_new(new_password, &target.username, "password")?;
         let hash = self.hasher.hash(&password).await?;
         self.change_user(admin, request_id, id, AdminChange::SetPassword { hash })
             .await
+    }
+
+    /// An admin's bcrypt work is counted per address and per admin (the operator is one).
+    async fn throttle_password(&self, admin: &Admin, client: &ClientAddress) -> Result<(), DomainError> {
+        self.throttle(Attempt::Password, Scope::Address, client.key()).await?;
+        let acting = admin
+            .user_id()
+            .map_or_else(|| "operator".to_owned(), |id| id.to_string());
+        self.throttle(Attempt::Password, Scope::Account, &acting).await
     }
 
     pub async fn audit_events(&self, _admin: &Admin, page: PageRequest) -> Result<Page<AuditEvent>, DomainError> {

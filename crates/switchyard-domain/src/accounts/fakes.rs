@@ -156,8 +156,7 @@ impl UserRepo for MemoryStore {
             let user = user_mut(state, id)?;
             user.failed_login_attempts += 1;
             user.updated_at = now;
-            let admin_locked = user.is_locked && user.locked_until.is_none();
-            if user.failed_login_attempts >= max_failures && !admin_locked {
+            if user.failed_login_attempts >= max_failures && !user.admin_locked() {
                 user.is_locked = true;
                 user.locked_until = Some(lock_until);
                 user.failed_login_attempts = 0;
@@ -298,13 +297,11 @@ impl RefreshTokenRepo for MemoryStore {
         Ok(())
     }
 
-    async fn owner(&self, hash: &str) -> Result<Option<UserId>, StoreError> {
+    async fn owner(&self, hash: &str, now: DateTime<Utc>) -> Result<Option<UserId>, StoreError> {
         Ok(self.with(|state| {
-            state
-                .tokens
-                .iter()
-                .find(|token| token.hash == hash)
-                .map(|token| token.user_id)
+            let live =
+                |token: &&StoredToken| token.hash == hash && token.revoked_at.is_none() && token.expires_at > now;
+            state.tokens.iter().find(live).map(|token| token.user_id)
         }))
     }
 

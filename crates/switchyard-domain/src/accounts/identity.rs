@@ -14,9 +14,9 @@ use moka::sync::Cache;
 use crate::accounts::api_key::ApiKey;
 use crate::accounts::ports::{ApiKeyRepo, UserRepo};
 use crate::accounts::user::User;
-use crate::kernel::clock::Clock;
 use crate::kernel::error::StoreError;
 use crate::kernel::ids::UserId;
+use crate::kernel::ports::Clock;
 
 /// How much the cache holds and how long an unknown key hash is believed unknown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -18,7 +18,7 @@ impl Accounts {
             .keys
             .create(&NewApiKey {
                 id: ApiKeyId::new(),
-                user_id: principal.user_id,
+                user_id: principal.user_id(),
                 name: spec.name,
                 prefix: generated.prefix.clone(),
                 key_hash: generated.hash.clone(),
@@ -31,12 +31,12 @@ impl Accounts {
     }
 
     pub async fn list_keys(&self, principal: &Principal, page: PageRequest) -> Result<Page<ApiKey>, DomainError> {
-        Ok(self.keys.list(principal.user_id, page).await?)
+        Ok(self.keys.list(principal.user_id(), page).await?)
     }
 
     pub async fn get_key(&self, principal: &Principal, id: ApiKeyId) -> Result<ApiKey, DomainError> {
         self.keys
-            .get(principal.user_id, id)
+            .get(principal.user_id(), id)
             .await?
             .ok_or(DomainError::NotFound { entity: "api key" })
     }
@@ -45,7 +45,7 @@ impl Accounts {
     pub async fn revoke_key(&self, principal: &Principal, id: ApiKeyId) -> Result<ApiKey, DomainError> {
         let key = self
             .keys
-            .revoke(principal.user_id, id, self.clock.now())
+            .revoke(principal.user_id(), id, self.clock.now())
             .await?
             .ok_or(DomainError::NotFound { entity: "api key" })?;
         Ok(self.cache.store_key(key).as_ref().clone())
@@ -55,7 +55,7 @@ impl Accounts {
     pub async fn delete_key(&self, principal: &Principal, id: ApiKeyId) -> Result<(), DomainError> {
         let key = self
             .keys
-            .delete(principal.user_id, id, self.clock.now())
+            .delete(principal.user_id(), id, self.clock.now())
             .await?
             .ok_or(DomainError::NotFound { entity: "api key" })?;
         self.cache.store_key(key);

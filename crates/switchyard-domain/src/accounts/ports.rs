@@ -160,9 +160,10 @@ pub enum Rotation {
 pub trait RefreshTokenRepo: Send + Sync + std::fmt::Debug {
     async fn insert(&self, token: &NewRefreshToken) -> Result<(), StoreError>;
 
-    /// The user a token with this hash was issued to, whatever the token's state (so the
-    /// user's state can be checked before the token is spent).
-    async fn owner(&self, hash: &str) -> Result<Option<UserId>, StoreError>;
+    /// The user a token with this hash was issued to, while the token is neither revoked nor
+    /// expired at `now` (spent ones included, so a reuse still reaches [`Self::rotate`]); the
+    /// user's state is checked before the token is spent.
+    async fn owner(&self, hash: &str, now: DateTime<Utc>) -> Result<Option<UserId>, StoreError>;
 
     /// Spends the token with `presented_hash` and stores `successor` (same family), in one
     /// transaction; see [`Rotation`].

@@ -12,7 +12,7 @@ use crate::kernel::principal::Principal;
 impl Accounts {
     /// The caller's own account.
     pub async fn me(&self, principal: &Principal) -> Result<User, DomainError> {
-        let user = self.users.find(principal.user_id).await?;
+        let user = self.users.find(principal.user_id()).await?;
         user.filter(|user| user.deleted_at.is_none())
             .ok_or(DomainError::NotFound { entity: "user" })
     }
@@ -29,7 +29,7 @@ impl Accounts {
         let user = self
             .users
             .update_profile(
-                principal.user_id,
+                principal.user_id(),
                 display_name.map(|name| name.as_str().to_owned()),
                 email.map(|email| email.map(|email| email.as_str().to_owned())),
                 self.clock.now(),
@@ -50,7 +50,7 @@ impl Accounts {
         client: &ClientAddress,
     ) -> Result<(), DomainError> {
         self.throttle(Attempt::Password, Scope::Address, client.key()).await?;
-        self.throttle(Attempt::Password, Scope::Account, &principal.user_id.to_string())
+        self.throttle(Attempt::Password, Scope::Account, &principal.user_id().to_string())
             .await?;
         let user = self.me(principal).await?;
         let matches = self

@@ -17,11 +17,11 @@ use crate::accounts::ports::{
     ApiKeyRepo, Attempt, AttemptLimiter, ClientAddress, NewRefreshToken, PasswordHasher, RefreshTokenRepo, Rotation,
     Scope, UserRepo, UserWriteError,
 };
-use crate::accounts::token::{API_KEY_PREFIX, TokenKeys, new_refresh_token, random_base62, sha256_hex};
+use crate::accounts::token::{TokenKeys, is_api_key_shaped, new_refresh_token, random_base62, sha256_hex};
 use crate::accounts::user::{DisplayName, Email, NewUser, User, Username};
-use crate::kernel::clock::Clock;
 use crate::kernel::error::{AuthFailure, ConflictKind, DomainError, Refusal, StoreError};
 use crate::kernel::ids::UserId;
+use crate::kernel::ports::Clock;
 use crate::kernel::principal::{Principal, Role};
 
 /// The rules of authentication, from configuration.
@@ -165,6 +165,11 @@ impl Accounts {
     ) -> Result<TokenPair, DomainError> {
         let identifier = identifier.trim();
         self.throttle(Attempt::Login, Scope::Address, client.key()).await?;
+        // Longer than any username or email: no account has it, and it must not cost bcrypt
+        // work or a large key in the limiter.
+        if identifier.chars().count() > Email::MAX_LEN {
+            return Err(DomainError::Unauthenticated(AuthFailure::InvalidCredentials));
+        }
         // Counted by what was typed, existing account or not, so the limit tells nothing
         // about which accounts exist.
         self.throttle(Attempt::Login, Scope::Account, &identifier.to_lowercase())
@@ -230,7 +235,8 @@ impl Accounts {
         let invalid = DomainError::Unauthenticated(AuthFailure::InvalidRefreshToken);
         self.throttle(Attempt::Refresh, Scope::Address, client.key()).await?;
         let presented = sha256_hex(refresh_token);
-        let Some(owner) = self.refresh_tokens.owner(&presented).await? else {
+        let now = self.clock.now();
+        let Some(owner) = self.refresh_tokens.owner(&presented, now).await? else {
             return Err(invalid);
         };
         self.throttle(Attempt::Refresh, Scope::Account, &owner.to_string())
@@ -239,7 +245,6 @@ impl Accounts {
         if !session_allowed(&user) {
             return Err(invalid);
         }
-        let now = self.clock.now();
         let successor = self.token_keys.refresh_successor(refresh_token);
         let rotation = self
             .refresh_tokens
@@ -258,8 +263,10 @@ impl Accounts {
         }
     }
 
-    /// Ends the session of a refresh token (its whole family).
-    pub async fn logout(&self, refresh_token: &str) -> Result<(), DomainError> {
+    /// Ends the session of a refresh token (its whole family). Counted like a refresh per
+    /// client address: it too tries a token.
+    pub async fn logout(&self, refresh_token: &str, client: &ClientAddress) -> Result<(), DomainError> {
+        self.throttle(Attempt::Refresh, Scope::Address, client.key()).await?;
         let revoked = self
             .refresh_tokens
             .revoke_family(&sha256_hex(refresh_token), self.clock.now())
@@ -281,16 +288,14 @@ impl Accounts {
         if claims.ver != user.token_version || !session_allowed(&user) {
             return Err(invalid);
         }
-        Ok(Principal {
-            user_id,
-            role: user.role,
-        })
+        Ok(Principal::new(user_id, user.role))
     }
 
     /// Who a gateway API key belongs to, if it is usable and its user may act.
     pub async fn authenticate_key(&self, secret: &str) -> Result<KeyPrincipal, DomainError> {
         let invalid = DomainError::Unauthenticated(AuthFailure::InvalidApiKey);
-        if !secret.starts_with(API_KEY_PREFIX) || secret.len() > 128 {
+        // Only what `generate_api_key` makes can match: anything else costs no lookup.
+        if !is_api_key_shaped(secret) {
             return Err(invalid);
         }
         let now = self.clock.now();
@@ -329,7 +334,7 @@ pub(super) fn refuse_while_barred(user: &User, now: DateTime<Utc>) -> Result<(),
 /// A lockout after failed logins only blocks new logins: it must not let an attacker who guesses
 /// wrong end the real user's sessions.
 fn session_allowed(user: &User) -> bool {
-    user.deleted_at.is_none() && user.is_active && !(user.is_locked && user.locked_until.is_none())
+    user.deleted_at.is_none() && user.is_active && !user.admin_locked()
 }
 
 /// The domain's words for a refused write of the user store.

@@ -14,9 +14,10 @@ use crate::accounts::identity::CacheLimits;
 use crate::accounts::ports::{AdminChange, Attempt, ClientAddress, Scope};
 use crate::accounts::service::{AccountPorts, Accounts, AuthPolicy, TokenPair};
 use crate::accounts::token::{TokenKeys, sha256_hex};
-use crate::kernel::clock::{Clock, ManualClock};
+use crate::kernel::clock::ManualClock;
 use crate::kernel::error::{AuthFailure, DomainError, Refusal};
 use crate::kernel::ids::UserId;
+use crate::kernel::ports::Clock;
 use crate::kernel::principal::{Admin, Principal, Role};
 
 const PASSWORD: &str = "correct horse battery staple";
@@ -76,7 +77,10 @@ impl World {
             role,
             password: Some(PASSWORD),
         };
-        let created = self.accounts.create_account(&Admin::operator(), None, account).await;
+        let created = self
+            .accounts
+            .create_account(&Admin::operator(), &ClientAddress(None), None, account)
+            .await;
         created.expect("an account").user.id
     }
 
@@ -105,13 +109,7 @@ async fn a_login_hands_out_tokens_that_authenticate_the_user() {
         .authenticate(&pair.access_token)
         .await
         .expect("a principal");
-    assert_eq!(
-        principal,
-        Principal {
-            user_id: id,
-            role: Role::User
-        }
-    );
+    assert_eq!(principal, Principal::new(id, Role::User));
     assert_eq!(world.store.user(id).last_login_at, Some(world.clock.now()));
 }
 
@@ -225,25 +223,33 @@ async fn attempts_are_counted_per_address_and_per_typed_account_before_any_work(
     let world = world(2).await;
     world.user("fay", Role::User).await;
     world.fail_logins("fay", 2).await;
+    let limited = Err(DomainError::RateLimited {
+        retry_after_seconds: 30,
+    });
     let before = world.hasher.verifications.load(Ordering::SeqCst);
-    let limited = world.login("Fay ", PASSWORD).await;
     assert_eq!(
+        world.login("fay", PASSWORD).await,
         limited,
-        Err(DomainError::RateLimited {
-            retry_after_seconds: 30
-        })
+        "a third try from the same address"
     );
     assert_eq!(
         world.hasher.verifications.load(Ordering::SeqCst),
         before,
         "no bcrypt work once limited"
     );
-    assert_eq!(
-        world.limiter.count(Attempt::Login, Scope::Account, "fay"),
-        2,
-        "the third was refused per address first"
-    );
     assert_eq!(world.limiter.count(Attempt::Login, Scope::Address, "203.0.113.7"), 3);
+
+    // From another address, the account's own limit holds, whatever the case or spacing typed.
+    let elsewhere = ClientAddress(Some("198.51.100.9".to_owned()));
+    let outcome = world.accounts.login(" FAY ", PASSWORD, &elsewhere).await;
+    assert_eq!(outcome, limited, "a third try for the account");
+    assert_eq!(world.limiter.count(Attempt::Login, Scope::Account, "fay"), 3);
+    let other = world.accounts.login("someone-else", PASSWORD, &elsewhere).await;
+    assert_eq!(
+        other,
+        Err(DomainError::Unauthenticated(AuthFailure::InvalidCredentials)),
+        "another account is not held back"
+    );
 
     // Unknown addresses share one bucket.
     let unknown = ClientAddress(None);
@@ -263,10 +269,7 @@ async fn attempts_are_counted_per_address_and_per_typed_account_before_any_work(
 async fn a_wrong_current_password_counts_toward_the_lockout() {
     let world = world(1000).await;
     let id = world.user("gus", Role::User).await;
-    let principal = Principal {
-        user_id: id,
-        role: Role::User,
-    };
+    let principal = Principal::new(id, Role::User);
     for _ in 0..5 {
         let outcome = world
             .accounts
@@ -321,8 +324,7 @@ async fn an_unknown_key_is_looked_up_once_until_its_memory_expires_or_the_key_is
     assert!(world.accounts.authenticate_key(&secret).await.is_err());
     assert_eq!(lookups(), 2, "the memory of an unknown key expires");
 
-    // A key made with that hash (here, or by another instance and picked up by the
-    // refresher) is no longer unknown.
+    // A key made on this instance with that hash is no longer unknown, and answered from memory.
     let cache = world.accounts.identity_cache();
     let key = key_with_hash(&sha256_hex(&secret), id, world.clock.now());
     world.store.with(|state| state.keys.push(key.clone()));
@@ -330,6 +332,22 @@ async fn an_unknown_key_is_looked_up_once_until_its_memory_expires_or_the_key_is
     let principal = world.accounts.authenticate_key(&secret).await.expect("the key works");
     assert_eq!(principal.user_id, id);
     assert_eq!(lookups(), 2, "answered from memory");
+
+    // One made by another instance: the refresher's pass over changed keys forgets the hash
+    // was unknown, so the next request looks it up.
+    let elsewhere = format!("sy-{}", "e".repeat(43));
+    assert!(world.accounts.authenticate_key(&elsewhere).await.is_err());
+    assert_eq!(lookups(), 3);
+    let since = world.clock.now();
+    let key = key_with_hash(&sha256_hex(&elsewhere), id, world.clock.now());
+    world.store.with(|state| state.keys.push(key));
+    assert!(cache.refresh_changed(since).await.expect("a refresh") >= 1);
+    world
+        .accounts
+        .authenticate_key(&elsewhere)
+        .await
+        .expect("the key made elsewhere works");
+    assert_eq!(lookups(), 4, "looked up again after the refresher's pass");
 }
 
 #[tokio::test]

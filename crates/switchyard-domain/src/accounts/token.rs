@@ -184,8 +184,18 @@ impl std::fmt::Debug for GeneratedApiKey {
     }
 }
 
+/// The characters after `sy-`: 43 base62 characters carry 256 bits.
+pub const API_KEY_BODY_CHARS: usize = 43;
+
+/// Whether `secret` has the shape of a key `generate_api_key` makes: `sy-` and 43 base62 characters.
+pub fn is_api_key_shaped(secret: &str) -> bool {
+    secret
+        .strip_prefix(API_KEY_PREFIX)
+        .is_some_and(|body| body.len() == API_KEY_BODY_CHARS && body.bytes().all(|byte| byte.is_ascii_alphanumeric()))
+}
+
 pub fn generate_api_key() -> GeneratedApiKey {
-    let body = random_base62(43);
+    let body = random_base62(API_KEY_BODY_CHARS);
     let secret = format!("{API_KEY_PREFIX}{body}");
     GeneratedApiKey {
         prefix: body[..API_KEY_VISIBLE_CHARS].to_owned(),

@@ -142,9 +142,10 @@ impl User {
         self.is_locked && self.locked_until.is_none_or(|until| until > now)
     }
 
-    /// Whether the account may act at `now`: live, active and not locked.
-    pub fn may_act(&self, now: DateTime<Utc>) -> bool {
-        self.deleted_at.is_none() && self.is_active && !self.lock_in_force(now)
+    /// Locked by an admin (until an admin unlocks it), as opposed to a lockout after failed
+    /// logins, which ends by itself.
+    pub fn admin_locked(&self) -> bool {
+        self.is_locked && self.locked_until.is_none()
     }
 }
 

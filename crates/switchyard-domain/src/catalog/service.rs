@@ -8,8 +8,8 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 
 use crate::catalog::ports::{CapabilityRepo, CatalogFileRepo, CategoryRepo, ModelRepo, SupplierRepo};
-use crate::kernel::clock::Clock;
 use crate::kernel::crypto::SecretCipher;
+use crate::kernel::ports::Clock;
 use crate::kernel::principal::Principal;
 
 /// The ports the catalog works through.

@@ -43,10 +43,7 @@ async fn world() -> World {
         .single()
         .expect("a valid instant");
     let catalog = Catalog::new(ports, SecretCipher::new(key), Arc::new(ManualClock::new(start)));
-    let admin_principal = Principal {
-        user_id: UserId::new(),
-        role: Role::Admin,
-    };
+    let admin_principal = Principal::new(UserId::new(), Role::Admin);
     let admin = admin_principal.admin().expect("an admin");
     let input = SupplierInput {
         name: "openai".into(),
@@ -62,10 +59,7 @@ async fn world() -> World {
         catalog,
         admin,
         admin_principal,
-        user: Principal {
-            user_id: UserId::new(),
-            role: Role::User,
-        },
+        user: Principal::new(UserId::new(), Role::User),
         supplier: supplier.id.0,
     }
 }

@@ -1,15 +1,11 @@
-//! The `Clock` port: every instant the domain records comes from here, never from a database default.
+//! Time for tests: the clock that only moves when told to, and the truncation every clock
+//! applies (the `Clock` port itself is in `ports.rs`).
 
 use std::sync::Mutex;
 
 use chrono::{DateTime, Duration, DurationRound, TimeDelta, Utc};
 
-/// A source of the current time. Production uses the system clock (in the server crate);
-/// tests use [`ManualClock`] to let time pass without sleeping.
-pub trait Clock: Send + Sync + std::fmt::Debug {
-    /// The current instant, truncated to microseconds (the precision every backend stores).
-    fn now(&self) -> DateTime<Utc>;
-}
+use crate::kernel::ports::Clock;
 
 /// Truncates an instant to whole microseconds, the precision of `DATETIME(6)` and `timestamptz`.
 pub fn truncate_to_micros(instant: DateTime<Utc>) -> DateTime<Utc> {

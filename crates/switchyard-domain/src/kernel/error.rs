@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 /// Why a caller is not authenticated (401).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AuthFailure {
-    /// Wrong username, email or password; or a locked account with a wrong password.
+    /// Wrong username, email or password (of an account that is neither locked nor deactivated).
     InvalidCredentials,
     /// A bearer token that is missing, malformed, tampered with, expired or no longer valid.
     InvalidToken,
@@ -18,10 +18,12 @@ pub enum AuthFailure {
 /// Why an authenticated caller may not do this (403).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Refusal {
-    /// The right password for a locked account; `None` = locked by an admin until unlocked.
+    /// A password checked for a locked account, right or wrong; `None` = locked by an admin until
+    /// unlocked.
     AccountLocked {
         until: Option<DateTime<Utc>>,
     },
+    /// A password checked for a deactivated account, right or wrong.
     AccountDisabled,
     RegistrationDisabled,
     /// The route needs the admin role.

@@ -1,8 +1,6 @@
-//! The `HealthProbe` port: how the outside layers learn whether a dependency is up.
+//! What a health probe reports (the `HealthProbe` port is in `ports.rs`).
 
 use std::time::Duration;
-
-use async_trait::async_trait;
 
 /// The result of probing one dependency.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,14 +28,4 @@ pub struct PoolStats {
     pub max_connections: u32,
     /// Statements run since start (every query, transactions included).
     pub queries: u64,
-}
-
-/// A dependency that can be probed for readiness and measured for metrics.
-#[async_trait]
-pub trait HealthProbe: Send + Sync + std::fmt::Debug {
-    /// Checks the dependency with a cheap round trip.
-    async fn check(&self) -> DependencyHealth;
-
-    /// The dependency's connection pool, when it has one.
-    fn pool_stats(&self) -> Option<PoolStats>;
 }

@@ -10,6 +10,7 @@ pub mod ids;
 pub mod named;
 pub mod page;
 pub mod patch;
+pub mod ports;
 pub mod principal;
 pub mod settings;
 pub mod text;

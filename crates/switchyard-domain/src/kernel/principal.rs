@@ -15,15 +15,28 @@ named_enum!(
     }
 );
 
-/// Who is calling, from an access token.
+/// Who is calling, from an access token. Only the domain builds one (the accounts context, from a
+/// checked token and the user's current state), so no outer crate can make itself an admin.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Principal {
-    pub user_id: UserId,
+    user_id: UserId,
     /// The role now (not when the token was issued).
-    pub role: Role,
+    role: Role,
 }
 
 impl Principal {
+    pub(crate) fn new(user_id: UserId, role: Role) -> Self {
+        Self { user_id, role }
+    }
+
+    pub fn user_id(&self) -> UserId {
+        self.user_id
+    }
+
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
     /// The proof of admin rights, when the caller's current role is admin.
     pub fn admin(&self) -> Result<Admin, DomainError> {
         match self.role {
@@ -67,15 +80,9 @@ mod tests {
     #[test]
     fn only_a_principal_whose_role_is_admin_gets_the_proof() {
         let user_id = UserId::new();
-        let admin = Principal {
-            user_id,
-            role: Role::Admin,
-        };
+        let admin = Principal::new(user_id, Role::Admin);
         assert_eq!(admin.admin().map(|proof| proof.user_id()), Ok(Some(user_id)));
-        let user = Principal {
-            role: Role::User,
-            ..admin
-        };
+        let user = Principal::new(user_id, Role::User);
         assert_eq!(user.admin(), Err(DomainError::Forbidden(Refusal::AdminOnly)));
         assert_eq!(Admin::operator().user_id(), None);
     }

@@ -1,10 +1,9 @@
-//! The `SettingsRepo` port: small instance-wide values kept in the database
-//! (for example the master-key check value), shared by every instance that uses it.
+//! Settings: small instance-wide values kept in the database (for example the master-key check
+//! value), shared by every instance; the `SettingsRepo` port is in `ports.rs`.
 
-use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use crate::kernel::error::{DomainError, StoreError};
+use crate::kernel::error::DomainError;
 
 /// The name of a setting: 1–64 characters of `[a-z0-9_.]`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -42,15 +41,6 @@ pub struct Setting {
 
 /// The longest value the `system_settings.value` column holds, in characters.
 pub const MAX_SETTING_VALUE_LEN: usize = 4096;
-
-/// Reads and writes instance-wide settings.
-#[async_trait]
-pub trait SettingsRepo: Send + Sync + std::fmt::Debug {
-    async fn get(&self, key: &SettingKey) -> Result<Option<Setting>, StoreError>;
-
-    /// Inserts or replaces the value of `key`, stamped with `at`.
-    async fn put(&self, key: &SettingKey, value: &str, at: DateTime<Utc>) -> Result<Setting, StoreError>;
-}
 
 #[cfg(test)]
 mod tests {

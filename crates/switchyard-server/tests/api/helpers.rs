@@ -307,7 +307,12 @@ impl TestApp {
             password: Some(PASSWORD),
         };
         accounts
-            .create_account(&switchyard_domain::Admin::operator(), None, account)
+            .create_account(
+                &switchyard_domain::Admin::operator(),
+                &switchyard_domain::accounts::ClientAddress(None),
+                None,
+                account,
+            )
             .await
             .expect("create an admin");
         database.close().await;
