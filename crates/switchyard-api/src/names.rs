@@ -6,9 +6,10 @@ use switchyard_domain::Role;
 use switchyard_domain::catalog::{CapabilityDomain, DeleteMode, Modality, ModelType, ParameterType, Protocol, SubType};
 
 /// Declares the mirror of a domain `named_enum!`: the same variants, named on the wire as the
-/// domain names them, `From` both ways, and `assert_names_match` for the test below.
+/// domain names them, `From` both ways, and `assert_names_match` for the test below. The names
+/// are `tt`, not `literal`: utoipa does not read a `literal` fragment in `#[serde(rename)]`.
 macro_rules! schema_enum {
-    ($(#[$meta:meta])* $name:ident for $domain:ident { $($(#[$variant_meta:meta])* $variant:ident => $text:literal),+ $(,)? }) => {
+    ($(#[$meta:meta])* $name:ident for $domain:ident { $($(#[$variant_meta:meta])* $variant:ident => $text:tt),+ $(,)? }) => {
         $(#[$meta])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
         pub enum $name {
@@ -37,12 +38,21 @@ macro_rules! schema_enum {
                 self.into()
             }
 
+            /// Serde and the OpenAPI schema name every value as the domain does.
             #[cfg(test)]
             fn assert_names_match() {
+                let names: Vec<&str> = $domain::ALL.iter().map(|value| value.as_str()).collect();
                 for value in $domain::ALL {
                     let wire = serde_json::to_value($name::from(*value)).expect("a name serialises");
                     assert_eq!(wire.as_str(), Some(value.as_str()), "{}", stringify!($name));
                 }
+                let schema = serde_json::to_value(<$name as utoipa::PartialSchema>::schema()).expect("a schema");
+                let listed: Vec<&str> = match schema["oneOf"].as_array() {
+                    // Variants with doc comments are listed one by one.
+                    Some(variants) => variants.iter().flat_map(|variant| variant["enum"].as_array().into_iter().flatten()).filter_map(|name| name.as_str()).collect(),
+                    None => schema["enum"].as_array().into_iter().flatten().filter_map(|name| name.as_str()).collect(),
+                };
+                assert_eq!(listed, names, "the OpenAPI schema of {}: {schema}", stringify!($name));
             }
         }
     };
