@@ -89,7 +89,7 @@ pub struct CreateUserRequest {
     /// The password (same rules as registration); leave it out to have one generated and shown
     /// once in the answer.
     #[serde(default)]
-    #[schema(min_length = 8, max_length = 72)]
+    #[schema(min_length = 8, max_length = 71)]
     pub password: Option<String>,
 }
 
@@ -103,8 +103,8 @@ pub struct CreatedUser {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ResetPasswordRequest {
-    /// 8 or more characters, at most 72 bytes, not the username, not a common password.
-    #[schema(min_length = 8, max_length = 72)]
+    /// 8 or more characters, at most 71 bytes, not the username, not a common password.
+    #[schema(min_length = 8, max_length = 71)]
     pub password: String,
 }
 

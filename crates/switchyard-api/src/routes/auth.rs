@@ -29,8 +29,8 @@ pub struct RegisterRequest {
     #[serde(default)]
     #[schema(format = Email, max_length = 254)]
     pub email: Option<String>,
-    /// At least 8 characters, at most 72 bytes, not the username, not a common password.
-    #[schema(min_length = 8, max_length = 72)]
+    /// At least 8 characters, at most 71 bytes, not the username, not a common password.
+    #[schema(min_length = 8, max_length = 71)]
     pub password: String,
 }
 

@@ -33,8 +33,8 @@ pub struct UpdateMeRequest {
 #[serde(deny_unknown_fields)]
 pub struct ChangePasswordRequest {
     pub current_password: String,
-    /// 8 or more characters, at most 72 bytes, not the username, not a common password.
-    #[schema(min_length = 8, max_length = 72)]
+    /// 8 or more characters, at most 71 bytes, not the username, not a common password.
+    #[schema(min_length = 8, max_length = 71)]
     pub new_password: String,
 }
 

@@ -3,8 +3,9 @@
 
 use crate::kernel::error::DomainError;
 
-/// bcrypt reads at most 72 bytes; longer passwords are refused rather than silently cut.
-pub const MAX_PASSWORD_BYTES: usize = 72;
+/// bcrypt reads at most 72 bytes, the password's terminating NUL included, so 71 of the
+/// password; longer passwords are refused rather than silently cut.
+pub const MAX_PASSWORD_BYTES: usize = 71;
 pub const MIN_PASSWORD_CHARS: usize = 8;
 
 /// The most common passwords (lower-cased), refused outright.
@@ -63,7 +64,7 @@ const COMMON_PASSWORDS: &[&str] = &[
     "switchyard",
 ];
 
-/// A new password that meets the rules: 8+ characters, at most 72 bytes, not the username,
+/// A new password that meets the rules: 8+ characters, at most 71 bytes, not the username,
 /// not one of the most common passwords.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Password(String);
@@ -88,7 +89,7 @@ impl Password {
             return Err(DomainError::validation(
                 field,
                 "password_too_long",
-                "must be at most 72 bytes (bcrypt reads no more)",
+                "must be at most 71 bytes (bcrypt reads no more)",
             ));
         }
         if raw.eq_ignore_ascii_case(username) {
@@ -119,7 +120,7 @@ impl Password {
     }
 }
 
-/// bcrypt at `cost`, refusing (not truncating) passwords over 72 bytes. CPU-bound: call it
+/// bcrypt at `cost`, refusing (not truncating) passwords over 71 bytes. CPU-bound: call it
 /// from a blocking thread.
 pub fn bcrypt_hash(password: &Password, cost: u32) -> Result<String, DomainError> {
     bcrypt::non_truncating_hash(password.expose(), cost).map_err(|error| DomainError::Internal(error.to_string()))
@@ -146,7 +147,7 @@ mod tests {
     fn new_passwords_follow_the_rules() {
         assert_eq!(rule("correct horse battery"), None);
         assert_eq!(rule("short"), Some("password_too_short"));
-        assert_eq!(rule(&"x".repeat(73)), Some("password_too_long"));
+        assert_eq!(rule(&"x".repeat(72)), Some("password_too_long"));
         assert_eq!(rule(&"é".repeat(37)), Some("password_too_long"));
         assert_eq!(rule("ALICE"), Some("password_too_short"));
         assert!(Password::parse_new("alice_password", "alice_password", "p").is_err());
@@ -161,5 +162,10 @@ mod tests {
         assert!(!bcrypt_verify(&Password::presented("wrong horse battery"), &hash));
         let long = Password::presented(&format!("{}{}", "correct horse battery", "x".repeat(60)));
         assert!(!bcrypt_verify(&long, &hash));
+        // The longest password the rules let through is one bcrypt hashes whole.
+        let longest =
+            Password::parse_new(&"y".repeat(MAX_PASSWORD_BYTES), "alice", "password").expect("the longest password");
+        let hash = bcrypt_hash(&longest, 4).expect("the longest password hashes");
+        assert!(bcrypt_verify(&longest, &hash));
     }
 }

@@ -129,6 +129,12 @@ async fn registration_rules_are_enforced_and_named() {
             "password",
             "password_too_long",
         ),
+        // 72 bytes: bcrypt's own limit counts the terminating NUL (this was a 500).
+        (
+            json!({"username": "carol", "password": "x".repeat(72)}),
+            "password",
+            "password_too_long",
+        ),
         (
             json!({"username": "carol", "password": "Password123"}),
             "password",
