@@ -8,6 +8,7 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
 use chrono::SecondsFormat;
 use serde::Serialize;
+use switchyard_domain::kernel::error::UpstreamFailure;
 use switchyard_domain::{AuthFailure, ConflictKind, DomainError, Refusal};
 use utoipa::ToSchema;
 
@@ -39,6 +40,16 @@ pub enum ErrorCode {
     RegistrationDisabled,
     /// 404: no such route or object (also another user's object).
     NotFound,
+    /// 404: no routable model of that name for this caller (`/v1`).
+    ModelNotFound,
+    /// 403: the gateway key may not use this model (its `allowed_models`).
+    ModelNotAllowed,
+    /// 502: the supplier failed, answered nonsense, refused Switchyard's key, or could not be reached.
+    UpstreamError,
+    /// 503: the supplier is overloaded; see `Retry-After` when it said.
+    UpstreamOverloaded,
+    /// 504: the supplier did not answer in time.
+    UpstreamTimeout,
     /// 405: the route exists, the method does not.
     MethodNotAllowed,
     /// 409: the request contradicts the current state.
@@ -77,10 +88,15 @@ impl ErrorCode {
             | Self::InvalidToken
             | Self::InvalidRefreshToken
             | Self::InvalidApiKey => StatusCode::UNAUTHORIZED,
-            Self::Forbidden | Self::AccountLocked | Self::AccountDisabled | Self::RegistrationDisabled => {
-                StatusCode::FORBIDDEN
-            }
-            Self::NotFound => StatusCode::NOT_FOUND,
+            Self::Forbidden
+            | Self::AccountLocked
+            | Self::AccountDisabled
+            | Self::RegistrationDisabled
+            | Self::ModelNotAllowed => StatusCode::FORBIDDEN,
+            Self::NotFound | Self::ModelNotFound => StatusCode::NOT_FOUND,
+            Self::UpstreamError => StatusCode::BAD_GATEWAY,
+            Self::UpstreamOverloaded => StatusCode::SERVICE_UNAVAILABLE,
+            Self::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict
             | Self::UsernameTaken
@@ -111,6 +127,11 @@ impl ErrorCode {
             Self::AccountDisabled => "account_disabled",
             Self::RegistrationDisabled => "registration_disabled",
             Self::NotFound => "not_found",
+            Self::ModelNotFound => "model_not_found",
+            Self::ModelNotAllowed => "model_not_allowed",
+            Self::UpstreamError => "upstream_error",
+            Self::UpstreamOverloaded => "upstream_overloaded",
+            Self::UpstreamTimeout => "upstream_timeout",
             Self::MethodNotAllowed => "method_not_allowed",
             Self::Conflict => "conflict",
             Self::UsernameTaken => "username_taken",
@@ -136,11 +157,17 @@ impl ErrorCode {
             | Self::InvalidToken
             | Self::InvalidRefreshToken
             | Self::InvalidApiKey => "authentication_error",
-            Self::Forbidden | Self::AccountLocked | Self::AccountDisabled | Self::RegistrationDisabled => {
-                "permission_error"
-            }
+            Self::Forbidden
+            | Self::AccountLocked
+            | Self::AccountDisabled
+            | Self::RegistrationDisabled
+            | Self::ModelNotAllowed => "permission_error",
             Self::RateLimited => "rate_limit_error",
-            Self::ServiceUnavailable | Self::InternalError => "server_error",
+            Self::ServiceUnavailable
+            | Self::InternalError
+            | Self::UpstreamError
+            | Self::UpstreamOverloaded
+            | Self::UpstreamTimeout => "server_error",
             _ => "invalid_request_error",
         }
     }
@@ -394,7 +421,36 @@ impl From<DomainError> for ApiError {
                     "registration is disabled; ask an administrator for an account",
                 ),
                 Refusal::AdminOnly => Self::new(ErrorCode::Forbidden, "this needs the admin role"),
+                Refusal::ModelNotAllowed => Self::new(
+                    ErrorCode::ModelNotAllowed,
+                    "this API key may not use this model (see its allowed_models)",
+                ),
             },
+            DomainError::UnknownModel { model } => Self::new(
+                ErrorCode::ModelNotFound,
+                format!("the model `{model}` does not exist or you do not have access to it"),
+            )
+            .with_detail("model", "model_not_found", "no routable model of this name"),
+            DomainError::Upstream {
+                failure,
+                message,
+                retry_after_seconds,
+            } => {
+                let code = match failure {
+                    UpstreamFailure::BadRequest => ErrorCode::InvalidRequest,
+                    UpstreamFailure::Failed => ErrorCode::UpstreamError,
+                    UpstreamFailure::RateLimited => ErrorCode::RateLimited,
+                    UpstreamFailure::Overloaded => ErrorCode::UpstreamOverloaded,
+                    UpstreamFailure::Timeout => ErrorCode::UpstreamTimeout,
+                };
+                let error = Self::new(code, message);
+                match (failure, retry_after_seconds) {
+                    (_, Some(seconds)) => error.with_retry_after(seconds),
+                    // A 429 always says when to come back.
+                    (UpstreamFailure::RateLimited, None) => error.with_retry_after(1),
+                    _ => error,
+                }
+            }
             DomainError::RateLimited { retry_after_seconds } => {
                 Self::new(ErrorCode::RateLimited, "too many requests, slow down").with_retry_after(retry_after_seconds)
             }

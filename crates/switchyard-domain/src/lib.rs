@@ -1,5 +1,5 @@
 //! Switchyard's domain: the types, rules, ports and use cases every other crate builds on, one
-//! folder per bounded context: `kernel` (shared by all), `accounts`, `catalog`. A context
+//! folder per bounded context: `kernel` (shared by all), `accounts`, `catalog`, `gateway`. A context
 //! depends on the kernel and on another context only through an edge declared in
 //! `docs/architecture.md` (checked by `cargo xtask tidy`).
 //!
@@ -9,6 +9,7 @@
 
 pub mod accounts;
 pub mod catalog;
+pub mod gateway;
 pub mod kernel;
 
 pub use kernel::clock::ManualClock;

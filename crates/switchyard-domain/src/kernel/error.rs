@@ -28,6 +28,20 @@ pub enum Refusal {
     RegistrationDisabled,
     /// The route needs the admin role.
     AdminOnly,
+    /// The gateway key may not use this model (its `allowed_models`).
+    ModelNotAllowed,
+}
+
+/// How a supplier failed a gateway call (the API gives each its status).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UpstreamFailure {
+    /// The supplier refused the request itself: the client's request is at fault (400).
+    BadRequest,
+    /// The supplier refused its key, answered nonsense, failed or could not be reached (502).
+    Failed,
+    RateLimited,
+    Overloaded,
+    Timeout,
 }
 
 /// Which rule a conflicting request broke (409).
@@ -68,6 +82,16 @@ pub enum DomainError {
     Forbidden(Refusal),
     #[error("rate limited; retry after {retry_after_seconds}s")]
     RateLimited { retry_after_seconds: u64 },
+    /// No routable model has this name (or the caller may not see it).
+    #[error("no model named {model}")]
+    UnknownModel { model: String },
+    /// A supplier failed the call; the message summarises why, without secrets.
+    #[error("{message}")]
+    Upstream {
+        failure: UpstreamFailure,
+        message: String,
+        retry_after_seconds: Option<u64>,
+    },
     /// A dependency (database, upstream) cannot be reached right now.
     #[error("{dependency} is unavailable: {message}")]
     Unavailable { dependency: &'static str, message: String },

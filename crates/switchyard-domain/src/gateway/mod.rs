@@ -1,0 +1,35 @@
+//! The gateway: the OpenAI-compatible entry points' use cases over every supplier protocol.
+//! Requests and answers in Switchyard's own terms (`chat.rs`, `embedding.rs`), the supplier
+//! port and its errors (`ports.rs`), the in-memory routing snapshot (`routing.rs`), usage and
+//! its cost (`usage.rs`, `metering.rs`), streamed answers (`stream.rs`) and the call log
+//! (`call_log.rs`). Reads the catalog; nothing depends on the gateway.
+
+pub mod attempt;
+pub mod call_log;
+pub mod chat;
+pub mod embedding;
+#[cfg(test)]
+mod fakes;
+pub mod metering;
+pub mod ports;
+pub mod routing;
+pub mod service;
+pub mod stream;
+#[cfg(test)]
+mod tests;
+pub mod usage;
+
+pub use call_log::{CallLogEntry, Endpoint};
+pub use chat::{
+    AssistantMessage, ChatChunk, ChatMessage, ChatRequest, ChatResponse, ChatRole, Choice, ChunkChoice, ContentPart,
+    Delta, FinishReason, ImageSource, MessageContent, ResponseFormat, Tool, ToolCall, ToolCallDelta, ToolChoice,
+};
+pub use embedding::{EmbeddingRequest, EmbeddingResponse};
+pub use ports::{
+    CallLogSink, ChatProvider, ChatStream, ProviderError, RoutingRows, RoutingSource, StoredUpstreamKey, TimeoutPhase,
+    Timeouts, Tokenizer, UpstreamCall,
+};
+pub use routing::{RoutableModel, RouteTarget, RoutingSnapshot, UpstreamKey};
+pub use service::{CallContext, Caller, Gateway, GatewayPorts, GatewaySettings};
+pub use stream::GatewayStream;
+pub use usage::{Usage, cost_nanos};

@@ -1,0 +1,185 @@
+//! A streamed answer on its way to the client: chunks pass through as they arrive (nothing of
+//! the answer is kept, only running counts), the supplier's usage is taken off the chunks that
+//! carry it and sent once at the end when the client asked for it, and the call is logged when
+//! the stream ends, fails, or is dropped because the client went away.
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use chrono::{DateTime, Utc};
+use futures_core::Stream;
+
+use crate::gateway::attempt::{Attempt, upstream_failure};
+use crate::gateway::call_log::CallLogEntry;
+use crate::gateway::chat::{ChatChunk, ChatRequest};
+use crate::gateway::metering::{Meter, estimate_delta, estimate_prompt};
+use crate::gateway::ports::{CallLogSink, ChatStream, ProviderError, Tokenizer};
+use crate::gateway::usage::Usage;
+use crate::kernel::ports::Clock;
+
+/// The code logged for a stream the client closed before its end.
+pub const CLIENT_CLOSED: &str = "client_closed";
+
+/// The gateway's side of a streamed answer.
+pub struct GatewayStream {
+    upstream: ChatStream,
+    /// The first chunk, read before the answer started, not yet passed on.
+    pending: Option<ChatChunk>,
+    include_usage: bool,
+    log: Arc<dyn CallLogSink>,
+    clock: Arc<dyn Clock>,
+    tokenizer: Arc<dyn Tokenizer>,
+    /// `None` once the call is logged.
+    attempt: Option<Attempt>,
+    request: ChatRequest,
+    /// The supplier's usage so far.
+    reported: Option<Usage>,
+    estimated_completion: i64,
+    first_token_at: Option<DateTime<Utc>>,
+    /// The id and time of the last chunk, for the usage chunk at the end.
+    last: (String, i64),
+    /// The upstream ended; the usage chunk may still be due.
+    ended: bool,
+}
+
+impl std::fmt::Debug for GatewayStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GatewayStream")
+            .field("model", &self.request.model)
+            .field("ended", &self.ended)
+            .finish_non_exhaustive()
+    }
+}
+
+impl GatewayStream {
+    pub(super) fn new(
+        log: Arc<dyn CallLogSink>,
+        clock: Arc<dyn Clock>,
+        tokenizer: Arc<dyn Tokenizer>,
+        attempt: Attempt,
+        request: ChatRequest,
+        first: ChatChunk,
+        upstream: ChatStream,
+    ) -> Self {
+        Self {
+            upstream,
+            last: (first.id.clone(), first.created),
+            pending: Some(first),
+            include_usage: request.include_usage,
+            log,
+            clock,
+            tokenizer,
+            attempt: Some(attempt),
+            request,
+            reported: None,
+            estimated_completion: 0,
+            first_token_at: None,
+            ended: false,
+        }
+    }
+
+    /// The model the stream answers for, as the client named it.
+    pub fn model(&self) -> &str {
+        &self.request.model
+    }
+
+    fn observe(&mut self, chunk: &mut ChatChunk) {
+        if let Some(usage) = chunk.usage.take() {
+            self.reported = Some(self.reported.map_or(usage, |earlier| earlier.merge(usage)));
+        }
+        let added: i64 = chunk
+            .choices
+            .iter()
+            .map(|choice| estimate_delta(self.tokenizer.as_ref(), &choice.delta))
+            .sum();
+        if added > 0 && self.first_token_at.is_none() {
+            self.first_token_at = Some(self.clock.now());
+        }
+        self.estimated_completion += added;
+        self.last = (chunk.id.clone(), chunk.created);
+    }
+
+    fn usage(&self) -> Usage {
+        self.reported.unwrap_or_else(|| Usage {
+            prompt_tokens: estimate_prompt(self.tokenizer.as_ref(), &self.request),
+            completion_tokens: self.estimated_completion,
+            estimated: true,
+            ..Usage::default()
+        })
+    }
+
+    /// Logs the call once: how it ended, and what was streamed until then.
+    fn finish(&mut self, error: Option<(&str, String)>) {
+        let Some(attempt) = self.attempt.take() else {
+            return;
+        };
+        let mut entry: CallLogEntry = attempt.entry;
+        let now = self.clock.now();
+        entry.latency_ms = (now - attempt.started).num_milliseconds().max(0);
+        entry.time_to_first_token_ms = self
+            .first_token_at
+            .map(|at| (at - attempt.started).num_milliseconds().max(0));
+        if let Some((code, summary)) = error {
+            entry.error_code = Some(code.to_owned());
+            entry.error_summary = Some(CallLogEntry::summary(&summary));
+        }
+        let mut meter = Meter::new(&attempt.route.pricing);
+        meter.settle(self.usage());
+        meter.write_into(&mut entry);
+        self.log.record(entry);
+    }
+}
+
+impl Stream for GatewayStream {
+    type Item = Result<ChatChunk, ProviderError>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = self.get_mut();
+        loop {
+            if this.ended {
+                if this.include_usage && this.attempt.is_some() {
+                    let usage = this.usage();
+                    this.finish(None);
+                    let (id, created) = this.last.clone();
+                    return Poll::Ready(Some(Ok(ChatChunk {
+                        id,
+                        created,
+                        choices: Vec::new(),
+                        usage: Some(usage),
+                    })));
+                }
+                this.finish(None);
+                return Poll::Ready(None);
+            }
+            let next = match this.pending.take() {
+                Some(chunk) => Poll::Ready(Some(Ok(chunk))),
+                None => this.upstream.as_mut().poll_next(cx),
+            };
+            match next {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(None) => this.ended = true,
+                Poll::Ready(Some(Err(error))) => {
+                    let code = upstream_failure(&error).code();
+                    this.finish(Some((code, error.to_string())));
+                    return Poll::Ready(Some(Err(error)));
+                }
+                Poll::Ready(Some(Ok(mut chunk))) => {
+                    this.observe(&mut chunk);
+                    // A chunk that only carried usage has nothing left for the client.
+                    if !chunk.choices.is_empty() {
+                        return Poll::Ready(Some(Ok(chunk)));
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl Drop for GatewayStream {
+    fn drop(&mut self) {
+        // The client went away before the end: the upstream request is cancelled with
+        // `upstream` (dropped with this), and what was streamed is logged and counted.
+        self.finish(Some((CLIENT_CLOSED, "the client closed the stream".to_owned())));
+    }
+}
