@@ -65,6 +65,26 @@ pub fn rule_for(krate: &str) -> Option<Rule> {
                 "uuid",
             ],
         },
+        "switchyard-providers" => Rule {
+            layer: "providers adapt the domain's ChatProvider port to suppliers' wire protocols over HTTP",
+            ours: &["switchyard-domain"],
+            third_party: &[
+                "async-trait",
+                "base64",
+                "chrono",
+                // Server-sent events parsed from a byte stream (the well-kept parser reqwest users share).
+                "eventsource-stream",
+                "futures-util",
+                "reqwest",
+                "secrecy",
+                "serde",
+                "serde_json",
+                // OpenAI's tokenizer, for usage when a supplier reports none.
+                "tiktoken-rs",
+                "tokio",
+                "tracing",
+            ],
+        },
         "switchyard-api" => Rule {
             layer: "the API knows HTTP and the domain's ports, not persistence or providers",
             ours: &["switchyard-domain"],

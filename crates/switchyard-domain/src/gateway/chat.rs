@@ -169,8 +169,10 @@ pub struct ChatRequest {
     pub response_format: Option<ResponseFormat>,
     pub temperature: Option<f64>,
     pub top_p: Option<f64>,
-    /// `max_completion_tokens`, or `max_tokens` when only that was given.
+    /// OpenAI's older `max_tokens`, as sent.
     pub max_tokens: Option<i64>,
+    /// OpenAI's `max_completion_tokens` (reasoning included), as sent.
+    pub max_completion_tokens: Option<i64>,
     pub stop: Vec<String>,
     pub n: Option<i64>,
     pub seed: Option<i64>,
@@ -185,6 +187,13 @@ pub struct ChatRequest {
     /// Fields Switchyard does not know, as sent: passed through unchanged to OpenAI-protocol
     /// suppliers, dropped (with a debug log) for the others.
     pub extra: Map<String, Value>,
+}
+
+impl ChatRequest {
+    /// The most tokens the answer may have, however the client said it.
+    pub fn max_output(&self) -> Option<i64> {
+        self.max_completion_tokens.or(self.max_tokens)
+    }
 }
 
 named_enum!(

@@ -1,0 +1,179 @@
+//! A supplier's error answer, summarised: the status decides the kind (with the body's word
+//! where a protocol says more than its status), the message is the supplier's own (its type
+//! and text), cut short, with the call's key taken out. The raw body is never passed on.
+
+use std::time::Duration;
+
+use reqwest::header::HeaderMap;
+use secrecy::ExposeSecret;
+use serde_json::Value;
+use switchyard_domain::gateway::{ProviderError, UpstreamCall};
+
+/// The longest supplier message kept.
+const MAX_MESSAGE_CHARS: usize = 300;
+
+/// What a body says more than its status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Class {
+    Unauthorized,
+    RateLimited,
+    Overloaded,
+    BadRequest,
+}
+
+/// A protocol's reading of an error body.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ErrorSummary {
+    /// `type: message`, as the supplier put it.
+    pub message: String,
+    pub class: Option<Class>,
+    /// A wait the body names (Gemini's `RetryInfo`).
+    pub retry_after: Option<Duration>,
+}
+
+/// How a protocol reads its error bodies.
+pub type ErrorReader = fn(&Value) -> Option<ErrorSummary>;
+
+/// Reads `{"error": {"message", "type", "code"}}` (OpenAI and its imitators; `code` may be a
+/// number), and `{"error": "text"}`.
+pub fn openai_error(body: &Value) -> Option<ErrorSummary> {
+    let error = body.get("error")?;
+    if let Some(text) = error.as_str() {
+        return Some(ErrorSummary {
+            message: text.to_owned(),
+            ..ErrorSummary::default()
+        });
+    }
+    let message = error.get("message").and_then(Value::as_str).unwrap_or_default();
+    let kind = error
+        .get("type")
+        .and_then(Value::as_str)
+        .or_else(|| error.get("code").and_then(Value::as_str));
+    let class = match kind {
+        Some("insufficient_quota" | "rate_limit_exceeded" | "rate_limit_error") => Some(Class::RateLimited),
+        Some("server_overloaded" | "overloaded_error") => Some(Class::Overloaded),
+        Some("content_filter") => Some(Class::BadRequest),
+        _ => None,
+    };
+    Some(ErrorSummary {
+        message: match kind {
+            Some(kind) if !message.is_empty() => format!("{kind}: {message}"),
+            Some(kind) => kind.to_owned(),
+            None => message.to_owned(),
+        },
+        class,
+        retry_after: None,
+    })
+}
+
+/// The error of a status that is not a success.
+pub fn from_status(status: u16, headers: &HeaderMap, body: &[u8], reader: ErrorReader, call: &UpstreamCall) -> ProviderError {
+    let parsed: Option<Value> = serde_json::from_slice(body).ok();
+    let summary = parsed.as_ref().and_then(reader).unwrap_or_else(|| ErrorSummary {
+        message: String::from_utf8_lossy(body).trim().to_owned(),
+        ..ErrorSummary::default()
+    });
+    let message = clean(&summary.message, status, call);
+    let retry_after = summary.retry_after.or_else(|| retry_after(headers));
+    let class = summary.class.or(match status {
+        401 | 403 => Some(Class::Unauthorized),
+        429 => Some(Class::RateLimited),
+        503 | 529 => Some(Class::Overloaded),
+        400 | 404 | 405 | 409 | 413 | 415 | 422 => Some(Class::BadRequest),
+        _ => None,
+    });
+    match class {
+        Some(Class::Unauthorized) => ProviderError::Unauthorized { status, message },
+        Some(Class::RateLimited) => ProviderError::RateLimited { retry_after, message },
+        Some(Class::Overloaded) => ProviderError::Overloaded { retry_after, message },
+        Some(Class::BadRequest) => ProviderError::BadRequest { status, message },
+        None => ProviderError::Failed { status, message },
+    }
+}
+
+/// The supplier's message on one line, cut short, without the call's key.
+pub fn clean(message: &str, status: u16, call: &UpstreamCall) -> String {
+    let mut text: String = message.split_whitespace().collect::<Vec<_>>().join(" ");
+    if let Some(key) = &call.api_key {
+        let key = key.expose_secret();
+        if !key.is_empty() {
+            text = text.replace(key, "[key]");
+        }
+    }
+    if text.is_empty() {
+        return format!("status {status}");
+    }
+    let short: String = text.chars().take(MAX_MESSAGE_CHARS).collect();
+    format!("{} ({status})", short.trim_end())
+}
+
+/// `Retry-After` in seconds (or `retry-after-ms`); an HTTP date is read as the wait until it.
+pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let text = |name: &str| headers.get(name).and_then(|value| value.to_str().ok()).map(str::trim);
+    if let Some(ms) = text("retry-after-ms").and_then(|value| value.parse::<f64>().ok()) {
+        return Some(Duration::from_secs_f64(ms.max(0.0) / 1000.0));
+    }
+    let value = text("retry-after")?;
+    if let Ok(seconds) = value.parse::<f64>() {
+        return Some(Duration::from_secs_f64(seconds.max(0.0)));
+    }
+    let at = chrono::DateTime::parse_from_rfc2822(value).ok()?;
+    let wait = at.with_timezone(&chrono::Utc) - chrono::Utc::now();
+    wait.to_std().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use secrecy::SecretString;
+    use switchyard_domain::catalog::Protocol;
+    use switchyard_domain::gateway::Timeouts;
+
+    fn call() -> UpstreamCall {
+        UpstreamCall {
+            protocol: Protocol::OpenAi,
+            supplier: "openai".into(),
+            base_url: "https://api.openai.com/v1".into(),
+            api_key: Some(SecretString::from("sk-secret-1234".to_owned())),
+            upstream_model: "gpt-4o".into(),
+            api_version: None,
+            max_output_tokens: None,
+            request_id: "r".into(),
+            timeouts: Timeouts::default(),
+        }
+    }
+
+    #[test]
+    fn errors_are_classed_by_status_and_body_and_never_carry_the_key() {
+        let body = br#"{"error": {"message": "Incorrect API key provided: sk-secret-1234", "type": "invalid_request_error"}}"#;
+        let error = from_status(401, &HeaderMap::new(), body, openai_error, &call());
+        let ProviderError::Unauthorized { status: 401, message } = error else {
+            panic!("expected unauthorized, got {error:?}");
+        };
+        assert!(!message.contains("sk-secret-1234") && message.contains("[key]"), "{message}");
+
+        let mut headers = HeaderMap::new();
+        headers.insert("retry-after", "7".parse().expect("a header value"));
+        let error = from_status(429, &headers, b"not json", openai_error, &call());
+        assert_eq!(
+            error,
+            ProviderError::RateLimited {
+                retry_after: Some(Duration::from_secs(7)),
+                message: "not json (429)".into()
+            }
+        );
+        let overloaded = br#"{"error": {"type": "overloaded_error", "message": "busy"}}"#;
+        assert!(matches!(from_status(500, &HeaderMap::new(), overloaded, openai_error, &call()), ProviderError::Overloaded { .. }));
+        assert!(matches!(from_status(529, &HeaderMap::new(), b"", openai_error, &call()), ProviderError::Overloaded { .. }));
+        assert!(matches!(from_status(422, &HeaderMap::new(), b"{}", openai_error, &call()), ProviderError::BadRequest { .. }));
+        assert!(matches!(from_status(500, &HeaderMap::new(), b"{}", openai_error, &call()), ProviderError::Failed { .. }));
+    }
+
+    #[test]
+    fn long_messages_are_cut_and_whitespace_folded() {
+        let message = clean(&format!("line one\n\n  line   two {}", "x".repeat(1000)), 500, &call());
+        assert!(message.starts_with("line one line two x"));
+        assert!(message.chars().count() <= MAX_MESSAGE_CHARS + 6, "{}", message.len());
+        assert_eq!(clean("", 502, &call()), "status 502");
+    }
+}
