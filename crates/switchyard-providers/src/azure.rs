@@ -68,7 +68,10 @@ impl ChatProvider for AzureOpenAi {
                     .json(&body)
             })
             .await?;
-        Ok(chunks(events(response, started, call.timeouts), ChunkDecoder))
+        let decoder = ChunkDecoder {
+            key: call.api_key.clone(),
+        };
+        Ok(chunks(events(response, started, call.timeouts), decoder))
     }
 
     async fn embed(&self, call: &UpstreamCall, request: &EmbeddingRequest) -> Result<EmbeddingResponse, ProviderError> {

@@ -66,8 +66,97 @@ pub fn openai_error(body: &Value) -> Option<ErrorSummary> {
     })
 }
 
+/// Reads Google's `{"error": {"code", "message", "status", "details"}}` (also wrapped in a
+/// one-element array): `RESOURCE_EXHAUSTED` is a rate limit with the wait its `RetryInfo` names,
+/// `UNAVAILABLE` an overload, and a bad key (a 400 with `API_KEY_INVALID`) a refused key.
+pub fn google_error(body: &Value) -> Option<ErrorSummary> {
+    let body = match body {
+        Value::Array(items) => items.first()?,
+        other => other,
+    };
+    let error = body.get("error")?;
+    let message = error.get("message").and_then(Value::as_str).unwrap_or_default();
+    let status = error.get("status").and_then(Value::as_str);
+    let details = error
+        .get("details")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    let reason = |wanted: &str| {
+        details
+            .iter()
+            .any(|detail| detail.get("reason").and_then(Value::as_str) == Some(wanted))
+    };
+    let retry_after = details
+        .iter()
+        .find_map(|detail| detail.get("retryDelay").and_then(Value::as_str))
+        .and_then(|delay| delay.strip_suffix('s')?.parse::<f64>().ok())
+        .map(|seconds| Duration::from_secs_f64(seconds.max(0.0)));
+    let class = match status {
+        _ if reason("API_KEY_INVALID") => Some(Class::Unauthorized),
+        Some("UNAUTHENTICATED" | "PERMISSION_DENIED") => Some(Class::Unauthorized),
+        Some("RESOURCE_EXHAUSTED") => Some(Class::RateLimited),
+        Some("UNAVAILABLE") => Some(Class::Overloaded),
+        Some("INVALID_ARGUMENT" | "NOT_FOUND" | "FAILED_PRECONDITION") => Some(Class::BadRequest),
+        _ => None,
+    };
+    Some(ErrorSummary {
+        message: match status {
+            Some(status) => format!("{status}: {message}"),
+            None => message.to_owned(),
+        },
+        class,
+        retry_after,
+    })
+}
+
+/// Reads Replicate's problem details `{"title", "detail"}` (and `{"detail"}` alone).
+pub fn replicate_error(body: &Value) -> Option<ErrorSummary> {
+    let detail = body.get("detail").and_then(Value::as_str);
+    let title = body.get("title").and_then(Value::as_str);
+    if detail.is_none() && title.is_none() {
+        return None;
+    }
+    let message = match (title, detail) {
+        (Some(title), Some(detail)) => format!("{title}: {detail}"),
+        (one, other) => one.or(other).unwrap_or_default().to_owned(),
+    };
+    Some(ErrorSummary {
+        message,
+        ..ErrorSummary::default()
+    })
+}
+
+/// An error the supplier sent inside a stream that had begun well (its status was 200): the
+/// body's class decides the kind; the rest is a failure of the supplier.
+pub fn stream_error(summary: Option<ErrorSummary>, call_key: Option<&str>) -> ProviderError {
+    let summary = summary.unwrap_or_else(|| ErrorSummary {
+        message: "the supplier failed mid-stream".to_owned(),
+        ..ErrorSummary::default()
+    });
+    let mut message: String = summary.message.split_whitespace().collect::<Vec<_>>().join(" ");
+    if let Some(key) = call_key.filter(|key| !key.is_empty()) {
+        message = message.replace(key, "[key]");
+    }
+    let message: String = message.chars().take(MAX_MESSAGE_CHARS).collect();
+    let retry_after = summary.retry_after;
+    match summary.class {
+        Some(Class::RateLimited) => ProviderError::RateLimited { retry_after, message },
+        Some(Class::Overloaded) => ProviderError::Overloaded { retry_after, message },
+        Some(Class::Unauthorized) => ProviderError::Unauthorized { status: 200, message },
+        Some(Class::BadRequest) => ProviderError::BadRequest { status: 200, message },
+        None => ProviderError::Failed { status: 200, message },
+    }
+}
+
 /// The error of a status that is not a success.
-pub fn from_status(status: u16, headers: &HeaderMap, body: &[u8], reader: ErrorReader, call: &UpstreamCall) -> ProviderError {
+pub fn from_status(
+    status: u16,
+    headers: &HeaderMap,
+    body: &[u8],
+    reader: ErrorReader,
+    call: &UpstreamCall,
+) -> ProviderError {
     let parsed: Option<Value> = serde_json::from_slice(body).ok();
     let summary = parsed.as_ref().and_then(reader).unwrap_or_else(|| ErrorSummary {
         message: String::from_utf8_lossy(body).trim().to_owned(),
@@ -145,12 +234,16 @@ mod tests {
 
     #[test]
     fn errors_are_classed_by_status_and_body_and_never_carry_the_key() {
-        let body = br#"{"error": {"message": "Incorrect API key provided: sk-secret-1234", "type": "invalid_request_error"}}"#;
+        let body =
+            br#"{"error": {"message": "Incorrect API key provided: sk-secret-1234", "type": "invalid_request_error"}}"#;
         let error = from_status(401, &HeaderMap::new(), body, openai_error, &call());
         let ProviderError::Unauthorized { status: 401, message } = error else {
             panic!("expected unauthorized, got {error:?}");
         };
-        assert!(!message.contains("sk-secret-1234") && message.contains("[key]"), "{message}");
+        assert!(
+            !message.contains("sk-secret-1234") && message.contains("[key]"),
+            "{message}"
+        );
 
         let mut headers = HeaderMap::new();
         headers.insert("retry-after", "7".parse().expect("a header value"));
@@ -163,10 +256,22 @@ mod tests {
             }
         );
         let overloaded = br#"{"error": {"type": "overloaded_error", "message": "busy"}}"#;
-        assert!(matches!(from_status(500, &HeaderMap::new(), overloaded, openai_error, &call()), ProviderError::Overloaded { .. }));
-        assert!(matches!(from_status(529, &HeaderMap::new(), b"", openai_error, &call()), ProviderError::Overloaded { .. }));
-        assert!(matches!(from_status(422, &HeaderMap::new(), b"{}", openai_error, &call()), ProviderError::BadRequest { .. }));
-        assert!(matches!(from_status(500, &HeaderMap::new(), b"{}", openai_error, &call()), ProviderError::Failed { .. }));
+        assert!(matches!(
+            from_status(500, &HeaderMap::new(), overloaded, openai_error, &call()),
+            ProviderError::Overloaded { .. }
+        ));
+        assert!(matches!(
+            from_status(529, &HeaderMap::new(), b"", openai_error, &call()),
+            ProviderError::Overloaded { .. }
+        ));
+        assert!(matches!(
+            from_status(422, &HeaderMap::new(), b"{}", openai_error, &call()),
+            ProviderError::BadRequest { .. }
+        ));
+        assert!(matches!(
+            from_status(500, &HeaderMap::new(), b"{}", openai_error, &call()),
+            ProviderError::Failed { .. }
+        ));
     }
 
     #[test]

@@ -58,7 +58,11 @@ impl Http {
         let request = build(&client).header("x-request-id", &call.request_id);
         let wait = call.timeouts.connect + call.timeouts.first_byte.min(call.timeouts.total);
         let response = match tokio::time::timeout(wait, request.send()).await {
-            Err(_) => return Err(ProviderError::Timeout { phase: TimeoutPhase::FirstByte }),
+            Err(_) => {
+                return Err(ProviderError::Timeout {
+                    phase: TimeoutPhase::FirstByte,
+                });
+            }
             Ok(Err(error)) => return Err(transport(&error, TimeoutPhase::FirstByte)),
             Ok(Ok(response)) => response,
         };
@@ -67,7 +71,9 @@ impl Http {
         }
         let status = response.status().as_u16();
         let headers = response.headers().clone();
-        let body = read_limited(response, MAX_ERROR_BODY, deadline(started, call.timeouts)).await.unwrap_or_default();
+        let body = read_limited(response, MAX_ERROR_BODY, deadline(started, call.timeouts))
+            .await
+            .unwrap_or_default();
         Err(from_status(status, &headers, &body, errors, call))
     }
 }
@@ -80,7 +86,11 @@ fn deadline(started: Instant, timeouts: Timeouts) -> Instant {
 /// A transport error in the words of the port.
 pub fn transport(error: &reqwest::Error, phase: TimeoutPhase) -> ProviderError {
     if error.is_timeout() {
-        let phase = if error.is_connect() { TimeoutPhase::Connect } else { phase };
+        let phase = if error.is_connect() {
+            TimeoutPhase::Connect
+        } else {
+            phase
+        };
         return ProviderError::Timeout { phase };
     }
     // The error names the host, never a key (keys travel in headers).
@@ -96,7 +106,11 @@ async fn read_limited(response: reqwest::Response, limit: usize, deadline: Insta
     loop {
         let next = tokio::time::timeout_at(deadline, chunks.next()).await;
         match next {
-            Err(_) => return Err(ProviderError::Timeout { phase: TimeoutPhase::Total }),
+            Err(_) => {
+                return Err(ProviderError::Timeout {
+                    phase: TimeoutPhase::Total,
+                });
+            }
             Ok(None) => return Ok(body),
             Ok(Some(Err(error))) => return Err(transport(&error, TimeoutPhase::Total)),
             Ok(Some(Ok(bytes))) => {
@@ -139,7 +153,11 @@ pub fn events(
         let limit = (Instant::now() + timeouts.idle).min(end);
         match tokio::time::timeout_at(limit, events.next()).await {
             Err(_) => {
-                let phase = if limit >= end { TimeoutPhase::Total } else { TimeoutPhase::Idle };
+                let phase = if limit >= end {
+                    TimeoutPhase::Total
+                } else {
+                    TimeoutPhase::Idle
+                };
                 Some((Err(ProviderError::Timeout { phase }), None))
             }
             Ok(None) => None,
@@ -165,10 +183,12 @@ pub enum Step {
 pub trait Decoder: Send + 'static {
     fn event(&mut self, event: Event) -> Result<Step, ProviderError>;
 
-    /// Whether the answer is complete when the body ends without a closing event (protocols
-    /// whose streams just end).
-    fn complete_at_end(&self) -> bool {
-        false
+    /// The body ended without the protocol's closing event: protocols whose streams just end
+    /// (Gemini) finish the answer here; for the others the stream was cut short.
+    fn end(&mut self) -> Result<Vec<ChatChunk>, ProviderError> {
+        Err(ProviderError::Malformed {
+            message: "the stream ended before the answer was complete".to_owned(),
+        })
     }
 }
 
@@ -201,11 +221,9 @@ pub fn chunks<D: Decoder>(
             match state.events.next().await {
                 None => {
                     state.finished = true;
-                    if !state.decoder.complete_at_end() {
-                        let cut = ProviderError::Malformed {
-                            message: "the stream ended before the answer was complete".to_owned(),
-                        };
-                        return Some((Err(cut), state));
+                    match state.decoder.end() {
+                        Ok(chunks) => state.queue.extend(chunks),
+                        Err(error) => return Some((Err(error), state)),
                     }
                 }
                 Some(Err(error)) => {

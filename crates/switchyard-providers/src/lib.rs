@@ -3,11 +3,15 @@
 //! each over one pooled HTTP client and dispatches on the call's protocol, so the set of
 //! protocols is visible in one place. Wire types stay private to their module.
 
+mod anthropic;
 mod azure;
 mod errors;
+mod gemini;
 mod http;
 mod openai;
+mod replicate;
 mod tokenizer;
+mod translate;
 
 use std::sync::Arc;
 
@@ -25,6 +29,9 @@ pub use tokenizer::Tiktoken;
 pub struct Providers {
     openai: openai::OpenAi,
     azure: azure::AzureOpenAi,
+    anthropic: anthropic::Anthropic,
+    gemini: gemini::Gemini,
+    replicate: replicate::Replicate,
 }
 
 impl Default for Providers {
@@ -38,18 +45,21 @@ impl Providers {
         let http = Arc::new(http::Http::default());
         Self {
             openai: openai::OpenAi::new(http.clone()),
-            azure: azure::AzureOpenAi::new(http),
+            azure: azure::AzureOpenAi::new(http.clone()),
+            anthropic: anthropic::Anthropic::new(http.clone()),
+            gemini: gemini::Gemini::new(http.clone()),
+            replicate: replicate::Replicate::new(http),
         }
     }
 
-    /// The client of a protocol, or why there is none yet.
-    fn client(&self, protocol: Protocol) -> Result<&dyn ChatProvider, ProviderError> {
+    /// The client of a protocol.
+    fn client(&self, protocol: Protocol) -> &dyn ChatProvider {
         match protocol {
-            Protocol::OpenAi => Ok(&self.openai),
-            Protocol::AzureOpenAi => Ok(&self.azure),
-            Protocol::Anthropic | Protocol::Gemini | Protocol::Replicate => Err(ProviderError::Unsupported {
-                message: format!("the {} protocol is not available in this build", protocol.as_str()),
-            }),
+            Protocol::OpenAi => &self.openai,
+            Protocol::AzureOpenAi => &self.azure,
+            Protocol::Anthropic => &self.anthropic,
+            Protocol::Gemini => &self.gemini,
+            Protocol::Replicate => &self.replicate,
         }
     }
 }
@@ -57,14 +67,14 @@ impl Providers {
 #[async_trait]
 impl ChatProvider for Providers {
     async fn complete(&self, call: &UpstreamCall, request: &ChatRequest) -> Result<ChatResponse, ProviderError> {
-        self.client(call.protocol)?.complete(call, request).await
+        self.client(call.protocol).complete(call, request).await
     }
 
     async fn stream(&self, call: &UpstreamCall, request: &ChatRequest) -> Result<ChatStream, ProviderError> {
-        self.client(call.protocol)?.stream(call, request).await
+        self.client(call.protocol).stream(call, request).await
     }
 
     async fn embed(&self, call: &UpstreamCall, request: &EmbeddingRequest) -> Result<EmbeddingResponse, ProviderError> {
-        self.client(call.protocol)?.embed(call, request).await
+        self.client(call.protocol).embed(call, request).await
     }
 }

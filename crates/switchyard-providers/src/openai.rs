@@ -5,16 +5,16 @@
 
 use async_trait::async_trait;
 use eventsource_stream::Event;
-use secrecy::ExposeSecret;
+use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use switchyard_domain::gateway::{
     AssistantMessage, ChatChunk, ChatMessage, ChatProvider, ChatRequest, ChatResponse, ChatRole, ChatStream, Choice,
-    ChunkChoice, ContentPart, Delta, EmbeddingRequest, EmbeddingResponse, FinishReason, MessageContent,
-    ProviderError, ResponseFormat, ToolCall, ToolCallDelta, ToolChoice, UpstreamCall, Usage,
+    ChunkChoice, ContentPart, Delta, EmbeddingRequest, EmbeddingResponse, FinishReason, MessageContent, ProviderError,
+    ResponseFormat, ToolCall, ToolCallDelta, ToolChoice, UpstreamCall, Usage,
 };
 
-use crate::errors::openai_error;
+use crate::errors::{openai_error, stream_error};
 use crate::http::{Decoder, Http, Step, chunks, events, read_json};
 
 /// The OpenAI protocol's client.
@@ -48,7 +48,9 @@ impl ChatProvider for OpenAi {
         let url = endpoint(&call.base_url, "chat/completions");
         let (response, started) = self
             .http
-            .send(call, openai_error, |client| authorized(client.post(url), call).json(&body))
+            .send(call, openai_error, |client| {
+                authorized(client.post(url), call).json(&body)
+            })
             .await?;
         let wire: WireResponse = read_json(response, started, call.timeouts).await?;
         Ok(wire.into_domain())
@@ -65,7 +67,10 @@ impl ChatProvider for OpenAi {
                     .json(&body)
             })
             .await?;
-        Ok(chunks(events(response, started, call.timeouts), ChunkDecoder))
+        let decoder = ChunkDecoder {
+            key: call.api_key.clone(),
+        };
+        Ok(chunks(events(response, started, call.timeouts), decoder))
     }
 
     async fn embed(&self, call: &UpstreamCall, request: &EmbeddingRequest) -> Result<EmbeddingResponse, ProviderError> {
@@ -73,7 +78,9 @@ impl ChatProvider for OpenAi {
         let url = endpoint(&call.base_url, "embeddings");
         let (response, started) = self
             .http
-            .send(call, openai_error, |client| authorized(client.post(url), call).json(&body))
+            .send(call, openai_error, |client| {
+                authorized(client.post(url), call).json(&body)
+            })
             .await?;
         let wire: WireEmbeddings = read_json(response, started, call.timeouts).await?;
         wire.into_domain()
@@ -448,7 +455,10 @@ impl WireChunk {
 
 /// OpenAI's stream: a chunk per `data:` line, `[DONE]` at the end; an `error` object in a
 /// chunk is the supplier failing mid-stream.
-pub struct ChunkDecoder;
+pub struct ChunkDecoder {
+    /// The call's key, kept out of error messages.
+    pub key: Option<SecretString>,
+}
 
 impl Decoder for ChunkDecoder {
     fn event(&mut self, event: Event) -> Result<Step, ProviderError> {
@@ -463,11 +473,8 @@ impl Decoder for ChunkDecoder {
             message: format!("a stream chunk is not the JSON expected: {error}"),
         })?;
         if let Some(error) = &chunk.error {
-            let summary = openai_error(&json!({"error": error})).map(|summary| summary.message);
-            return Err(ProviderError::Failed {
-                status: 200,
-                message: summary.unwrap_or_else(|| "the supplier failed mid-stream".to_owned()),
-            });
+            let key = self.key.as_ref().map(ExposeSecret::expose_secret);
+            return Err(stream_error(openai_error(&json!({"error": error})), key));
         }
         Ok(Step::Chunks(vec![chunk.into_domain()]))
     }
