@@ -14,6 +14,7 @@ mod m20261122_000003_suppliers;
 mod m20261122_000004_categories;
 mod m20261122_000005_capabilities;
 mod m20261122_000006_models;
+mod m20261201_000007_call_logs;
 pub mod schema;
 
 pub use command::MigrateCommand;
@@ -32,6 +33,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000004_categories::Migration),
             Box::new(m20261122_000005_capabilities::Migration),
             Box::new(m20261122_000006_models::Migration),
+            Box::new(m20261201_000007_call_logs::Migration),
         ]
     }
 }

@@ -75,6 +75,9 @@ pub struct ApiKeyBody {
     pub status: String,
     pub expires_at: Option<DateTime<Utc>>,
     pub revoked_at: Option<DateTime<Utc>>,
+    /// The last gateway call made with the key (written by the call-log writer, so it may lag
+    /// by a flush interval).
+    pub last_used_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -96,6 +99,7 @@ impl ApiKeyBody {
             status: status.to_owned(),
             expires_at: key.expires_at,
             revoked_at: key.revoked_at,
+            last_used_at: key.last_used_at,
             created_at: key.created_at,
             updated_at: key.updated_at,
         }

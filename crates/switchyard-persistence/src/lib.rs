@@ -7,6 +7,7 @@
 
 mod api_key_repo;
 mod attempt_limiter;
+mod call_log;
 mod capability_repo;
 mod catalog_file_repo;
 mod category_repo;
@@ -17,6 +18,7 @@ mod model_repo;
 mod model_rows;
 mod page;
 mod refresh_token_repo;
+mod routing_source;
 mod secret_store;
 mod settings_repo;
 mod supplier_repo;
@@ -25,6 +27,7 @@ mod user_repo;
 
 pub use api_key_repo::SqlApiKeyRepo;
 pub use attempt_limiter::InMemoryAttemptLimiter;
+pub use call_log::{CallLogQueue, CallLogSettings, CallLogWriter, MAX_BATCH, SPILL_FILE, call_log, from_row};
 pub use capability_repo::SqlCapabilityRepo;
 pub use catalog_file_repo::SqlCatalogFileRepo;
 pub use category_repo::SqlCategoryRepo;
@@ -33,6 +36,7 @@ pub use error::PersistenceError;
 pub use migration::MigrateCommand;
 pub use model_repo::SqlModelRepo;
 pub use refresh_token_repo::SqlRefreshTokenRepo;
+pub use routing_source::SqlRoutingSource;
 pub use secret_store::SqlSecretStore;
 pub use settings_repo::SqlSettingsRepo;
 pub use supplier_repo::SqlSupplierRepo;

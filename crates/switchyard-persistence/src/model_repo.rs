@@ -2,12 +2,14 @@
 //! and the default model of each type. Writes that check state first lock the model row. Row
 //! conversions live in `model_rows`.
 
+use std::collections::HashMap;
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr, OnConflict};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, DatabaseConnection, EntityTrait, IntoActiveModel,
-    QueryFilter, QueryOrder,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait,
+    IntoActiveModel, QueryFilter, QueryOrder,
 };
 use serde_json::Value;
 use switchyard_domain::StoreError;
@@ -71,6 +73,95 @@ impl SqlModelRepo {
     }
 }
 
+/// Models with their parameters, capabilities, categories and routes, in six queries however
+/// many models there are (the routing snapshot loads every model this way).
+pub(crate) async fn details(db: &impl ConnectionTrait, models: Vec<Model>) -> Result<Vec<ModelDetail>, StoreError> {
+    let ids: Vec<Uuid> = models.iter().map(|model| model.id.0).collect();
+    let mut parameters: HashMap<Uuid, Vec<Parameter>> = HashMap::new();
+    let parameter_rows = model_parameters::Entity::find()
+        .filter(model_parameters::Column::ModelId.is_in(ids.clone()))
+        .order_by_asc(model_parameters::Column::Name)
+        .all(db)
+        .await
+        .map_err(store_error)?;
+    for row in parameter_rows {
+        let model = row.model_id;
+        parameters.entry(model).or_default().push(to_parameter(row)?);
+    }
+    let links = model_capabilities::Entity::find()
+        .filter(model_capabilities::Column::ModelId.is_in(ids.clone()))
+        .all(db)
+        .await
+        .map_err(store_error)?;
+    let capability_rows = capabilities::Entity::find()
+        .filter(capabilities::Column::Id.is_in(links.iter().map(|link| link.capability_id)))
+        .order_by_asc(capabilities::Column::Name)
+        .all(db)
+        .await
+        .map_err(store_error)?;
+    let category_links = model_categories::Entity::find()
+        .filter(model_categories::Column::ModelId.is_in(ids.clone()))
+        .all(db)
+        .await
+        .map_err(store_error)?;
+    let category_rows: Vec<_> = categories::Entity::find()
+        .filter(categories::Column::Id.is_in(category_links.iter().map(|link| link.category_id)))
+        .order_by_asc(categories::Column::Name)
+        .all(db)
+        .await
+        .map_err(store_error)?;
+    let route_rows = model_routes::Entity::find()
+        .filter(model_routes::Column::ModelId.is_in(ids))
+        .order_by_desc(model_routes::Column::IsPrimary)
+        .order_by_asc(model_routes::Column::Priority)
+        .order_by_asc(model_routes::Column::Id)
+        .all(db)
+        .await
+        .map_err(store_error)?;
+    let suppliers = summaries(db, route_rows.iter().map(|row| row.supplier_id).collect()).await?;
+    let mut routes: HashMap<Uuid, Vec<Route>> = HashMap::new();
+    for row in route_rows {
+        let model = row.model_id;
+        routes.entry(model).or_default().push(route_of(&suppliers, row)?);
+    }
+    let mut detailed = Vec::with_capacity(models.len());
+    for model in models {
+        let id = model.id.0;
+        let mut linked = Vec::new();
+        for row in &capability_rows {
+            let Some(link) = links
+                .iter()
+                .find(|link| link.model_id == id && link.capability_id == row.id)
+            else {
+                continue;
+            };
+            linked.push(LinkedCapability {
+                capability: crate::capability_repo::to_domain(row.clone())?,
+                config: json_value(&link.config_json)?,
+                is_default: link.is_default,
+            });
+        }
+        let categories = category_rows
+            .iter()
+            .filter(|row| {
+                category_links
+                    .iter()
+                    .any(|link| link.model_id == id && link.category_id == row.id)
+            })
+            .cloned()
+            .map(crate::category_repo::to_domain)
+            .collect();
+        detailed.push(ModelDetail {
+            parameters: parameters.remove(&id).unwrap_or_default(),
+            capabilities: linked,
+            categories,
+            routes: routes.remove(&id).unwrap_or_default(),
+            model,
+        });
+    }
+    Ok(detailed)
+}
+
 #[async_trait]
 impl ModelRepo for SqlModelRepo {
     #[instrument(skip_all, fields(model = %spec.name))]
@@ -103,77 +194,7 @@ impl ModelRepo for SqlModelRepo {
         let Some(model) = self.get(id).await? else {
             return Ok(None);
         };
-        let db = &self.db;
-        let parameters = model_parameters::Entity::find()
-            .filter(model_parameters::Column::ModelId.eq(id.0))
-            .order_by_asc(model_parameters::Column::Name)
-            .all(db)
-            .await
-            .map_err(store_error)?
-            .into_iter()
-            .map(to_parameter)
-            .collect::<Result<Vec<_>, _>>()?;
-        let links = model_capabilities::Entity::find()
-            .filter(model_capabilities::Column::ModelId.eq(id.0))
-            .all(db)
-            .await
-            .map_err(store_error)?;
-        let capability_rows = capabilities::Entity::find()
-            .filter(capabilities::Column::Id.is_in(links.iter().map(|link| link.capability_id)))
-            .order_by_asc(capabilities::Column::Name)
-            .all(db)
-            .await
-            .map_err(store_error)?;
-        let mut linked = Vec::with_capacity(capability_rows.len());
-        for row in capability_rows {
-            let link = links.iter().find(|link| link.capability_id == row.id);
-            let config = match link {
-                Some(link) => json_value(&link.config_json)?,
-                None => None,
-            };
-            linked.push(LinkedCapability {
-                capability: crate::capability_repo::to_domain(row)?,
-                config,
-                is_default: link.is_some_and(|link| link.is_default),
-            });
-        }
-        let category_ids: Vec<Uuid> = model_categories::Entity::find()
-            .filter(model_categories::Column::ModelId.eq(id.0))
-            .all(db)
-            .await
-            .map_err(store_error)?
-            .into_iter()
-            .map(|link| link.category_id)
-            .collect();
-        let categories = categories::Entity::find()
-            .filter(categories::Column::Id.is_in(category_ids))
-            .order_by_asc(categories::Column::Name)
-            .all(db)
-            .await
-            .map_err(store_error)?
-            .into_iter()
-            .map(crate::category_repo::to_domain)
-            .collect();
-        let route_rows = model_routes::Entity::find()
-            .filter(model_routes::Column::ModelId.eq(id.0))
-            .order_by_desc(model_routes::Column::IsPrimary)
-            .order_by_asc(model_routes::Column::Priority)
-            .order_by_asc(model_routes::Column::Id)
-            .all(db)
-            .await
-            .map_err(store_error)?;
-        let suppliers = summaries(db, route_rows.iter().map(|row| row.supplier_id).collect()).await?;
-        let routes = route_rows
-            .into_iter()
-            .map(|row| route_of(&suppliers, row))
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(Some(ModelDetail {
-            model,
-            parameters,
-            capabilities: linked,
-            categories,
-            routes,
-        }))
+        Ok(details(&self.db, vec![model]).await?.pop())
     }
 
     async fn list(&self, filter: &ModelFilter, page: PageRequest) -> Result<Page<Model>, StoreError> {

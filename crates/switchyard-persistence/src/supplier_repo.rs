@@ -20,7 +20,7 @@ use crate::error::store_error;
 use crate::page::{like_pattern, paginate};
 use crate::transaction::{begin_write, finish};
 
-const ACTIVE: &str = "active";
+pub(crate) const ACTIVE: &str = "active";
 const REMOVED: &str = "removed";
 
 #[derive(Debug, Clone)]

@@ -58,6 +58,8 @@ pub fn rule_for(krate: &str) -> Option<Rule> {
                 "object_store",
                 "redis",
                 "sea-orm",
+                // The call log's spill file lines.
+                "serde",
                 "serde_json",
                 "thiserror",
                 "tokio",

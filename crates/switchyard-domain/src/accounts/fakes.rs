@@ -292,6 +292,7 @@ impl RefreshTokenRepo for MemoryStore {
                 expires_at: token.expires_at,
                 used_at: None,
                 revoked_at: None,
+                last_used_at: None,
             });
         });
         Ok(())
@@ -338,6 +339,7 @@ impl RefreshTokenRepo for MemoryStore {
                 expires_at: successor_expires_at,
                 used_at: None,
                 revoked_at: None,
+                last_used_at: None,
             });
             Rotation::Rotated { user_id }
         }))
@@ -372,6 +374,7 @@ impl ApiKeyRepo for MemoryStore {
             allowed_models: key.allowed_models.clone(),
             expires_at: key.expires_at,
             revoked_at: None,
+            last_used_at: None,
             created_at: key.now,
             updated_at: key.now,
             deleted_at: None,

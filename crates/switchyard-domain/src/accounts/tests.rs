@@ -301,6 +301,7 @@ fn key_with_hash(hash: &str, user_id: UserId, now: chrono::DateTime<Utc>) -> Api
         allowed_models: vec![],
         expires_at: None,
         revoked_at: None,
+        last_used_at: None,
         created_at: now,
         updated_at: now,
         deleted_at: None,

@@ -26,8 +26,8 @@ pub use chat::{
 };
 pub use embedding::{EmbeddingRequest, EmbeddingResponse};
 pub use ports::{
-    CallLogSink, ChatProvider, ChatStream, ProviderError, RoutingRows, RoutingSource, StoredUpstreamKey, TimeoutPhase,
-    Timeouts, Tokenizer, UpstreamCall,
+    CallLogCounts, CallLogSink, ChatProvider, ChatStream, ProviderError, RoutingRows, RoutingSource, StoredUpstreamKey,
+    TimeoutPhase, Timeouts, Tokenizer, UpstreamCall,
 };
 pub use routing::{RoutableModel, RouteTarget, RoutingSnapshot, UpstreamKey};
 pub use service::{CallContext, Caller, Gateway, GatewayPorts, GatewaySettings};

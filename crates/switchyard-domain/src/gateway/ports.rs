@@ -130,6 +130,27 @@ pub trait Tokenizer: Send + Sync + std::fmt::Debug {
 /// Takes call-log entries without waiting: a bounded queue in front of a background writer.
 pub trait CallLogSink: Send + Sync + std::fmt::Debug {
     fn record(&self, entry: CallLogEntry);
+
+    /// What the writer has done since start, for the metrics.
+    fn counts(&self) -> CallLogCounts {
+        CallLogCounts::default()
+    }
+}
+
+/// The call-log writer's counters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct CallLogCounts {
+    /// Rows in the database (replayed ones included).
+    pub written: u64,
+    /// Entries waiting in memory for the database.
+    pub pending: u64,
+    /// Entries appended to the spill file (the queue was full, the database away too long, or
+    /// the server stopped while it was away).
+    pub spilled: u64,
+    /// Spilled entries written to the database since.
+    pub replayed: u64,
+    /// Batches the database refused (each retried, or spilled).
+    pub failed_batches: u64,
 }
 
 /// A supplier's active upstream key, still encrypted.

@@ -15,6 +15,8 @@ pub struct Model {
     pub allowed_models: String,
     pub expires_at: Option<ChronoDateTimeUtc>,
     pub revoked_at: Option<ChronoDateTimeUtc>,
+    /// Set by the call-log writer, never on the request path.
+    pub last_used_at: Option<ChronoDateTimeUtc>,
     pub created_at: ChronoDateTimeUtc,
     pub updated_at: ChronoDateTimeUtc,
     pub deleted_at: Option<ChronoDateTimeUtc>,

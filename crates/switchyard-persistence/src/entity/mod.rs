@@ -1,5 +1,6 @@
 //! sea-orm entities: one module per table. Only this crate sees them.
 
+pub mod api_call_logs;
 pub mod api_keys;
 pub mod audit_events;
 pub mod capabilities;

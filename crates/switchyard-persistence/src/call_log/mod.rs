@@ -1,0 +1,526 @@
+//! The call-log writer: requests hand their entries to a bounded queue ([`CallLogQueue`], the
+//! domain's `CallLogSink`) and never wait; one background task ([`CallLogWriter`]) writes them
+//! in batches, with the last use of each gateway key.
+//!
+//! While the database is away the entries stay in memory and the batch is retried with
+//! backoff; past `memory_capacity` the oldest go to the spill file, as does everything still
+//! unwritten when the server stops, and a full queue spills at once rather than drop. Once the
+//! database takes a batch again (and when the writer starts) the spill file is replayed. Every
+//! insert does nothing on a duplicate id, so a batch retried after a lost acknowledgement or a
+//! replay run twice leaves each entry in the table once.
+
+mod rows;
+mod spill;
+
+use std::collections::{HashMap, VecDeque};
+use std::future::Future;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::{ColumnTrait, Condition, DatabaseConnection, DbErr, EntityTrait, QueryFilter};
+use switchyard_domain::gateway::{CallLogCounts, CallLogEntry, CallLogSink};
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+use uuid::Uuid;
+
+pub use rows::from_row;
+pub use spill::SPILL_FILE;
+use spill::{SpillFile, SpillReader};
+
+use crate::entity::{api_call_logs, api_keys};
+
+/// The most rows one insert carries (26 columns each, inside every backend's parameter limit).
+pub const MAX_BATCH: usize = 1000;
+/// The first wait before a failed batch is retried; it doubles up to `retry_max`.
+const FIRST_RETRY: Duration = Duration::from_millis(100);
+/// How long the last flush at shutdown may try before what is left is spilled.
+const FINAL_FLUSH: Duration = Duration::from_secs(2);
+
+/// How the writer batches and how much it holds.
+#[derive(Debug, Clone)]
+pub struct CallLogSettings {
+    /// Entries the queue holds before `record` spills to the file.
+    pub queue_capacity: usize,
+    /// Rows per insert (at most [`MAX_BATCH`]).
+    pub batch_size: usize,
+    /// How long an entry may wait for its batch to fill.
+    pub flush_interval: Duration,
+    /// Entries kept in memory while the database is away; older ones are spilled.
+    pub memory_capacity: usize,
+    /// The longest wait between two attempts while the database is away.
+    pub retry_max: Duration,
+}
+
+impl Default for CallLogSettings {
+    fn default() -> Self {
+        Self {
+            queue_capacity: 10_000,
+            batch_size: 500,
+            flush_interval: Duration::from_millis(200),
+            memory_capacity: 10_000,
+            retry_max: Duration::from_secs(5),
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+struct Stats {
+    written: AtomicU64,
+    pending: AtomicU64,
+    spilled: AtomicU64,
+    replayed: AtomicU64,
+    failed_batches: AtomicU64,
+}
+
+/// The entries' way in: never blocks, never drops (a full queue spills to the file).
+#[derive(Debug, Clone)]
+pub struct CallLogQueue {
+    sender: mpsc::Sender<CallLogEntry>,
+    spill: Arc<SpillFile>,
+    stats: Arc<Stats>,
+}
+
+impl CallLogSink for CallLogQueue {
+    fn record(&self, entry: CallLogEntry) {
+        let entry = match self.sender.try_send(entry) {
+            Ok(()) => return,
+            Err(mpsc::error::TrySendError::Full(entry) | mpsc::error::TrySendError::Closed(entry)) => entry,
+        };
+        match self.spill.append(std::slice::from_ref(&entry)) {
+            Ok(()) => {
+                self.stats.spilled.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(request_id = %entry.request_id, "the call-log queue is full; the entry went to the spill file");
+            }
+            Err(error) => tracing::error!(
+                request_id = %entry.request_id,
+                %error,
+                path = %self.spill.path().display(),
+                "a call-log entry was lost: the queue is full and the spill file cannot be written; check the data directory"
+            ),
+        }
+    }
+
+    fn counts(&self) -> CallLogCounts {
+        let read = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
+        CallLogCounts {
+            written: read(&self.stats.written),
+            pending: read(&self.stats.pending)
+                + u64::try_from(self.sender.max_capacity() - self.sender.capacity()).unwrap_or(0),
+            spilled: read(&self.stats.spilled),
+            replayed: read(&self.stats.replayed),
+            failed_batches: read(&self.stats.failed_batches),
+        }
+    }
+}
+
+/// The background task that writes what the queue takes.
+#[derive(Debug)]
+pub struct CallLogWriter {
+    db: DatabaseConnection,
+    settings: CallLogSettings,
+    receiver: mpsc::Receiver<CallLogEntry>,
+    spill: Arc<SpillFile>,
+    stats: Arc<Stats>,
+    pending: VecDeque<CallLogEntry>,
+    /// When the oldest pending entry arrived (its batch is due a flush interval later).
+    oldest: Option<Instant>,
+    /// While the database is away: when to try again, and the wait after that.
+    retry: Option<(Instant, Duration)>,
+}
+
+/// The queue and its writer; the writer's spill file is in `data_dir`.
+pub fn call_log(db: DatabaseConnection, settings: CallLogSettings, data_dir: &Path) -> (CallLogQueue, CallLogWriter) {
+    let settings = CallLogSettings {
+        batch_size: settings.batch_size.clamp(1, MAX_BATCH),
+        queue_capacity: settings.queue_capacity.max(1),
+        ..settings
+    };
+    let (sender, receiver) = mpsc::channel(settings.queue_capacity);
+    let spill = Arc::new(SpillFile::in_dir(data_dir));
+    let stats = Arc::new(Stats::default());
+    let queue = CallLogQueue {
+        sender,
+        spill: spill.clone(),
+        stats: stats.clone(),
+    };
+    let writer = CallLogWriter {
+        db,
+        settings,
+        receiver,
+        spill,
+        stats,
+        pending: VecDeque::new(),
+        oldest: None,
+        retry: None,
+    };
+    (queue, writer)
+}
+
+impl CallLogWriter {
+    /// Writes until `stop` completes, then writes or spills everything left.
+    pub async fn run(mut self, stop: impl Future<Output = ()> + Send) {
+        tokio::pin!(stop);
+        self.replay().await;
+        let mut received = Vec::with_capacity(self.settings.batch_size);
+        loop {
+            if self.retry.is_none() && self.pending.len() >= self.settings.batch_size {
+                self.write_batch().await;
+                continue;
+            }
+            let due = match (self.retry, self.oldest) {
+                (Some((at, _)), _) => Some(at),
+                (None, Some(oldest)) => Some(oldest + self.settings.flush_interval),
+                (None, None) => None,
+            };
+            tokio::select! {
+                biased;
+                () = &mut stop => break,
+                count = self.receiver.recv_many(&mut received, self.settings.batch_size) => {
+                    if count == 0 {
+                        break;
+                    }
+                    self.accept(received.drain(..));
+                }
+                () = sleep_until(due) => self.write_batch().await,
+            }
+        }
+        self.finish().await;
+    }
+
+    fn accept(&mut self, entries: impl Iterator<Item = CallLogEntry>) {
+        for entry in entries {
+            if self.pending.is_empty() {
+                self.oldest = Some(Instant::now());
+            }
+            self.pending.push_back(entry);
+        }
+        let over = self.pending.len().saturating_sub(self.settings.memory_capacity);
+        if over > 0 {
+            let oldest: Vec<CallLogEntry> = self.pending.drain(..over).collect();
+            self.spill_entries(&oldest);
+        }
+        self.stats.pending.store(self.pending.len() as u64, Ordering::Relaxed);
+    }
+
+    fn spill_entries(&self, entries: &[CallLogEntry]) {
+        match self.spill.append(entries) {
+            Ok(()) => {
+                self.stats.spilled.fetch_add(entries.len() as u64, Ordering::Relaxed);
+            }
+            Err(error) => tracing::error!(
+                entries = entries.len(),
+                %error,
+                path = %self.spill.path().display(),
+                "call-log entries were lost: the spill file cannot be written; check the data directory"
+            ),
+        }
+    }
+
+    /// Writes the oldest batch; on failure keeps it and sets the next attempt.
+    async fn write_batch(&mut self) {
+        let size = self.pending.len().min(self.settings.batch_size);
+        if size == 0 {
+            // Only the spill file was waiting for the database.
+            self.oldest = None;
+            self.retry = None;
+            self.replay().await;
+            return;
+        }
+        let batch: Vec<CallLogEntry> = self.pending.iter().take(size).cloned().collect();
+        match insert(&self.db, &batch).await {
+            Ok(()) => {
+                self.pending.drain(..size);
+                self.stats.written.fetch_add(size as u64, Ordering::Relaxed);
+                self.stats.pending.store(self.pending.len() as u64, Ordering::Relaxed);
+                self.oldest = (!self.pending.is_empty()).then(Instant::now);
+                if self.retry.take().is_some() {
+                    tracing::info!("the database takes call-log entries again");
+                }
+                if self.spill.has_entries() {
+                    self.replay().await;
+                }
+            }
+            Err(error) => self.failed(&error),
+        }
+    }
+
+    /// A batch (or a replay) failed: the next attempt waits twice as long as the last one, up
+    /// to `retry_max`.
+    fn failed(&mut self, error: &DbErr) {
+        self.stats.failed_batches.fetch_add(1, Ordering::Relaxed);
+        let wait = match self.retry {
+            None => {
+                tracing::warn!(%error, pending = self.pending.len(), "the database refused call-log entries; they are kept and retried");
+                FIRST_RETRY
+            }
+            Some((_, wait)) => (wait * 2).min(self.settings.retry_max),
+        };
+        self.retry = Some((Instant::now() + wait, wait));
+    }
+
+    /// Inserts the spill file's entries; stops at the first failure (the file stays for the
+    /// next attempt, which starts over).
+    async fn replay(&mut self) {
+        if !self.spill.has_entries() {
+            return;
+        }
+        let path = match self.spill.take_for_replay() {
+            Ok(Some(path)) => path,
+            Ok(None) => return,
+            Err(error) => {
+                tracing::error!(%error, "cannot move the call-log spill file aside to replay it");
+                return;
+            }
+        };
+        let mut reader = match SpillReader::open(&path) {
+            Ok(reader) => reader,
+            Err(error) => {
+                tracing::error!(%error, path = %path.display(), "cannot read the call-log spill file");
+                return;
+            }
+        };
+        let mut replayed = 0u64;
+        loop {
+            let batch = match reader.next_batch(self.settings.batch_size) {
+                Ok(batch) => batch,
+                Err(error) => {
+                    tracing::error!(%error, path = %path.display(), "cannot read the call-log spill file");
+                    return;
+                }
+            };
+            if batch.is_empty() {
+                break;
+            }
+            if let Err(error) = insert(&self.db, &batch).await {
+                tracing::debug!(%error, "replaying the call-log spill file stopped; it starts over when the database is back");
+                self.failed(&error);
+                return;
+            }
+            replayed += batch.len() as u64;
+        }
+        if reader.skipped > 0 {
+            tracing::warn!(
+                skipped = reader.skipped,
+                "lines of the call-log spill file did not read and were skipped"
+            );
+        }
+        if let Err(error) = self.spill.finish_replay(&path) {
+            tracing::error!(%error, path = %path.display(), "cannot remove the replayed spill file; its entries are in the table and a replay will skip them");
+        }
+        self.stats.replayed.fetch_add(replayed, Ordering::Relaxed);
+        self.stats.written.fetch_add(replayed, Ordering::Relaxed);
+        tracing::info!(replayed, "the call-log spill file was replayed");
+    }
+
+    /// Takes what the queue still holds, writes it while the database answers (within
+    /// [`FINAL_FLUSH`]), and spills the rest.
+    async fn finish(mut self) {
+        self.receiver.close();
+        while let Some(entry) = self.receiver.recv().await {
+            self.pending.push_back(entry);
+        }
+        let deadline = Instant::now() + FINAL_FLUSH;
+        while !self.pending.is_empty() && Instant::now() < deadline {
+            let size = self.pending.len().min(self.settings.batch_size);
+            let batch: Vec<CallLogEntry> = self.pending.iter().take(size).cloned().collect();
+            match tokio::time::timeout_at(deadline, insert(&self.db, &batch)).await {
+                Ok(Ok(())) => {
+                    self.pending.drain(..size);
+                    self.stats.written.fetch_add(size as u64, Ordering::Relaxed);
+                }
+                _ => break,
+            }
+        }
+        if !self.pending.is_empty() {
+            let left: Vec<CallLogEntry> = self.pending.drain(..).collect();
+            tracing::warn!(
+                entries = left.len(),
+                "the database did not take the last call-log entries; they were spilled for the next start"
+            );
+            self.spill_entries(&left);
+        }
+        self.stats.pending.store(0, Ordering::Relaxed);
+    }
+}
+
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Inserts a batch (a duplicate id does nothing) and moves each gateway key's last use forward.
+async fn insert(db: &DatabaseConnection, batch: &[CallLogEntry]) -> Result<(), DbErr> {
+    let rows = batch.iter().map(rows::to_row);
+    let outcome = api_call_logs::Entity::insert_many(rows)
+        .on_conflict(
+            OnConflict::column(api_call_logs::Column::Id)
+                .do_nothing_on([api_call_logs::Column::Id])
+                .to_owned(),
+        )
+        .exec_without_returning(db)
+        .await;
+    match outcome {
+        Ok(_) | Err(DbErr::RecordNotInserted) => {}
+        Err(error) => return Err(error),
+    }
+    let mut last_use: HashMap<Uuid, DateTime<Utc>> = HashMap::new();
+    for entry in batch {
+        if let Some(key) = entry.api_key_id {
+            let at = last_use.entry(key.0).or_insert(entry.created_at);
+            *at = (*at).max(entry.created_at);
+        }
+    }
+    for (key, at) in last_use {
+        api_keys::Entity::update_many()
+            .col_expr(api_keys::Column::LastUsedAt, Expr::value(at))
+            .filter(api_keys::Column::Id.eq(key))
+            .filter(
+                Condition::any()
+                    .add(api_keys::Column::LastUsedAt.is_null())
+                    .add(api_keys::Column::LastUsedAt.lt(at)),
+            )
+            .exec(db)
+            .await?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Database, DatabaseOptions};
+    use sea_orm::PaginatorTrait;
+    use switchyard_domain::gateway::{Endpoint, Usage};
+
+    fn entry(n: i64) -> CallLogEntry {
+        CallLogEntry {
+            id: Uuid::now_v7(),
+            request_id: format!("req-{n}"),
+            user_id: None,
+            api_key_id: None,
+            model_id: None,
+            supplier_id: None,
+            upstream_key_id: None,
+            upstream_model: Some("gpt-4o".into()),
+            endpoint: Endpoint::ChatCompletions,
+            stream: false,
+            status_code: 200,
+            error_code: None,
+            error_summary: Some("é".repeat(400)),
+            usage: Usage {
+                prompt_tokens: n,
+                completion_tokens: 1,
+                ..Usage::default()
+            },
+            cost_nanos: n * 10,
+            currency: Some("USD".into()),
+            time_to_first_token_ms: None,
+            latency_ms: 5,
+            client_ip: None,
+            created_at: chrono::DateTime::from_timestamp(1_790_000_000 + n, 0).unwrap_or_default(),
+        }
+    }
+
+    async fn database(dir: &Path) -> Database {
+        let url = format!("sqlite://{}/t.db?mode=rwc", dir.display());
+        let db = Database::connect(&DatabaseOptions::new(url)).await.expect("connect");
+        db.migrate_up().await.expect("migrations");
+        db
+    }
+
+    async fn rows(db: &Database) -> Vec<api_call_logs::Model> {
+        api_call_logs::Entity::find().all(db.connection()).await.expect("rows")
+    }
+
+    #[tokio::test]
+    async fn entries_are_written_in_batches_and_flushed_at_shutdown() {
+        let dir = tempfile::tempdir().expect("a directory");
+        let db = database(dir.path()).await;
+        let settings = CallLogSettings {
+            batch_size: 3,
+            flush_interval: Duration::from_secs(3600),
+            ..CallLogSettings::default()
+        };
+        let (queue, writer) = call_log(db.connection().clone(), settings, dir.path());
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(writer.run(async move {
+            let _ = stopped.await;
+        }));
+        for n in 0..7 {
+            queue.record(entry(n));
+        }
+        // Two full batches go without waiting for the (hour-long) flush interval.
+        for _ in 0..200 {
+            if rows(&db).await.len() == 6 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(rows(&db).await.len(), 6);
+        let _ = stop.send(());
+        task.await.expect("the writer stops");
+        let rows = rows(&db).await;
+        assert_eq!(rows.len(), 7, "the last entry is flushed at shutdown");
+        assert_eq!(queue.counts().written, 7);
+        let back = from_row(rows.into_iter().find(|row| row.request_id == "req-3").expect("req-3")).expect("an entry");
+        assert_eq!(back.usage.prompt_tokens, 3);
+        assert_eq!(
+            back.error_summary.map(|text| text.chars().count()),
+            Some(300),
+            "cut to the column"
+        );
+        assert!(!dir.path().join(SPILL_FILE).exists());
+    }
+
+    #[tokio::test]
+    async fn spilled_entries_are_replayed_once_even_when_some_are_already_in() {
+        let dir = tempfile::tempdir().expect("a directory");
+        let db = database(dir.path()).await;
+        let entries: Vec<CallLogEntry> = (0..5).map(entry).collect();
+        // An earlier writer wrote two of them and spilled all five (a lost acknowledgement).
+        insert(db.connection(), &entries[..2]).await.expect("inserted");
+        SpillFile::in_dir(dir.path()).append(&entries).expect("spilled");
+        let (queue, writer) = call_log(db.connection().clone(), CallLogSettings::default(), dir.path());
+        let task = tokio::spawn(writer.run(std::future::ready(())));
+        task.await.expect("the writer stops");
+        assert_eq!(rows(&db).await.len(), 5);
+        assert_eq!(queue.counts().replayed, 5);
+        assert!(
+            !SpillFile::in_dir(dir.path()).has_entries(),
+            "the replayed file is gone"
+        );
+        let count = api_call_logs::Entity::find()
+            .count(db.connection())
+            .await
+            .expect("count");
+        assert_eq!(count, 5);
+    }
+
+    #[tokio::test]
+    async fn a_full_queue_spills_instead_of_dropping() {
+        let dir = tempfile::tempdir().expect("a directory");
+        let db = database(dir.path()).await;
+        let settings = CallLogSettings {
+            queue_capacity: 2,
+            ..CallLogSettings::default()
+        };
+        // The writer is not running yet: the queue fills.
+        let (queue, writer) = call_log(db.connection().clone(), settings, dir.path());
+        for n in 0..5 {
+            queue.record(entry(n));
+        }
+        assert_eq!(queue.counts().spilled, 3);
+        writer.run(std::future::ready(())).await;
+        assert_eq!(
+            rows(&db).await.len(),
+            5,
+            "two from the queue at shutdown, three replayed at start"
+        );
+    }
+}
