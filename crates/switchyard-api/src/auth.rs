@@ -7,7 +7,8 @@ use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use futures_util::future::LocalBoxFuture;
-use switchyard_domain::accounts::{ClientAddress, KeyPrincipal};
+use switchyard_domain::accounts::{API_KEY_PREFIX, ClientAddress, KeyPrincipal};
+use switchyard_domain::gateway::Caller;
 use switchyard_domain::{Admin, AuthFailure, DomainError, Principal};
 
 use crate::AppState;
@@ -73,21 +74,46 @@ impl FromRequest for AdminUser {
     }
 }
 
-/// A gateway caller authenticated by an `sy-…` API key.
+/// A gateway caller (`/v1/*`): an `sy-…` API key in `Authorization: Bearer` (what OpenAI's
+/// SDKs send) or `x-api-key` (what Anthropic's send), or a user's JWT access token (a signed-in
+/// web client; every model is open to it).
 #[derive(Debug, Clone)]
-pub struct ApiKeyUser(pub KeyPrincipal);
+pub struct GatewayUser(pub Caller);
 
-impl FromRequest for ApiKeyUser {
+impl FromRequest for GatewayUser {
     type Error = ApiError;
     type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _payload: &mut Payload) -> Self::Future {
-        let key = bearer(req);
+        let credential = bearer(req).or_else(|| {
+            req.headers()
+                .get("x-api-key")
+                .and_then(|value| value.to_str().ok())
+                .map(|value| value.trim().to_owned())
+                .filter(|value| !value.is_empty())
+        });
         let state = state(req);
         Box::pin(async move {
-            let key = key.ok_or(DomainError::Unauthenticated(AuthFailure::InvalidApiKey))?;
-            let principal = state?.accounts.authenticate_key(&key).await?;
-            Ok(Self(principal))
+            let credential = credential.ok_or(DomainError::Unauthenticated(AuthFailure::InvalidApiKey))?;
+            let state = state?;
+            if credential.starts_with(API_KEY_PREFIX) {
+                let key: KeyPrincipal = state.accounts.authenticate_key(&credential).await?;
+                return Ok(Self(Caller {
+                    user_id: key.user_id,
+                    key_id: Some(key.key_id),
+                    allowed_models: key.allowed_models,
+                }));
+            }
+            let principal = state.accounts.authenticate(&credential).await.map_err(|error| match error {
+                // Neither a key nor a token: say what the gateway wants.
+                DomainError::Unauthenticated(_) => DomainError::Unauthenticated(AuthFailure::InvalidApiKey),
+                other => other,
+            })?;
+            Ok(Self(Caller {
+                user_id: principal.user_id(),
+                key_id: None,
+                allowed_models: Vec::new(),
+            }))
         })
     }
 }

@@ -22,6 +22,7 @@ use actix_web::{App, web};
 use ipnet::IpNet;
 use switchyard_domain::accounts::Accounts;
 use switchyard_domain::catalog::Catalog;
+use switchyard_domain::gateway::Gateway;
 use switchyard_domain::{Clock, HealthProbe};
 use tracing_actix_web::TracingLogger;
 use utoipa::OpenApi;
@@ -44,16 +45,22 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     pub accounts: Arc<Accounts>,
     pub catalog: Arc<Catalog>,
+    pub gateway: Arc<Gateway>,
     pub metrics: Metrics,
+    /// The largest `/v1` request body, in bytes.
+    pub gateway_body_limit: usize,
 }
 
-/// The domain services and ports the API calls.
+/// The domain services and ports the API calls, and the metrics registry (made first: the
+/// gateway reports to it).
 #[derive(Debug, Clone)]
 pub struct Services {
     pub probe: Arc<dyn HealthProbe>,
     pub clock: Arc<dyn Clock>,
     pub accounts: Arc<Accounts>,
     pub catalog: Arc<Catalog>,
+    pub gateway: Arc<Gateway>,
+    pub metrics: Metrics,
 }
 
 /// HTTP settings, filled by the server crate from configuration.
@@ -61,6 +68,8 @@ pub struct Services {
 pub struct HttpSettings {
     /// The largest request body accepted, in bytes.
     pub body_limit: usize,
+    /// The largest `/v1` request body (images travel inline), in bytes.
+    pub gateway_body_limit: usize,
     /// Proxies whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Vec<IpNet>,
     /// Origins allowed to call the API from a browser; empty = no CORS headers at all, `*` = any.
@@ -79,14 +88,16 @@ pub struct Api {
 
 impl Api {
     pub fn new(services: Services, settings: HttpSettings) -> Result<Self, prometheus::Error> {
-        let metrics = Metrics::new()?;
+        let metrics = services.metrics;
         Ok(Self {
             state: web::Data::new(AppState {
                 probe: services.probe,
                 clock: services.clock,
                 accounts: services.accounts,
                 catalog: services.catalog,
+                gateway: services.gateway,
                 metrics: metrics.clone(),
+                gateway_body_limit: settings.gateway_body_limit,
             }),
             proxies: web::Data::new(TrustedProxies(settings.trusted_proxies.clone())),
             metrics: web::Data::new(metrics),
@@ -127,6 +138,7 @@ impl Api {
             .app_data(web::Data::new(allowed_methods))
             .service(SwaggerUi::new("/docs/{_:.*}").config(utoipa_swagger_ui::Config::from("/openapi.json")))
             .default_service(web::to(middleware::error_body::fallback))
+            .wrap(from_fn(middleware::routing_refresh::refresh_after_catalog_writes))
             .wrap(Condition::new(!self.settings.cors_origins.is_empty(), self.cors()))
             .wrap(from_fn(middleware::error_body::error_body))
             .wrap(from_fn(middleware::metrics::track))
@@ -169,7 +181,8 @@ impl Api {
             .configure(routes::capabilities::configure)
             .configure(routes::associations::configure)
             .configure(routes::models::configure)
-            .configure(routes::model_parts::configure);
+            .configure(routes::model_parts::configure)
+            .configure(routes::gateway::configure);
         for routes in &self.extra_routes {
             app = app.configure(routes);
         }

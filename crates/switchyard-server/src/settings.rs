@@ -19,6 +19,118 @@ pub struct Settings {
     pub auth: AuthSettings,
     pub secrets: SecretsSettings,
     pub log: LogSettings,
+    pub gateway: GatewayConfig,
+}
+
+/// The gateway (`/v1/*`): upstream timeouts, the routing snapshot's refresh and the call log.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct GatewayConfig {
+    /// The largest `/v1` request body, in bytes (images travel inline as base64).
+    pub body_limit: usize,
+    /// How often the routing snapshot is rebuilt from the database, for changes other
+    /// instances made (this instance's own catalog writes apply at once).
+    #[serde(with = "humantime_serde")]
+    pub snapshot_refresh_interval: Duration,
+    /// Timeouts of every upstream call, unless the supplier has its own.
+    pub timeouts: TimeoutSettings,
+    /// A supplier's own timeouts, by its name; unset fields take `timeouts`.
+    pub supplier_timeouts: std::collections::BTreeMap<String, SupplierTimeouts>,
+    pub call_log: CallLogConfig,
+}
+
+impl Default for GatewayConfig {
+    fn default() -> Self {
+        Self {
+            body_limit: 32 * 1024 * 1024,
+            snapshot_refresh_interval: Duration::from_secs(30),
+            timeouts: TimeoutSettings::default(),
+            supplier_timeouts: std::collections::BTreeMap::new(),
+            call_log: CallLogConfig::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TimeoutSettings {
+    /// Opening the connection.
+    #[serde(with = "humantime_serde")]
+    pub connect: Duration,
+    /// From sending the request to the answer's status line (a stream's first event follows).
+    #[serde(with = "humantime_serde")]
+    pub first_byte: Duration,
+    /// Between two events of a stream.
+    #[serde(with = "humantime_serde")]
+    pub idle: Duration,
+    /// The whole call, a stream included.
+    #[serde(with = "humantime_serde")]
+    pub total: Duration,
+}
+
+impl Default for TimeoutSettings {
+    fn default() -> Self {
+        Self {
+            connect: Duration::from_secs(10),
+            first_byte: Duration::from_secs(60),
+            idle: Duration::from_secs(60),
+            total: Duration::from_secs(600),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SupplierTimeouts {
+    #[serde(with = "humantime_serde")]
+    pub connect: Option<Duration>,
+    #[serde(with = "humantime_serde")]
+    pub first_byte: Option<Duration>,
+    #[serde(with = "humantime_serde")]
+    pub idle: Option<Duration>,
+    #[serde(with = "humantime_serde")]
+    pub total: Option<Duration>,
+}
+
+impl SupplierTimeouts {
+    pub fn over(self, defaults: TimeoutSettings) -> TimeoutSettings {
+        TimeoutSettings {
+            connect: self.connect.unwrap_or(defaults.connect),
+            first_byte: self.first_byte.unwrap_or(defaults.first_byte),
+            idle: self.idle.unwrap_or(defaults.idle),
+            total: self.total.unwrap_or(defaults.total),
+        }
+    }
+}
+
+/// The call-log writer.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CallLogConfig {
+    /// Entries waiting for the writer; a full queue spills to the file instead of blocking.
+    pub queue_capacity: usize,
+    /// Rows per insert (at most 1000).
+    pub batch_size: usize,
+    /// The longest an entry waits for its batch to fill.
+    #[serde(with = "humantime_serde")]
+    pub flush_interval: Duration,
+    /// Entries kept in memory while the database is away; older ones go to the spill file.
+    pub memory_capacity: usize,
+    /// The longest wait between two attempts while the database is away.
+    #[serde(with = "humantime_serde")]
+    pub retry_max: Duration,
+}
+
+impl Default for CallLogConfig {
+    fn default() -> Self {
+        Self {
+            queue_capacity: 10_000,
+            batch_size: 500,
+            flush_interval: Duration::from_millis(200),
+            memory_capacity: 10_000,
+            retry_max: Duration::from_secs(5),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -38,6 +150,7 @@ impl Default for Settings {
             auth: AuthSettings::default(),
             secrets: SecretsSettings::default(),
             log: LogSettings::default(),
+            gateway: GatewayConfig::default(),
         }
     }
 }

@@ -7,20 +7,23 @@ use std::time::Duration;
 use actix_web::HttpServer;
 use actix_web::dev::{Server, ServerHandle};
 use anyhow::Context;
-use switchyard_api::{Api, HttpSettings, RouteConfig, Services};
+use switchyard_api::{Api, HttpSettings, Metrics, RouteConfig, Services};
 use switchyard_domain::accounts::token::TokenKeys;
 use switchyard_domain::accounts::{AccountPorts, Accounts, Attempt, AuthPolicy, CacheLimits, IdentityCache, Scope};
 use switchyard_domain::catalog::{Catalog, CatalogPorts};
+use switchyard_domain::gateway::{Gateway, GatewayPorts, GatewaySettings, Timeouts};
 use switchyard_domain::kernel::crypto::SecretCipher;
 use switchyard_domain::{Clock, HealthProbe};
 use switchyard_persistence::{
-    Database, DatabaseOptions, InMemoryAttemptLimiter, SqlApiKeyRepo, SqlCapabilityRepo, SqlCatalogFileRepo,
-    SqlCategoryRepo, SqlModelRepo, SqlRefreshTokenRepo, SqlSettingsRepo, SqlSupplierRepo, SqlUserRepo,
+    CallLogSettings, Database, DatabaseOptions, InMemoryAttemptLimiter, SqlApiKeyRepo, SqlCapabilityRepo,
+    SqlCatalogFileRepo, SqlCategoryRepo, SqlModelRepo, SqlRefreshTokenRepo, SqlRoutingSource, SqlSettingsRepo,
+    SqlSupplierRepo, SqlUserRepo, call_log,
 };
+use switchyard_providers::{Providers, Tiktoken};
 use tokio_util::sync::CancellationToken;
 
 use crate::clock::SystemClock;
-use crate::settings::{AuthSettings, RateLimits, Settings};
+use crate::settings::{AuthSettings, CallLogConfig, GatewayConfig, RateLimits, Settings, TimeoutSettings};
 use crate::supervisor::Supervisor;
 
 /// A bound, ready-to-run server with its background tasks.
@@ -190,15 +193,37 @@ impl Application {
         let identity_cache = accounts.identity_cache();
         let http = HttpSettings {
             body_limit: settings.server.body_limit,
+            gateway_body_limit: settings.gateway.body_limit,
             trusted_proxies: settings.server.trusted_proxies.clone(),
             cors_origins: settings.server.cors_origins.clone(),
         };
-        let catalog = Arc::new(catalog(&database, cipher, clock.clone()));
+        let catalog = Arc::new(catalog(&database, cipher.clone(), clock.clone()));
+        let metrics = Metrics::new()?;
+        let (log_queue, log_writer) = call_log(
+            database.connection().clone(),
+            call_log_settings(&settings.gateway.call_log),
+            &settings.data_dir,
+        );
+        let gateway = Arc::new(Gateway::new(
+            GatewayPorts {
+                provider: Arc::new(Providers::new()),
+                routing: Arc::new(SqlRoutingSource::new(database.connection().clone())),
+                log: Arc::new(log_queue),
+                observer: Arc::new(metrics.clone()),
+                tokenizer: Arc::new(Tiktoken),
+                clock: clock.clone(),
+            },
+            cipher,
+            gateway_settings(&settings.gateway),
+        ));
+        refresh_snapshot(&gateway).await?;
         let services = Services {
             probe: probe.clone(),
             clock: clock.clone(),
             accounts,
             catalog,
+            gateway: gateway.clone(),
+            metrics,
         };
         let api = overrides
             .routes
@@ -221,6 +246,16 @@ impl Application {
             .run();
 
         let mut supervisor = Supervisor::new();
+        // First started, last stopped: every other task and request has logged its calls by then.
+        supervisor.spawn("call_log_writer", move |token| {
+            log_writer.run(async move { token.cancelled().await })
+        });
+        let interval = settings.gateway.snapshot_refresh_interval;
+        supervisor.spawn("routing_snapshot_refresh", move |token| {
+            refresh_snapshots(gateway, interval, token)
+        });
+        // The tokenizer's tables load off the request path.
+        tokio::task::spawn_blocking(Tiktoken::warm_up);
         let interval = settings.database.health_check_interval;
         supervisor.spawn("database_health_watch", move |token| {
             watch_health(probe, interval, token)
@@ -260,6 +295,62 @@ impl Application {
         self.database.close().await;
         tracing::info!("database pool closed; bye");
         Ok(served?)
+    }
+}
+
+fn call_log_settings(config: &CallLogConfig) -> CallLogSettings {
+    CallLogSettings {
+        queue_capacity: config.queue_capacity,
+        batch_size: config.batch_size,
+        flush_interval: config.flush_interval,
+        memory_capacity: config.memory_capacity,
+        retry_max: config.retry_max,
+    }
+}
+
+fn timeouts(settings: TimeoutSettings) -> Timeouts {
+    Timeouts {
+        connect: settings.connect,
+        first_byte: settings.first_byte,
+        idle: settings.idle,
+        total: settings.total,
+    }
+}
+
+fn gateway_settings(config: &GatewayConfig) -> GatewaySettings {
+    GatewaySettings {
+        timeouts: timeouts(config.timeouts),
+        supplier_timeouts: config
+            .supplier_timeouts
+            .iter()
+            .map(|(name, own)| (name.clone(), timeouts(own.over(config.timeouts))))
+            .collect(),
+    }
+}
+
+/// Builds the routing snapshot, logging the keys that did not decrypt.
+async fn refresh_snapshot(gateway: &Gateway) -> anyhow::Result<usize> {
+    let (models, problems) = gateway
+        .refresh()
+        .await
+        .context("cannot load the routing snapshot from the catalog")?;
+    for problem in problems {
+        tracing::error!(%problem, "an upstream key was left out of the routing snapshot; set it again");
+    }
+    Ok(models)
+}
+
+/// Rebuilds the routing snapshot every `interval`, for catalog changes other instances made.
+async fn refresh_snapshots(gateway: Arc<Gateway>, interval: Duration, token: CancellationToken) {
+    let mut ticker = after_one_interval(interval);
+    loop {
+        tokio::select! {
+            () = token.cancelled() => return,
+            _ = ticker.tick() => {}
+        }
+        if let Err(error) = refresh_snapshot(&gateway).await {
+            tracing::warn!(error = format!("{error:#}"), "routing snapshot refresh failed; the previous snapshot stays in use");
+        }
     }
 }
 

@@ -111,7 +111,12 @@ pub fn rule_for(krate: &str) -> Option<Rule> {
         },
         "switchyard-server" => Rule {
             layer: "the server wires the other crates and reads configuration",
-            ours: &["switchyard-domain", "switchyard-persistence", "switchyard-api"],
+            ours: &[
+                "switchyard-domain",
+                "switchyard-persistence",
+                "switchyard-api",
+                "switchyard-providers",
+            ],
             third_party: &[
                 "actix-web",
                 "anyhow",
@@ -132,6 +137,11 @@ pub fn rule_for(krate: &str) -> Option<Rule> {
                 "tracing",
                 "tracing-subscriber",
             ],
+        },
+        "switchyard-testkit" => Rule {
+            layer: "the fake upstream for tests and benchmarks speaks HTTP and JSON, knowing none of our crates",
+            ours: &[],
+            third_party: &["actix-web", "base64", "futures-util", "serde", "serde_json", "tokio"],
         },
         "migration" => Rule {
             layer: "migrations are plain sea-orm-migration code that imports nothing of ours",

@@ -292,7 +292,6 @@ impl RefreshTokenRepo for MemoryStore {
                 expires_at: token.expires_at,
                 used_at: None,
                 revoked_at: None,
-                last_used_at: None,
             });
         });
         Ok(())
@@ -339,7 +338,6 @@ impl RefreshTokenRepo for MemoryStore {
                 expires_at: successor_expires_at,
                 used_at: None,
                 revoked_at: None,
-                last_used_at: None,
             });
             Rotation::Rotated { user_id }
         }))

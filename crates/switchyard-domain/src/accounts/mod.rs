@@ -27,6 +27,7 @@ pub use ports::{
     RefreshTokenRepo, Rotation, Scope, UserFilter, UserRepo, UserWriteError,
 };
 pub use service::{AccountPorts, Accounts, AuthPolicy, KeyPrincipal, Registration, TokenPair};
+pub use token::API_KEY_PREFIX;
 pub use user::{DisplayName, Email, NewUser, User, Username};
 
 pub use crate::kernel::ids::UserId;

@@ -17,6 +17,8 @@ pub struct Attempt {
     pub route: RouteTarget,
     pub entry: CallLogEntry,
     pub started: DateTime<Utc>,
+    /// When the request went to the supplier.
+    pub upstream_started: Option<DateTime<Utc>>,
 }
 
 impl UpstreamFailure {

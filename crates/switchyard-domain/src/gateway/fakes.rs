@@ -17,7 +17,7 @@ use crate::gateway::call_log::CallLogEntry;
 use crate::gateway::chat::{ChatChunk, ChatRequest, ChatResponse};
 use crate::gateway::embedding::{EmbeddingRequest, EmbeddingResponse};
 use crate::gateway::ports::{
-    CallLogSink, ChatProvider, ChatStream, ProviderError, RoutingRows, RoutingSource, Tokenizer, UpstreamCall,
+    CallLogSink, CallObserver, ChatProvider, FinishedCall, ChatStream, ProviderError, RoutingRows, RoutingSource, Tokenizer, UpstreamCall,
 };
 use crate::kernel::error::StoreError;
 
@@ -112,6 +112,19 @@ impl KeptLog {
 impl CallLogSink for KeptLog {
     fn record(&self, entry: CallLogEntry) {
         self.entries.lock().expect("the log").push(entry);
+    }
+}
+
+/// Keeps the (model, supplier) labels of every finished call.
+#[derive(Debug, Default)]
+pub struct KeptLabels {
+    pub calls: Mutex<Vec<(String, String)>>,
+}
+
+impl CallObserver for KeptLabels {
+    fn finished(&self, call: &FinishedCall<'_>) {
+        let labels = (call.model.to_owned(), call.supplier.to_owned());
+        self.calls.lock().expect("the labels").push(labels);
     }
 }
 

@@ -11,6 +11,7 @@ pub mod embedding;
 #[cfg(test)]
 mod fakes;
 pub mod metering;
+mod recorder;
 pub mod ports;
 pub mod routing;
 pub mod service;
@@ -26,7 +27,7 @@ pub use chat::{
 };
 pub use embedding::{EmbeddingRequest, EmbeddingResponse};
 pub use ports::{
-    CallLogCounts, CallLogSink, ChatProvider, ChatStream, ProviderError, RoutingRows, RoutingSource, StoredUpstreamKey,
+    CallLogCounts, CallLogSink, CallObserver, ChatProvider, FinishedCall, ChatStream, ProviderError, RoutingRows, RoutingSource, StoredUpstreamKey,
     TimeoutPhase, Timeouts, Tokenizer, UpstreamCall,
 };
 pub use routing::{RoutableModel, RouteTarget, RoutingSnapshot, UpstreamKey};

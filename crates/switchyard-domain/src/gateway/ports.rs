@@ -137,6 +137,24 @@ pub trait CallLogSink: Send + Sync + std::fmt::Debug {
     }
 }
 
+/// A call as it ended, for the metrics and the `request finished` line: the log entry and the
+/// names its ids stand for.
+#[derive(Debug, Clone, Copy)]
+pub struct FinishedCall<'a> {
+    pub entry: &'a CallLogEntry,
+    /// The model's name (`unknown` for a model the catalog does not have).
+    pub model: &'a str,
+    /// The supplier's name (`none` when no supplier was reached).
+    pub supplier: &'a str,
+    /// Milliseconds spent waiting on the supplier (the rest of `latency_ms` is the gateway's).
+    pub upstream_ms: Option<i64>,
+}
+
+/// Watches calls end (metrics, logs); it must not block.
+pub trait CallObserver: Send + Sync + std::fmt::Debug {
+    fn finished(&self, call: &FinishedCall<'_>);
+}
+
 /// The call-log writer's counters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct CallLogCounts {

@@ -77,6 +77,8 @@ pub struct RoutableModel {
 #[derive(Debug, Default)]
 pub struct RoutingSnapshot {
     models: BTreeMap<String, Arc<RoutableModel>>,
+    /// Which refresh built it: a refresh that began later (and so read later rows) wins.
+    pub(crate) generation: u64,
 }
 
 impl RoutingSnapshot {
@@ -111,7 +113,7 @@ impl RoutingSnapshot {
                 models.insert(model.name.clone(), Arc::new(model));
             }
         }
-        (Self { models }, problems)
+        (Self { models, generation: 0 }, problems)
     }
 
     pub fn get(&self, name: &str) -> Option<&Arc<RoutableModel>> {

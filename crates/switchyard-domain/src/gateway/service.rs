@@ -4,9 +4,10 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use arc_swap::ArcSwap;
-use chrono::{DateTime, Utc};
+
 
 use crate::accounts::api_key::ApiKeyId;
 use crate::gateway::attempt::{Attempt, upstream_failure};
@@ -15,8 +16,10 @@ use crate::gateway::chat::{ChatRequest, ChatResponse};
 use crate::gateway::embedding::{EmbeddingRequest, EmbeddingResponse};
 use crate::gateway::metering::{Meter, estimate_prompt, estimate_response};
 use crate::gateway::ports::{
-    CallLogSink, ChatProvider, ProviderError, RoutingSource, Timeouts, Tokenizer, UpstreamCall,
+    CallLogCounts, CallLogSink, CallObserver, ChatProvider, ProviderError, RoutingSource, Timeouts, Tokenizer,
+    UpstreamCall,
 };
+use crate::gateway::recorder::Recorder;
 use crate::gateway::routing::{RoutableModel, RoutingSnapshot};
 use crate::gateway::stream::GatewayStream;
 use crate::kernel::crypto::SecretCipher;
@@ -59,6 +62,7 @@ pub struct GatewayPorts {
     pub provider: Arc<dyn ChatProvider>,
     pub routing: Arc<dyn RoutingSource>,
     pub log: Arc<dyn CallLogSink>,
+    pub observer: Arc<dyn CallObserver>,
     pub tokenizer: Arc<dyn Tokenizer>,
     pub clock: Arc<dyn Clock>,
 }
@@ -69,6 +73,8 @@ pub struct Gateway {
     cipher: SecretCipher,
     settings: GatewaySettings,
     snapshot: ArcSwap<RoutingSnapshot>,
+    /// Refreshes begun so far.
+    refreshes: AtomicU64,
 }
 
 impl Gateway {
@@ -79,16 +85,28 @@ impl Gateway {
             cipher,
             settings,
             snapshot: ArcSwap::from_pointee(RoutingSnapshot::default()),
+            refreshes: AtomicU64::new(0),
         }
     }
 
     /// Rebuilds the snapshot from the catalog and swaps it in; returns the number of routable
-    /// models and the keys that did not decrypt (to log).
+    /// models and the keys that did not decrypt (to log). Refreshes may overlap (a catalog
+    /// write and the interval): the one that began last read the latest rows, and a snapshot
+    /// never replaces one that began after it.
     pub async fn refresh(&self) -> Result<(usize, Vec<String>), DomainError> {
+        let generation = self.refreshes.fetch_add(1, Ordering::SeqCst) + 1;
         let rows = self.ports.routing.routing_rows().await?;
-        let (snapshot, problems) = RoutingSnapshot::build(rows, &self.cipher);
+        let (mut snapshot, problems) = RoutingSnapshot::build(rows, &self.cipher);
+        snapshot.generation = generation;
         let count = snapshot.len();
-        self.snapshot.store(Arc::new(snapshot));
+        let fresh = Arc::new(snapshot);
+        self.snapshot.rcu(|current| {
+            if current.generation < generation {
+                fresh.clone()
+            } else {
+                current.clone()
+            }
+        });
         Ok((count, problems))
     }
 
@@ -160,7 +178,8 @@ impl Gateway {
             entry.status_code = status;
             entry.error_code = Some(code.to_owned());
             entry.error_summary = Some(CallLogEntry::summary(&format!("model {name}")));
-            self.ports.log.record(entry);
+            let label = if matches!(error, DomainError::Forbidden(_)) { name } else { "unknown" };
+            self.recorder().refused(entry, label);
             return Err(error);
         };
         entry.model_id = Some(model.id);
@@ -180,7 +199,20 @@ impl Gateway {
             route,
             entry,
             started,
+            upstream_started: None,
         })
+    }
+
+    fn recorder(&self) -> Recorder {
+        Recorder {
+            log: self.ports.log.clone(),
+            observer: self.ports.observer.clone(),
+        }
+    }
+
+    /// What the call-log writer has done, for the metrics.
+    pub fn log_counts(&self) -> CallLogCounts {
+        self.ports.log.counts()
     }
 
     fn upstream_call(&self, attempt: &Attempt, context: &CallContext) -> UpstreamCall {
@@ -220,14 +252,13 @@ impl Gateway {
         attempt.entry.status_code = failure.status();
         attempt.entry.error_code = Some(failure.code().to_owned());
         attempt.entry.error_summary = Some(CallLogEntry::summary(&error.to_string()));
-        attempt.entry.latency_ms = self.elapsed_ms(attempt.started);
-        self.ports.log.record(attempt.entry);
+        let now = self.ports.clock.now();
+        attempt.entry.latency_ms = (now - attempt.started).num_milliseconds().max(0);
+        self.recorder().ended(attempt, now);
         failure.into_domain(&error)
     }
 
-    pub(super) fn elapsed_ms(&self, since: DateTime<Utc>) -> i64 {
-        (self.ports.clock.now() - since).num_milliseconds().max(0)
-    }
+    
 
     /// A whole chat completion.
     pub async fn chat(
@@ -238,6 +269,7 @@ impl Gateway {
     ) -> Result<ChatResponse, DomainError> {
         let mut attempt = self.begin(caller, context, &request.model, Endpoint::ChatCompletions, false)?;
         let call = self.upstream_call(&attempt, context);
+        attempt.upstream_started = Some(self.ports.clock.now());
         let outcome = match self.check_key(&attempt) {
             Ok(()) => self.ports.provider.complete(&call, &request).await,
             Err(error) => Err(error),
@@ -253,10 +285,11 @@ impl Gateway {
         response.usage = Some(usage);
         let mut meter = Meter::new(&attempt.route.pricing);
         meter.settle(usage);
-        attempt.entry.latency_ms = self.elapsed_ms(attempt.started);
+        let now = self.ports.clock.now();
+        attempt.entry.latency_ms = (now - attempt.started).num_milliseconds().max(0);
         attempt.entry.time_to_first_token_ms = Some(attempt.entry.latency_ms);
         meter.write_into(&mut attempt.entry);
-        self.ports.log.record(attempt.entry);
+        self.recorder().ended(attempt, now);
         Ok(response)
     }
 
@@ -269,8 +302,9 @@ impl Gateway {
         context: &CallContext,
         request: ChatRequest,
     ) -> Result<GatewayStream, DomainError> {
-        let attempt = self.begin(caller, context, &request.model, Endpoint::ChatCompletions, true)?;
+        let mut attempt = self.begin(caller, context, &request.model, Endpoint::ChatCompletions, true)?;
         let call = self.upstream_call(&attempt, context);
+        attempt.upstream_started = Some(self.ports.clock.now());
         let opened = match self.check_key(&attempt) {
             Ok(()) => self.ports.provider.stream(&call, &request).await,
             Err(error) => Err(error),
@@ -282,7 +316,7 @@ impl Gateway {
         let first = std::future::poll_fn(|cx| upstream.as_mut().poll_next(cx)).await;
         match first {
             Some(Ok(chunk)) => Ok(GatewayStream::new(
-                self.ports.log.clone(),
+                self.recorder(),
                 self.ports.clock.clone(),
                 self.ports.tokenizer.clone(),
                 attempt,
@@ -309,6 +343,7 @@ impl Gateway {
     ) -> Result<EmbeddingResponse, DomainError> {
         let mut attempt = self.begin(caller, context, &request.model, Endpoint::Embeddings, false)?;
         let call = self.upstream_call(&attempt, context);
+        attempt.upstream_started = Some(self.ports.clock.now());
         let outcome = match self.check_key(&attempt) {
             Ok(()) => self.ports.provider.embed(&call, &request).await,
             Err(error) => Err(error),
@@ -328,9 +363,10 @@ impl Gateway {
         }
         let mut meter = Meter::new(&attempt.route.pricing);
         meter.settle(response.usage);
-        attempt.entry.latency_ms = self.elapsed_ms(attempt.started);
+        let now = self.ports.clock.now();
+        attempt.entry.latency_ms = (now - attempt.started).num_milliseconds().max(0);
         meter.write_into(&mut attempt.entry);
-        self.ports.log.record(attempt.entry);
+        self.recorder().ended(attempt, now);
         Ok(response)
     }
 }

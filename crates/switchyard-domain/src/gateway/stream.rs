@@ -14,7 +14,8 @@ use crate::gateway::attempt::{Attempt, upstream_failure};
 use crate::gateway::call_log::CallLogEntry;
 use crate::gateway::chat::{ChatChunk, ChatRequest};
 use crate::gateway::metering::{Meter, estimate_delta, estimate_prompt};
-use crate::gateway::ports::{CallLogSink, ChatStream, ProviderError, Tokenizer};
+use crate::gateway::ports::{ChatStream, ProviderError, Tokenizer};
+use crate::gateway::recorder::Recorder;
 use crate::gateway::usage::Usage;
 use crate::kernel::ports::Clock;
 
@@ -27,7 +28,7 @@ pub struct GatewayStream {
     /// The first chunk, read before the answer started, not yet passed on.
     pending: Option<ChatChunk>,
     include_usage: bool,
-    log: Arc<dyn CallLogSink>,
+    recorder: Recorder,
     clock: Arc<dyn Clock>,
     tokenizer: Arc<dyn Tokenizer>,
     /// `None` once the call is logged.
@@ -54,7 +55,7 @@ impl std::fmt::Debug for GatewayStream {
 
 impl GatewayStream {
     pub(super) fn new(
-        log: Arc<dyn CallLogSink>,
+        recorder: Recorder,
         clock: Arc<dyn Clock>,
         tokenizer: Arc<dyn Tokenizer>,
         attempt: Attempt,
@@ -67,7 +68,7 @@ impl GatewayStream {
             last: (first.id.clone(), first.created),
             pending: Some(first),
             include_usage: request.include_usage,
-            log,
+            recorder,
             clock,
             tokenizer,
             attempt: Some(attempt),
@@ -111,23 +112,24 @@ impl GatewayStream {
 
     /// Logs the call once: how it ended, and what was streamed until then.
     fn finish(&mut self, error: Option<(&str, String)>) {
-        let Some(attempt) = self.attempt.take() else {
+        let Some(mut attempt) = self.attempt.take() else {
             return;
         };
-        let mut entry: CallLogEntry = attempt.entry;
         let now = self.clock.now();
-        entry.latency_ms = (now - attempt.started).num_milliseconds().max(0);
+        let started = attempt.started;
+        let entry: &mut CallLogEntry = &mut attempt.entry;
+        entry.latency_ms = (now - started).num_milliseconds().max(0);
         entry.time_to_first_token_ms = self
             .first_token_at
-            .map(|at| (at - attempt.started).num_milliseconds().max(0));
+            .map(|at| (at - started).num_milliseconds().max(0));
         if let Some((code, summary)) = error {
             entry.error_code = Some(code.to_owned());
             entry.error_summary = Some(CallLogEntry::summary(&summary));
         }
         let mut meter = Meter::new(&attempt.route.pricing);
         meter.settle(self.usage());
-        meter.write_into(&mut entry);
-        self.log.record(entry);
+        meter.write_into(entry);
+        self.recorder.ended(attempt, now);
     }
 }
 

@@ -14,7 +14,7 @@ use crate::catalog::suppliers::upstream_key_slot;
 use crate::gateway::chat::{
     AssistantMessage, ChatChunk, ChatMessage, ChatRequest, ChatResponse, Choice, ChunkChoice, Delta, MessageContent,
 };
-use crate::gateway::fakes::{Rows, Scripted, ScriptedProvider, WordTokenizer, log, model, supplier};
+use crate::gateway::fakes::{KeptLabels, Rows, Scripted, ScriptedProvider, WordTokenizer, log, model, supplier};
 use crate::gateway::ports::{ProviderError, RoutingRows, StoredUpstreamKey};
 use crate::gateway::service::{CallContext, Caller, Gateway, GatewayPorts, GatewaySettings};
 use crate::gateway::stream::{CLIENT_CLOSED, GatewayStream};
@@ -28,6 +28,7 @@ struct World {
     gateway: Gateway,
     provider: Arc<ScriptedProvider>,
     log: Arc<crate::gateway::fakes::KeptLog>,
+    labels: Arc<KeptLabels>,
     caller: Caller,
     context: CallContext,
 }
@@ -66,10 +67,12 @@ async fn world() -> World {
     };
     let provider = Arc::new(ScriptedProvider::default());
     let log = log();
+    let labels = Arc::new(KeptLabels::default());
     let ports = GatewayPorts {
         provider: provider.clone(),
         routing: Arc::new(Rows(std::sync::Mutex::new(rows))),
         log: log.clone(),
+        observer: labels.clone(),
         tokenizer: Arc::new(WordTokenizer),
         clock: Arc::new(ManualClock::new(start)),
     };
@@ -85,6 +88,7 @@ async fn world() -> World {
         gateway,
         provider,
         log,
+        labels,
         caller: Caller {
             user_id: UserId::new(),
             key_id: None,
@@ -244,6 +248,18 @@ async fn unknown_forbidden_and_keyless_calls_are_refused_and_logged() {
             (404, Some("model_not_found".into())),
             (403, Some("model_not_allowed".into())),
             (502, Some("upstream_error".into()))
+        ]
+    );
+    // Metrics name only models the catalog has (a client cannot grow the label set).
+    let labels = world.labels.calls.lock().expect("labels").clone();
+    let pair = |model: &str, supplier: &str| (model.to_owned(), supplier.to_owned());
+    assert_eq!(
+        labels,
+        [
+            pair("unknown", "none"),
+            pair("unknown", "none"),
+            pair("gpt-4o", "none"),
+            pair("local", "keyless")
         ]
     );
     assert!(

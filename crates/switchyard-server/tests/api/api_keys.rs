@@ -30,8 +30,15 @@ async fn a_key_is_shown_once_and_authenticates_only_the_gateway() {
     // The key is not a login: /api/v1 wants a JWT.
     let response = app.get_authed("/api/v1/users/me", &secret).await;
     assert_eq!(response.status().as_u16(), 401);
-    // And a JWT is not a key.
+    // The gateway also takes the user's own access token (a signed-in web client), as the
+    // user and with no key.
     let response = app.get_authed("/v1/test/whoami", &user.access).await;
+    assert_eq!(response.status().as_u16(), 200);
+    let whoami = json_body(response).await;
+    assert_eq!(whoami["user_id"].as_str(), Some(user.user_id.as_str()));
+    assert_eq!(whoami["key_id"], json!(null));
+    // Anything else is neither.
+    let response = app.get_authed("/v1/test/whoami", "not-a-token").await;
     assert_eq!(response.status().as_u16(), 401);
     assert_eq!(json_body(response).await["error"]["code"], "invalid_api_key");
 

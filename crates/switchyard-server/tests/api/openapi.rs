@@ -67,6 +67,10 @@ async fn the_openapi_document_is_3_1_and_lists_every_route() {
             "/health/ready",
             "/metrics",
             "/openapi.json",
+            "/v1/chat/completions",
+            "/v1/embeddings",
+            "/v1/models",
+            "/v1/models/{model}",
         ]
     );
     for schema in [
@@ -76,6 +80,11 @@ async fn the_openapi_document_is_3_1_and_lists_every_route() {
         "UserBody",
         "TokenResponse",
         "CreatedApiKey",
+        "ChatCompletionRequest",
+        "ChatCompletion",
+        "ChatCompletionChunk",
+        "ModelList",
+        "EmbeddingList",
     ] {
         assert!(document["components"]["schemas"][schema].is_object(), "schema {schema}");
     }

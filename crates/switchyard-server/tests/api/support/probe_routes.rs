@@ -4,7 +4,7 @@
 use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use switchyard_api::ApiError;
-use switchyard_api::auth::ApiKeyUser;
+use switchyard_api::auth::GatewayUser;
 use switchyard_api::extract::Json;
 use switchyard_domain::DomainError;
 use utoipa_actix_web::service_config::ServiceConfig;
@@ -23,12 +23,12 @@ pub fn configure(cfg: &mut ServiceConfig<'_>) {
         .route("/v1/test/whoami", web::get().to(whoami));
 }
 
-/// Answers who a gateway API key belongs to (the gateway's routes will use the same extractor).
-async fn whoami(key: ApiKeyUser) -> HttpResponse {
+/// Answers who a gateway caller is (the gateway's routes use the same extractor).
+async fn whoami(caller: GatewayUser) -> HttpResponse {
     HttpResponse::Ok().json(serde_json::json!({
-        "user_id": key.0.user_id.0,
-        "key_id": key.0.key_id.0,
-        "allowed_models": key.0.allowed_models,
+        "user_id": caller.0.user_id.0,
+        "key_id": caller.0.key_id.map(|id| id.0),
+        "allowed_models": caller.0.allowed_models,
     }))
 }
 
