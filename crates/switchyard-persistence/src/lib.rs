@@ -27,7 +27,7 @@ mod user_repo;
 
 pub use api_key_repo::SqlApiKeyRepo;
 pub use attempt_limiter::InMemoryAttemptLimiter;
-pub use call_log::{CallLogQueue, CallLogSettings, CallLogWriter, MAX_BATCH, SPILL_FILE, call_log, from_row};
+pub use call_log::{CallLogQueue, CallLogSettings, CallLogWriter, MAX_BATCH, SPILL_FILE, SqlCallLogs, call_log};
 pub use capability_repo::SqlCapabilityRepo;
 pub use catalog_file_repo::SqlCatalogFileRepo;
 pub use category_repo::SqlCategoryRepo;

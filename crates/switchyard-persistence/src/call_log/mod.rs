@@ -21,13 +21,13 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, OnConflict};
-use sea_orm::{ColumnTrait, Condition, DatabaseConnection, DbErr, EntityTrait, QueryFilter};
+use sea_orm::{ColumnTrait, Condition, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder};
 use switchyard_domain::gateway::{CallLogCounts, CallLogEntry, CallLogSink};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 use uuid::Uuid;
 
-pub use rows::from_row;
+use rows::from_row;
 pub use spill::SPILL_FILE;
 use spill::{SpillFile, SpillReader};
 
@@ -344,6 +344,34 @@ impl CallLogWriter {
             self.spill_entries(&left);
         }
         self.stats.pending.store(0, Ordering::Relaxed);
+    }
+}
+
+/// Reads the call log back (operators' tools and tests; the statistics come in their own issue).
+#[derive(Debug, Clone)]
+pub struct SqlCallLogs {
+    db: DatabaseConnection,
+}
+
+impl SqlCallLogs {
+    pub fn new(db: DatabaseConnection) -> Self {
+        Self { db }
+    }
+
+    /// Every entry, oldest first.
+    pub async fn all(&self) -> Result<Vec<CallLogEntry>, switchyard_domain::StoreError> {
+        let rows = api_call_logs::Entity::find()
+            .order_by_asc(api_call_logs::Column::CreatedAt)
+            .order_by_asc(api_call_logs::Column::Id)
+            .all(&self.db)
+            .await
+            .map_err(crate::error::store_error)?;
+        rows.into_iter()
+            .map(|row| {
+                let id = row.id;
+                from_row(row).ok_or_else(|| switchyard_domain::StoreError::Other(format!("call log {id} has an unknown endpoint")))
+            })
+            .collect()
     }
 }
 

@@ -18,6 +18,7 @@ mod catalog_file;
 mod categories;
 mod cli;
 mod errors;
+mod gateway;
 mod health;
 mod helpers;
 mod models;

@@ -1,0 +1,138 @@
+//! The gateway's endpoints beyond the protocols: who may call, which models a key sees, the
+//! model list's facts, and bad requests answered in OpenAI's shape.
+
+use reqwest::Method;
+use serde_json::json;
+use switchyard_testkit::{Protocol, Scenario};
+
+use super::{ask, chat_model, embedding_model, openai_error, world};
+use crate::helpers::json_body;
+
+#[tokio::test]
+async fn callers_need_a_key_or_a_token_and_keys_see_only_their_models() {
+    let world = world().await;
+    world.fake.set(Scenario::text("hi"));
+    let body = ask(&chat_model(Protocol::OpenAi), "hello");
+    // No credential, a wrong key, a key-shaped stranger.
+    let url = world.app.url("/v1/chat/completions");
+    let anonymous = world.app.client.post(&url).json(&body).send().await.expect("an answer");
+    let (status, error) = openai_error(anonymous).await;
+    assert_eq!((status, error["code"].as_str(), error["type"].as_str()), (401, Some("invalid_api_key"), Some("authentication_error")));
+    let stranger = format!("sy-{}", "A".repeat(43));
+    let response = world.app.client.post(&url).bearer_auth(stranger).json(&body).send().await.expect("an answer");
+    assert_eq!(response.status().as_u16(), 401);
+    // x-api-key works as Bearer does; so does the user's own access token.
+    let response = world.app.client.post(&url).header("x-api-key", &world.key).json(&body).send().await.expect("an answer");
+    assert_eq!(response.status().as_u16(), 200);
+    let response = world.app.client.post(&url).bearer_auth(&world.user.access).json(&body).send().await.expect("an answer");
+    assert_eq!(response.status().as_u16(), 200);
+
+    // A key limited to one model sees and uses only that one.
+    let (status, created) = world
+        .app
+        .call(
+            Method::POST,
+            "/api/v1/api-keys",
+            &world.user,
+            Some(json!({"name": "narrow", "allowed_models": [chat_model(Protocol::Gemini)]})),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let narrow = created["secret"].as_str().expect("a secret").to_owned();
+    let listed = world.app.get_authed("/v1/models", &narrow).await;
+    let listed = json_body(listed).await;
+    let ids: Vec<&str> = listed["data"].as_array().expect("data").iter().filter_map(|model| model["id"].as_str()).collect();
+    assert_eq!(ids, [chat_model(Protocol::Gemini)]);
+    let response = world.app.client.post(&url).bearer_auth(&narrow).json(&body).send().await.expect("an answer");
+    let (status, error) = openai_error(response).await;
+    assert_eq!((status, error["code"].as_str()), (403, Some("model_not_allowed")));
+    let response = world.app.get_authed(&format!("/v1/models/{}", chat_model(Protocol::OpenAi)), &narrow).await;
+    assert_eq!(response.status().as_u16(), 404);
+
+    // An unknown model is 404 model_not_found, as OpenAI's SDKs expect.
+    let response = world.chat(&ask("gpt-9", "hi")).await;
+    let (status, error) = openai_error(response).await;
+    assert_eq!((status, error["code"].as_str(), error["param"].as_str()), (404, Some("model_not_found"), Some("model")));
+    // Every call that was authenticated is logged, refused ones too; the access token's call
+    // has no key.
+    let entries = world.log(4).await;
+    let codes: Vec<Option<&str>> = entries.iter().map(|entry| entry.error_code.as_deref()).collect();
+    assert_eq!(codes, [None, None, Some("model_not_allowed"), Some("model_not_found")]);
+    let keyed: Vec<bool> = entries.iter().map(|entry| entry.api_key_id.is_some()).collect();
+    assert_eq!(keyed, [true, false, true, true]);
+    assert!(entries.iter().all(|entry| entry.user_id.is_some()));
+}
+
+#[tokio::test]
+async fn the_model_list_says_what_each_model_can_do_and_costs() {
+    let world = world().await;
+    let listed = json_body(world.get("/v1/models").await).await;
+    assert_eq!(listed["object"], "list");
+    let data = listed["data"].as_array().expect("data");
+    assert_eq!(data.len(), 10, "a chat and an embedding model per protocol");
+    let model = json_body(world.get(&format!("/v1/models/{}", chat_model(Protocol::Anthropic))).await).await;
+    assert_eq!(model["id"], chat_model(Protocol::Anthropic));
+    assert_eq!(model["object"], "model");
+    assert_eq!(model["owned_by"], "fake-anthropic");
+    let facts = &model["switchyard"];
+    assert_eq!(facts["context_window"], 128_000);
+    assert_eq!(facts["max_output_tokens"], super::MAX_OUTPUT);
+    assert_eq!(
+        facts["pricing"],
+        json!({"currency": "USD", "input_per_million": super::INPUT_PRICE, "cached_input_per_million": super::CACHED_PRICE, "output_per_million": super::OUTPUT_PRICE})
+    );
+    assert!(facts["capabilities"].is_array() && facts["input_modalities"].is_array());
+    let embedding = json_body(world.get(&format!("/v1/models/{}", embedding_model(Protocol::OpenAi))).await).await;
+    assert_eq!(embedding["switchyard"]["type"], "embedding");
+
+    // A model made through the platform API is routable at once; a deleted one is gone at once.
+    let (status, created) = world
+        .app
+        .call(
+            Method::POST,
+            "/api/v1/models",
+            &world.admin,
+            Some(json!({
+                "name": "fresh-model", "supplier_id": world.suppliers[&Protocol::OpenAi], "model_type": "language",
+                "input_price": 1000, "output_price": 1000, "currency": "USD",
+            })),
+        )
+        .await;
+    assert_eq!(status, 201, "{created}");
+    assert_eq!(world.get("/v1/models/fresh-model").await.status().as_u16(), 200);
+    let path = format!("/api/v1/models/{}", created["id"].as_str().expect("an id"));
+    let (status, _) = world.app.call(Method::DELETE, &path, &world.admin, None).await;
+    assert_eq!(status, 204);
+    assert_eq!(world.get("/v1/models/fresh-model").await.status().as_u16(), 404);
+}
+
+#[tokio::test]
+async fn bad_requests_are_400_in_openai_shape_naming_the_field() {
+    let world = world().await;
+    let model = chat_model(Protocol::OpenAi);
+    for (body, param) in [
+        (json!({"messages": [{"role": "user", "content": "x"}]}), "model"),
+        (json!({"model": model, "messages": []}), "messages"),
+        (json!({"model": model, "messages": [{"role": "user", "content": "x"}], "temperature": 9}), "temperature"),
+        (json!({"model": model, "messages": [{"role": "pirate", "content": "x"}]}), "messages[0].role"),
+        (json!({"model": model, "messages": "hello"}), "messages"),
+    ] {
+        let (status, error) = openai_error(world.chat(&body).await).await;
+        assert_eq!(status, 400, "{body} → {error}");
+        assert_eq!(error["type"], "invalid_request_error");
+        assert_eq!(error["param"].as_str(), Some(param), "{body} → {error}");
+    }
+    let response = world
+        .app
+        .client
+        .post(world.app.url("/v1/chat/completions"))
+        .bearer_auth(&world.key)
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .expect("an answer");
+    let (status, error) = openai_error(response).await;
+    assert_eq!(status, 400, "{error}");
+    assert!(world.fake.requests().is_empty(), "nothing bad went upstream");
+}
