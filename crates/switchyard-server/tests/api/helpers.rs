@@ -40,6 +40,8 @@ pub struct TestApp {
     pub proxy: Option<TcpProxy>,
     pub settings: Settings,
     handle: ServerHandle,
+    /// The server's run, to await a complete stop.
+    running: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
 }
 
 /// The tokens of a logged-in user.
@@ -78,8 +80,16 @@ pub async fn try_spawn_app_with(configure: impl FnOnce(&mut Settings)) -> anyhow
 /// Spawns the app with its database reached through a [`TcpProxy`] (PostgreSQL and MySQL only:
 /// a SQLite file has no connection to cut, so there `proxy` is `None`).
 pub async fn spawn_app_behind_proxy() -> TestApp {
+    spawn_app_behind_proxy_with(|_| {}).await
+}
+
+/// [`spawn_app_behind_proxy`] after `configure` has changed the settings.
+pub async fn spawn_app_behind_proxy_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
     spawn(
-        |settings| settings.database.acquire_timeout = std::time::Duration::from_secs(1),
+        |settings| {
+            settings.database.acquire_timeout = std::time::Duration::from_secs(1);
+            configure(settings);
+        },
         true,
     )
     .await
@@ -146,7 +156,7 @@ async fn try_spawn(configure: impl FnOnce(&mut Settings), behind_proxy: bool) ->
     let app = Application::build_with(settings.clone(), overrides).await?;
     let address = format!("http://127.0.0.1:{}", app.port());
     let handle = app.handle();
-    tokio::spawn(app.run_until_stopped());
+    let running = Some(tokio::spawn(app.run_until_stopped()));
     Ok(TestApp {
         address,
         client: reqwest::Client::builder()
@@ -158,6 +168,7 @@ async fn try_spawn(configure: impl FnOnce(&mut Settings), behind_proxy: bool) ->
         proxy,
         settings,
         handle,
+        running,
     })
 }
 
@@ -248,6 +259,38 @@ impl TestApp {
         let response = self.register(username, PASSWORD).await;
         assert_eq!(response.status().as_u16(), 201, "register {username}");
         self.login_ok(username, PASSWORD).await
+    }
+
+    /// Stops the server as SIGTERM would and waits until it has stopped completely (requests
+    /// drained, background tasks stopped, the call log flushed or spilled), then starts it again
+    /// with the same settings and clock, on a new port.
+    pub async fn restart(&mut self) {
+        self.stop().await;
+        self.start().await;
+    }
+
+    /// Stops the server as SIGTERM would and waits until it has stopped completely.
+    pub async fn stop(&mut self) {
+        self.handle.stop(true).await;
+        if let Some(running) = self.running.take() {
+            running.await.expect("the server task").expect("the server stopped cleanly");
+        }
+    }
+
+    /// Starts the (stopped) server again with the same settings and clock, on a new port.
+    pub async fn start(&mut self) {
+        let mut settings = self.settings.clone();
+        settings.server.port = 0;
+        let overrides = Overrides {
+            clock: Some(self.clock.clone()),
+            routes: vec![probe_routes::configure],
+        };
+        let app = Application::build_with(settings, overrides)
+            .await
+            .expect("the server starts again");
+        self.address = format!("http://127.0.0.1:{}", app.port());
+        self.handle = app.handle();
+        self.running = Some(tokio::spawn(app.run_until_stopped()));
     }
 
     /// Starts another instance of the server on the same database, data directory and clock, as

@@ -16,7 +16,7 @@ use switchyard_persistence::{Database, SqlCallLogs};
 use switchyard_server::settings::Settings;
 use switchyard_testkit::{FakeUpstream, Protocol};
 
-use crate::helpers::{Session, TestApp, json_body, spawn_app_with};
+use crate::helpers::{Session, TestApp, json_body, spawn_app_behind_proxy_with, spawn_app_with};
 
 /// Prices of every test model, in micro-units per million tokens: multiples of 1000, so a
 /// token costs a whole number of nano-units.
@@ -81,6 +81,23 @@ pub async fn world_with(configure: impl FnOnce(&mut Settings)) -> World {
         configure(settings);
     })
     .await;
+    furnish(app, fake).await
+}
+
+/// A world whose database is reached through a TCP proxy a test can cut (PostgreSQL and
+/// MySQL only: `app.proxy` is `None` on SQLite).
+pub async fn world_behind_proxy(configure: impl FnOnce(&mut Settings)) -> World {
+    let fake = FakeUpstream::start().await;
+    let app = spawn_app_behind_proxy_with(|settings| {
+        gateway_settings(settings);
+        configure(settings);
+    })
+    .await;
+    furnish(app, fake).await
+}
+
+/// Suppliers, models and a user with a key, made through the platform API.
+async fn furnish(app: TestApp, fake: FakeUpstream) -> World {
     let admin = app.create_admin("root").await;
     let mut suppliers = HashMap::new();
     for protocol in Protocol::ALL {
