@@ -309,7 +309,7 @@ async fn error_responses_carry_the_cors_headers_of_successes() {
 }
 
 /// `switchyard_db_queries_total` as `/metrics` reports it now.
-async fn queries_so_far(app: &TestApp) -> u64 {
+pub async fn queries_so_far(app: &TestApp) -> u64 {
     let text = app.get("/metrics").await.text().await.expect("metrics");
     text.lines()
         .find_map(|line| line.strip_prefix("switchyard_db_queries_total "))
@@ -319,7 +319,7 @@ async fn queries_so_far(app: &TestApp) -> u64 {
         .expect("a count")
 }
 
-fn quiet_background(settings: &mut switchyard_server::settings::Settings) {
+pub fn quiet_background(settings: &mut switchyard_server::settings::Settings) {
     settings.auth.identity_refresh_interval = Duration::from_secs(3600);
     settings.database.health_check_interval = Duration::from_secs(3600);
 }

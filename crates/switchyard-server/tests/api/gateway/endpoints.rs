@@ -136,3 +136,34 @@ async fn bad_requests_are_400_in_openai_shape_naming_the_field() {
     assert_eq!(status, 400, "{error}");
     assert!(world.fake.requests().is_empty(), "nothing bad went upstream");
 }
+
+#[tokio::test]
+async fn a_gateway_call_makes_no_database_query_once_warm() {
+    let world = super::world_with(|settings| {
+        crate::security::quiet_background(settings);
+        settings.gateway.snapshot_refresh_interval = std::time::Duration::from_secs(3600);
+        // The writer's batches are deferred past the measurement: logging is not the hot path.
+        settings.gateway.call_log.flush_interval = std::time::Duration::from_secs(3600);
+        settings.gateway.call_log.batch_size = 1000;
+    })
+    .await;
+    world.fake.set(Scenario::text("fast").with_chunks(2));
+    let chat = ask(&chat_model(Protocol::OpenAi), "hi");
+    let mut streamed = chat.clone();
+    streamed["stream"] = json!(true);
+    let embedding = json!({"model": embedding_model(Protocol::OpenAi), "input": "x"});
+    // The first call loads the key into the identity cache.
+    assert_eq!(world.chat(&chat).await.status().as_u16(), 200);
+    let before = crate::security::queries_so_far(&world.app).await;
+    for _ in 0..10 {
+        assert_eq!(world.chat(&chat).await.status().as_u16(), 200);
+        let response = world.chat(&streamed).await;
+        assert_eq!(response.status().as_u16(), 200);
+        assert!(super::read_stream(response).await.done);
+        assert_eq!(world.post("/v1/embeddings", &embedding).await.status().as_u16(), 200);
+        assert_eq!(world.get("/v1/models").await.status().as_u16(), 200);
+    }
+    let after = crate::security::queries_so_far(&world.app).await;
+    assert_eq!(after, before, "40 gateway calls ran {} database queries", after - before);
+    assert_eq!(world.fake.requests().len(), 31, "the calls did reach the supplier");
+}
