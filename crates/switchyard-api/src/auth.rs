@@ -104,11 +104,15 @@ impl FromRequest for GatewayUser {
                     allowed_models: key.allowed_models,
                 }));
             }
-            let principal = state.accounts.authenticate(&credential).await.map_err(|error| match error {
-                // Neither a key nor a token: say what the gateway wants.
-                DomainError::Unauthenticated(_) => DomainError::Unauthenticated(AuthFailure::InvalidApiKey),
-                other => other,
-            })?;
+            let principal = state
+                .accounts
+                .authenticate(&credential)
+                .await
+                .map_err(|error| match error {
+                    // Neither a key nor a token: say what the gateway wants.
+                    DomainError::Unauthenticated(_) => DomainError::Unauthenticated(AuthFailure::InvalidApiKey),
+                    other => other,
+                })?;
             Ok(Self(Caller {
                 user_id: principal.user_id(),
                 key_id: None,

@@ -349,7 +349,10 @@ async fn refresh_snapshots(gateway: Arc<Gateway>, interval: Duration, token: Can
             _ = ticker.tick() => {}
         }
         if let Err(error) = refresh_snapshot(&gateway).await {
-            tracing::warn!(error = format!("{error:#}"), "routing snapshot refresh failed; the previous snapshot stays in use");
+            tracing::warn!(
+                error = format!("{error:#}"),
+                "routing snapshot refresh failed; the previous snapshot stays in use"
+            );
         }
     }
 }

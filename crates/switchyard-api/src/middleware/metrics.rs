@@ -195,7 +195,9 @@ impl GatewayMetrics {
                 "gateway_overhead_seconds",
                 "Time a call spent in the gateway itself (its latency minus the time upstream)",
             )
-            .buckets(vec![0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5]),
+            .buckets(vec![
+                0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5,
+            ]),
         )?;
         registry.register(Box::new(requests.clone()))?;
         registry.register(Box::new(tokens.clone()))?;
@@ -248,7 +250,10 @@ impl CallObserver for Metrics {
             metrics.overhead.observe(seconds(entry.latency_ms - upstream));
         }
         if let Some(first) = entry.time_to_first_token_ms {
-            metrics.first_token.with_label_values(&[call.model]).observe(seconds(first));
+            metrics
+                .first_token
+                .with_label_values(&[call.model])
+                .observe(seconds(first));
         }
         if entry.stream {
             // A stream's access-log line is written when its headers go; this one says how it ended.

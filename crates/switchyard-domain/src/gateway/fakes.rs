@@ -17,7 +17,8 @@ use crate::gateway::call_log::CallLogEntry;
 use crate::gateway::chat::{ChatChunk, ChatRequest, ChatResponse};
 use crate::gateway::embedding::{EmbeddingRequest, EmbeddingResponse};
 use crate::gateway::ports::{
-    CallLogSink, CallObserver, ChatProvider, FinishedCall, ChatStream, ProviderError, RoutingRows, RoutingSource, Tokenizer, UpstreamCall,
+    CallLogSink, CallObserver, ChatProvider, ChatStream, FinishedCall, ProviderError, RoutingRows, RoutingSource,
+    Tokenizer, UpstreamCall,
 };
 use crate::kernel::error::StoreError;
 

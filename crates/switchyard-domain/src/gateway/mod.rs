@@ -11,8 +11,8 @@ pub mod embedding;
 #[cfg(test)]
 mod fakes;
 pub mod metering;
-mod recorder;
 pub mod ports;
+mod recorder;
 pub mod routing;
 pub mod service;
 pub mod stream;
@@ -27,8 +27,8 @@ pub use chat::{
 };
 pub use embedding::{EmbeddingRequest, EmbeddingResponse};
 pub use ports::{
-    CallLogCounts, CallLogSink, CallObserver, ChatProvider, FinishedCall, ChatStream, ProviderError, RoutingRows, RoutingSource, StoredUpstreamKey,
-    TimeoutPhase, Timeouts, Tokenizer, UpstreamCall,
+    CallLogCounts, CallLogSink, CallObserver, ChatProvider, ChatStream, FinishedCall, ProviderError, RoutingRows,
+    RoutingSource, StoredUpstreamKey, TimeoutPhase, Timeouts, Tokenizer, UpstreamCall,
 };
 pub use routing::{RoutableModel, RouteTarget, RoutingSnapshot, UpstreamKey};
 pub use service::{CallContext, Caller, Gateway, GatewayPorts, GatewaySettings};

@@ -29,9 +29,7 @@ impl Recorder {
 
     /// Records an attempt that ended at `now` (its entry says how).
     pub fn ended(&self, attempt: Attempt, now: DateTime<Utc>) {
-        let upstream_ms = attempt
-            .upstream_started
-            .map(|at| (now - at).num_milliseconds().max(0));
+        let upstream_ms = attempt.upstream_started.map(|at| (now - at).num_milliseconds().max(0));
         self.observer.finished(&FinishedCall {
             entry: &attempt.entry,
             model: &attempt.model.name,

@@ -8,7 +8,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use arc_swap::ArcSwap;
 
-
 use crate::accounts::api_key::ApiKeyId;
 use crate::gateway::attempt::{Attempt, upstream_failure};
 use crate::gateway::call_log::{CallLogEntry, Endpoint};
@@ -178,7 +177,11 @@ impl Gateway {
             entry.status_code = status;
             entry.error_code = Some(code.to_owned());
             entry.error_summary = Some(CallLogEntry::summary(&format!("model {name}")));
-            let label = if matches!(error, DomainError::Forbidden(_)) { name } else { "unknown" };
+            let label = if matches!(error, DomainError::Forbidden(_)) {
+                name
+            } else {
+                "unknown"
+            };
             self.recorder().refused(entry, label);
             return Err(error);
         };
@@ -257,8 +260,6 @@ impl Gateway {
         self.recorder().ended(attempt, now);
         failure.into_domain(&error)
     }
-
-    
 
     /// A whole chat completion.
     pub async fn chat(

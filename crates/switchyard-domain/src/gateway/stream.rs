@@ -119,9 +119,7 @@ impl GatewayStream {
         let started = attempt.started;
         let entry: &mut CallLogEntry = &mut attempt.entry;
         entry.latency_ms = (now - started).num_milliseconds().max(0);
-        entry.time_to_first_token_ms = self
-            .first_token_at
-            .map(|at| (at - started).num_milliseconds().max(0));
+        entry.time_to_first_token_ms = self.first_token_at.map(|at| (at - started).num_milliseconds().max(0));
         if let Some((code, summary)) = error {
             entry.error_code = Some(code.to_owned());
             entry.error_summary = Some(CallLogEntry::summary(&summary));

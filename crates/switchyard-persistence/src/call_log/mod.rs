@@ -369,7 +369,9 @@ impl SqlCallLogs {
         rows.into_iter()
             .map(|row| {
                 let id = row.id;
-                from_row(row).ok_or_else(|| switchyard_domain::StoreError::Other(format!("call log {id} has an unknown endpoint")))
+                from_row(row).ok_or_else(|| {
+                    switchyard_domain::StoreError::Other(format!("call log {id} has an unknown endpoint"))
+                })
             })
             .collect()
     }

@@ -273,7 +273,10 @@ impl TestApp {
     pub async fn stop(&mut self) {
         self.handle.stop(true).await;
         if let Some(running) = self.running.take() {
-            running.await.expect("the server task").expect("the server stopped cleanly");
+            running
+                .await
+                .expect("the server task")
+                .expect("the server stopped cleanly");
         }
     }
 

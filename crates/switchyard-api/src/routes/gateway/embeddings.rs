@@ -77,7 +77,10 @@ fn inputs(input: Value) -> Result<Vec<String>, ApiError> {
             .into_iter()
             .map(|item| match item {
                 Value::String(text) => Ok(text),
-                _ => Err(invalid("input", "must be a string or an array of strings (token arrays are not supported)")),
+                _ => Err(invalid(
+                    "input",
+                    "must be a string or an array of strings (token arrays are not supported)",
+                )),
             })
             .collect::<Result<Vec<_>, _>>()?,
         _ => return Err(invalid("input", "must be a string or an array of strings")),

@@ -29,8 +29,14 @@ pub fn configure(cfg: &mut ServiceConfig<'_>) {
 fn context(req: &HttpRequest) -> CallContext {
     let extensions = req.extensions();
     CallContext {
-        request_id: extensions.get::<RequestId>().map(|id| id.as_str().to_owned()).unwrap_or_default(),
-        client_ip: extensions.get::<ClientIp>().and_then(|ip| ip.0).map(|ip| ip.to_string()),
+        request_id: extensions
+            .get::<RequestId>()
+            .map(|id| id.as_str().to_owned())
+            .unwrap_or_default(),
+        client_ip: extensions
+            .get::<ClientIp>()
+            .and_then(|ip| ip.0)
+            .map(|ip| ip.to_string()),
     }
 }
 
@@ -50,7 +56,9 @@ async fn read_json<T: DeserializeOwned>(mut payload: web::Payload, limit: usize)
         body.extend_from_slice(&chunk);
     }
     if body.is_empty() {
-        return Err(ApiError::invalid_request("the request body is empty; send a JSON object"));
+        return Err(ApiError::invalid_request(
+            "the request body is empty; send a JSON object",
+        ));
     }
     parse_json(&body)
 }

@@ -98,7 +98,12 @@ impl ModelObject {
 )]
 #[get("/v1/models")]
 pub async fn list_models(state: web::Data<AppState>, user: GatewayUser) -> Result<HttpResponse, ApiError> {
-    let data = state.gateway.models(&user.0).iter().map(|model| ModelObject::new(model)).collect();
+    let data = state
+        .gateway
+        .models(&user.0)
+        .iter()
+        .map(|model| ModelObject::new(model))
+        .collect();
     Ok(HttpResponse::Ok().json(ModelList { object: "list", data }))
 }
 

@@ -52,7 +52,10 @@ pub fn events(
         async move {
             let mut stream = state?;
             match stream.next().await {
-                Some(Ok(chunk)) => Some((Ok(event(&ChatCompletionChunk::new(chunk, &model, &request_id))), Some(stream))),
+                Some(Ok(chunk)) => Some((
+                    Ok(event(&ChatCompletionChunk::new(chunk, &model, &request_id))),
+                    Some(stream),
+                )),
                 // The stream is over: no `[DONE]` after an error.
                 Some(Err(error)) => Some((Ok(error_event(error)), None)),
                 None => Some((Ok(Bytes::from_static(b"data: [DONE]\n\n")), None)),

@@ -147,14 +147,18 @@ pub struct FunctionIn {
 
 fn range(param: &str, value: Option<f64>, low: f64, high: f64) -> Result<Option<f64>, ApiError> {
     match value {
-        Some(value) if !(low..=high).contains(&value) => Err(invalid(param, format!("must be between {low} and {high}"))),
+        Some(value) if !(low..=high).contains(&value) => {
+            Err(invalid(param, format!("must be between {low} and {high}")))
+        }
         other => Ok(other),
     }
 }
 
 fn at_least(param: &str, value: Option<i64>, low: i64, high: i64) -> Result<Option<i64>, ApiError> {
     match value {
-        Some(value) if !(low..=high).contains(&value) => Err(invalid(param, format!("must be between {low} and {high}"))),
+        Some(value) if !(low..=high).contains(&value) => {
+            Err(invalid(param, format!("must be between {low} and {high}")))
+        }
         other => Ok(other),
     }
 }
@@ -221,7 +225,12 @@ fn tool_choice(value: Option<Value>) -> Result<Option<ToolChoice>, ApiError> {
                 .get("function")
                 .and_then(|function| function.get("name"))
                 .and_then(Value::as_str)
-                .ok_or_else(|| invalid(param, "must be auto, none, required or {\"type\":\"function\",\"function\":{\"name\":…}}"))?;
+                .ok_or_else(|| {
+                    invalid(
+                        param,
+                        "must be auto, none, required or {\"type\":\"function\",\"function\":{\"name\":…}}",
+                    )
+                })?;
             Some(ToolChoice::Function(name.to_owned()))
         }
     })
@@ -232,7 +241,10 @@ fn response_format(value: Option<Value>) -> Result<Option<ResponseFormat>, ApiEr
     let Some(value) = value.filter(|value| !value.is_null()) else {
         return Ok(None);
     };
-    let kind = value.get("type").and_then(Value::as_str).ok_or_else(|| invalid(param, "needs a `type`"))?;
+    let kind = value
+        .get("type")
+        .and_then(Value::as_str)
+        .ok_or_else(|| invalid(param, "needs a `type`"))?;
     Ok(Some(match kind {
         "text" => ResponseFormat::Text,
         "json_object" => ResponseFormat::JsonObject,
@@ -240,7 +252,11 @@ fn response_format(value: Option<Value>) -> Result<Option<ResponseFormat>, ApiEr
             let inner = value
                 .get("json_schema")
                 .ok_or_else(|| invalid("response_format.json_schema", "is required for type json_schema"))?;
-            let name = inner.get("name").and_then(Value::as_str).unwrap_or("response").to_owned();
+            let name = inner
+                .get("name")
+                .and_then(Value::as_str)
+                .unwrap_or("response")
+                .to_owned();
             let schema = inner
                 .get("schema")
                 .cloned()
@@ -251,7 +267,12 @@ fn response_format(value: Option<Value>) -> Result<Option<ResponseFormat>, ApiEr
                 strict: inner.get("strict").and_then(Value::as_bool),
             }
         }
-        other => return Err(invalid(param, format!("`{other}` is not text, json_object or json_schema"))),
+        other => {
+            return Err(invalid(
+                param,
+                format!("`{other}` is not text, json_object or json_schema"),
+            ));
+        }
     }))
 }
 
@@ -284,10 +305,16 @@ fn message(index: usize, message: ChatMessageIn) -> Result<ChatMessage, ApiError
     })?;
     let content = content(&format!("{param}.content"), message.content)?;
     if role == ChatRole::Tool && message.tool_call_id.is_none() {
-        return Err(invalid(&format!("{param}.tool_call_id"), "a tool message needs the id of the call it answers"));
+        return Err(invalid(
+            &format!("{param}.tool_call_id"),
+            "a tool message needs the id of the call it answers",
+        ));
     }
     if content.has_images() && role != ChatRole::User {
-        return Err(invalid(&format!("{param}.content"), "only user messages may hold images"));
+        return Err(invalid(
+            &format!("{param}.content"),
+            "only user messages may hold images",
+        ));
     }
     let tool_calls = message
         .tool_calls
@@ -370,7 +397,12 @@ impl ChatCompletionRequest {
             temperature: range("temperature", self.temperature, 0.0, 2.0)?,
             top_p: range("top_p", self.top_p, 0.0, 1.0)?,
             max_tokens: at_least("max_tokens", self.max_tokens, 1, i64::from(i32::MAX))?,
-            max_completion_tokens: at_least("max_completion_tokens", self.max_completion_tokens, 1, i64::from(i32::MAX))?,
+            max_completion_tokens: at_least(
+                "max_completion_tokens",
+                self.max_completion_tokens,
+                1,
+                i64::from(i32::MAX),
+            )?,
             stop: stop(self.stop)?,
             n: at_least("n", self.n, 1, 128)?,
             seed: self.seed,
@@ -380,7 +412,11 @@ impl ChatCompletionRequest {
             top_logprobs: at_least("top_logprobs", self.top_logprobs, 0, 20)?,
             user: self.user,
             stream,
-            include_usage: stream && self.stream_options.and_then(|options| options.include_usage).unwrap_or(false),
+            include_usage: stream
+                && self
+                    .stream_options
+                    .and_then(|options| options.include_usage)
+                    .unwrap_or(false),
             extra: self.extra,
         })
     }
@@ -483,7 +519,11 @@ pub struct ChatCompletion {
 
 /// The answer's id: the supplier's, or one made from the request's.
 fn answer_id(id: String, request_id: &str) -> String {
-    if id.is_empty() { format!("chatcmpl-{request_id}") } else { id }
+    if id.is_empty() {
+        format!("chatcmpl-{request_id}")
+    } else {
+        id
+    }
 }
 
 impl ChatCompletion {
@@ -657,7 +697,9 @@ mod tests {
     fn bad_fields_are_named() {
         let base = |extra: Value| {
             let mut body = json!({"model": "m", "messages": [{"role": "user", "content": "hi"}]});
-            body.as_object_mut().expect("an object").extend(extra.as_object().expect("an object").clone());
+            body.as_object_mut()
+                .expect("an object")
+                .extend(extra.as_object().expect("an object").clone());
             body
         };
         for (extra, param) in [
@@ -667,16 +709,29 @@ mod tests {
             (json!({"tool_choice": "sometimes"}), "tool_choice"),
             (json!({"response_format": {"type": "yaml"}}), "response_format"),
             (json!({"messages": []}), "messages"),
-            (json!({"messages": [{"role": "robot", "content": "x"}]}), "messages[0].role"),
-            (json!({"messages": [{"role": "user", "content": 5}]}), "messages[0].content"),
-            (json!({"messages": [{"role": "tool", "content": "x"}]}), "messages[0].tool_call_id"),
+            (
+                json!({"messages": [{"role": "robot", "content": "x"}]}),
+                "messages[0].role",
+            ),
+            (
+                json!({"messages": [{"role": "user", "content": 5}]}),
+                "messages[0].content",
+            ),
+            (
+                json!({"messages": [{"role": "tool", "content": "x"}]}),
+                "messages[0].tool_call_id",
+            ),
             (
                 json!({"messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "ftp://x"}}]}]}),
                 "messages[0].content[0].image_url.url",
             ),
         ] {
             let error = read(base(extra.clone())).expect_err("refused");
-            assert_eq!(error.details().first().map(|detail| detail.field.as_str()), Some(param), "{extra}");
+            assert_eq!(
+                error.details().first().map(|detail| detail.field.as_str()),
+                Some(param),
+                "{extra}"
+            );
         }
     }
 }

@@ -44,12 +44,19 @@ async fn a_client_that_hangs_up_mid_stream_cancels_upstream_and_its_partial_usag
         let entries = world.log(done + 1).await;
         let entry: &CallLogEntry = entries.last().expect("an entry");
         assert_eq!(entry.status_code, 200, "{protocol}");
-        assert_eq!(entry.error_code.as_deref(), Some("client_closed"), "{protocol}: {entry:?}");
+        assert_eq!(
+            entry.error_code.as_deref(),
+            Some("client_closed"),
+            "{protocol}: {entry:?}"
+        );
         assert!(entry.stream);
         // Only part of the answer was streamed, and it is counted (an estimate: the supplier's
         // final figures never came).
         assert!(entry.usage.estimated, "{protocol}: {entry:?}");
-        assert!((1..200).contains(&entry.usage.completion_tokens), "{protocol}: {entry:?}");
+        assert!(
+            (1..200).contains(&entry.usage.completion_tokens),
+            "{protocol}: {entry:?}"
+        );
         assert!(entry.cost_nanos > 0);
     }
     assert_eq!(world.fake.streams_completed(), 0, "no stream ran to its end");
@@ -78,7 +85,11 @@ async fn call(world: &World, request_id: &str) {
         .send()
         .await
         .expect("the gateway answers");
-    assert_eq!(response.status().as_u16(), 200, "{request_id}: the gateway serves while the database is away");
+    assert_eq!(
+        response.status().as_u16(),
+        200,
+        "{request_id}: the gateway serves while the database is away"
+    );
 }
 
 #[tokio::test]

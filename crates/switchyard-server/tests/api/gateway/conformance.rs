@@ -6,7 +6,7 @@
 
 use serde_json::{Value, json};
 use switchyard_domain::gateway::{CallLogEntry, Usage};
-use switchyard_testkit::{FakeUsage, Failure, Protocol, Recorded, Scenario};
+use switchyard_testkit::{Failure, FakeUsage, Protocol, Recorded, Scenario};
 
 use super::{
     CACHED_PRICE, INPUT_PRICE, MAX_OUTPUT, OUTPUT_PRICE, World, ask, chat_model, embedding_model, openai_error,
@@ -54,9 +54,15 @@ fn assert_metered(entry: &CallLogEntry, protocol: Protocol, fake: FakeUsage) {
 fn assert_usage_body(usage: &Value, protocol: Protocol, fake: FakeUsage) {
     let expected = reported(protocol, fake);
     assert_eq!(usage["prompt_tokens"], expected.prompt_tokens, "{protocol}: {usage}");
-    assert_eq!(usage["completion_tokens"], expected.completion_tokens, "{protocol}: {usage}");
+    assert_eq!(
+        usage["completion_tokens"], expected.completion_tokens,
+        "{protocol}: {usage}"
+    );
     assert_eq!(usage["total_tokens"], expected.total_tokens(), "{protocol}: {usage}");
-    assert_eq!(usage["prompt_tokens_details"]["cached_tokens"], expected.cached_input_tokens);
+    assert_eq!(
+        usage["prompt_tokens_details"]["cached_tokens"],
+        expected.cached_input_tokens
+    );
 }
 
 fn chat_request(protocol: Protocol) -> Value {
@@ -76,13 +82,22 @@ fn chat_request(protocol: Protocol) -> Value {
 
 /// The upstream request the first exchange began with (Replicate polls and streams after).
 fn first_request(world: &World) -> Recorded {
-    world.fake.requests().into_iter().next().expect("the fake received a request")
+    world
+        .fake
+        .requests()
+        .into_iter()
+        .next()
+        .expect("the fake received a request")
 }
 
 /// Each protocol's translation of `chat_request`.
 fn assert_translated(protocol: Protocol, request: &Recorded, request_id: &str, stream: bool) {
     let body = &request.body;
-    assert_eq!(request.header("x-request-id"), Some(request_id), "{protocol}: x-request-id is sent upstream");
+    assert_eq!(
+        request.header("x-request-id"),
+        Some(request_id),
+        "{protocol}: x-request-id is sent upstream"
+    );
     match protocol {
         Protocol::OpenAi | Protocol::AzureOpenAi => {
             if protocol == Protocol::OpenAi {
@@ -90,19 +105,35 @@ fn assert_translated(protocol: Protocol, request: &Recorded, request_id: &str, s
                 assert_eq!(request.header("authorization"), Some("Bearer fake-upstream-key"));
                 assert_eq!(body["model"], "gpt-4o");
             } else {
-                assert_eq!(request.path, "/azure/openai/deployments/my-gpt-4o-deployment/chat/completions");
+                assert_eq!(
+                    request.path,
+                    "/azure/openai/deployments/my-gpt-4o-deployment/chat/completions"
+                );
                 assert!(request.query.contains("api-version=2024-10-21"), "{}", request.query);
                 assert_eq!(request.header("api-key"), Some("fake-upstream-key"));
                 assert_eq!(request.header("authorization"), None);
             }
-            assert_eq!(body["messages"], json!([{"role": "system", "content": "Be terse."}, {"role": "user", "content": "Say hello"}]));
-            assert_eq!((body["temperature"].clone(), body["max_tokens"].clone()), (json!(0.5), json!(100)));
+            assert_eq!(
+                body["messages"],
+                json!([{"role": "system", "content": "Be terse."}, {"role": "user", "content": "Say hello"}])
+            );
+            assert_eq!(
+                (body["temperature"].clone(), body["max_tokens"].clone()),
+                (json!(0.5), json!(100))
+            );
             assert_eq!(body["stop"], json!(["END"]));
             assert_eq!(body["user"], "u-42");
-            assert_eq!(body["service_tier"], "auto", "unknown fields pass through to OpenAI-protocol suppliers");
+            assert_eq!(
+                body["service_tier"], "auto",
+                "unknown fields pass through to OpenAI-protocol suppliers"
+            );
             if stream {
                 assert_eq!(body["stream"], true);
-                assert_eq!(body["stream_options"], json!({"include_usage": true}), "usage is always asked for");
+                assert_eq!(
+                    body["stream_options"],
+                    json!({"include_usage": true}),
+                    "usage is always asked for"
+                );
             } else {
                 assert!(body.get("stream").is_none(), "{body}");
             }
@@ -113,21 +144,37 @@ fn assert_translated(protocol: Protocol, request: &Recorded, request_id: &str, s
             assert_eq!(request.header("anthropic-version"), Some("2023-06-01"));
             assert_eq!(body["model"], "claude-sonnet-4");
             assert_eq!(body["system"], "Be terse.");
-            assert_eq!(body["messages"], json!([{"role": "user", "content": [{"type": "text", "text": "Say hello"}]}]));
+            assert_eq!(
+                body["messages"],
+                json!([{"role": "user", "content": [{"type": "text", "text": "Say hello"}]}])
+            );
             assert_eq!(body["max_tokens"], 100);
             assert_eq!(body["temperature"], 0.5);
             assert_eq!(body["stop_sequences"], json!(["END"]));
             assert_eq!(body["metadata"], json!({"user_id": "u-42"}));
-            assert!(body.get("service_tier").is_none(), "unknown fields are dropped for other protocols");
+            assert!(
+                body.get("service_tier").is_none(),
+                "unknown fields are dropped for other protocols"
+            );
             assert_eq!(body.get("stream").cloned(), stream.then_some(json!(true)));
         }
         Protocol::Gemini => {
-            let operation = if stream { "streamGenerateContent" } else { "generateContent" };
-            assert_eq!(request.path, format!("/gemini/v1beta/models/gemini-2.5-flash:{operation}"));
+            let operation = if stream {
+                "streamGenerateContent"
+            } else {
+                "generateContent"
+            };
+            assert_eq!(
+                request.path,
+                format!("/gemini/v1beta/models/gemini-2.5-flash:{operation}")
+            );
             assert_eq!(request.query.contains("alt=sse"), stream, "{}", request.query);
             assert_eq!(request.header("x-goog-api-key"), Some("fake-upstream-key"));
             assert_eq!(body["systemInstruction"], json!({"parts": [{"text": "Be terse."}]}));
-            assert_eq!(body["contents"], json!([{"role": "user", "parts": [{"text": "Say hello"}]}]));
+            assert_eq!(
+                body["contents"],
+                json!([{"role": "user", "parts": [{"text": "Say hello"}]}])
+            );
             assert_eq!(
                 body["generationConfig"],
                 json!({"temperature": 0.5, "maxOutputTokens": 100, "stopSequences": ["END"]})
@@ -135,20 +182,36 @@ fn assert_translated(protocol: Protocol, request: &Recorded, request_id: &str, s
             assert!(body.get("service_tier").is_none());
         }
         Protocol::Replicate => {
-            assert_eq!(request.path, "/replicate/v1/models/meta/meta-llama-3-8b-instruct/predictions");
+            assert_eq!(
+                request.path,
+                "/replicate/v1/models/meta/meta-llama-3-8b-instruct/predictions"
+            );
             assert_eq!(request.header("authorization"), Some("Bearer fake-upstream-key"));
-            assert_eq!(request.header("prefer").is_some(), !stream, "a whole answer waits for the prediction");
+            assert_eq!(
+                request.header("prefer").is_some(),
+                !stream,
+                "a whole answer waits for the prediction"
+            );
             let input = &body["input"];
             let prompt = input["prompt"].as_str().expect("a prompt");
             assert!(
-                prompt.starts_with("<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\nBe terse.<|eot_id|>"),
+                prompt
+                    .starts_with("<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\nBe terse.<|eot_id|>"),
                 "{prompt}"
             );
-            assert!(prompt.ends_with("<|start_header_id|>assistant<|end_header_id|>\n\n"), "{prompt}");
+            assert!(
+                prompt.ends_with("<|start_header_id|>assistant<|end_header_id|>\n\n"),
+                "{prompt}"
+            );
             assert_eq!(input["prompt_template"], "{prompt}");
             assert_eq!(input["max_tokens"], 100);
             assert_eq!(input["temperature"], 0.5);
-            assert!(input["stop_sequences"].as_str().is_some_and(|stops| stops.ends_with(",END")), "{input}");
+            assert!(
+                input["stop_sequences"]
+                    .as_str()
+                    .is_some_and(|stops| stops.ends_with(",END")),
+                "{input}"
+            );
         }
     }
 }
@@ -165,7 +228,9 @@ fn request_id(response: &reqwest::Response) -> String {
 pub async fn non_stream(protocol: Protocol) {
     let world = world().await;
     let usage = FakeUsage::new(21, 9);
-    world.fake.set(Scenario::text("Hello from the fake upstream.").with_usage(usage));
+    world
+        .fake
+        .set(Scenario::text("Hello from the fake upstream.").with_usage(usage));
     let response = world.chat(&chat_request(protocol)).await;
     assert_eq!(response.status().as_u16(), 200);
     let id = request_id(&response);
@@ -173,12 +238,18 @@ pub async fn non_stream(protocol: Protocol) {
     assert_eq!(body["object"], "chat.completion");
     assert_eq!(body["model"], chat_model(protocol));
     assert_eq!(body["choices"][0]["message"]["role"], "assistant");
-    assert_eq!(body["choices"][0]["message"]["content"], "Hello from the fake upstream.");
+    assert_eq!(
+        body["choices"][0]["message"]["content"],
+        "Hello from the fake upstream."
+    );
     assert_eq!(body["choices"][0]["finish_reason"], "stop");
     assert_usage_body(&body["usage"], protocol, usage);
     assert_translated(protocol, &first_request(&world), &id, false);
     let entry = world.only_entry().await;
-    assert_eq!((entry.status_code, entry.stream, entry.error_code.clone()), (200, false, None));
+    assert_eq!(
+        (entry.status_code, entry.stream, entry.error_code.clone()),
+        (200, false, None)
+    );
     assert_eq!(entry.request_id, id);
     assert_metered(&entry, protocol, usage);
 }
@@ -186,13 +257,20 @@ pub async fn non_stream(protocol: Protocol) {
 pub async fn stream(protocol: Protocol) {
     let world = world().await;
     let usage = FakeUsage::new(17, 11);
-    world.fake.set(Scenario::text("one two three four five").with_chunks(5).with_usage(usage));
+    world.fake.set(
+        Scenario::text("one two three four five")
+            .with_chunks(5)
+            .with_usage(usage),
+    );
     let mut body = chat_request(protocol);
     body["stream"] = json!(true);
     let response = world.chat(&body).await;
     assert_eq!(response.status().as_u16(), 200);
     assert_eq!(
-        response.headers().get("content-type").and_then(|value| value.to_str().ok()),
+        response
+            .headers()
+            .get("content-type")
+            .and_then(|value| value.to_str().ok()),
         Some("text/event-stream")
     );
     let id = request_id(&response);
@@ -201,11 +279,19 @@ pub async fn stream(protocol: Protocol) {
     assert_eq!(streamed.text(), "one two three four five");
     assert_eq!(streamed.finish_reason(), Some("stop"));
     assert!(streamed.usage().is_none(), "no usage chunk unless asked: {streamed:?}");
-    assert!(streamed.events.iter().all(|event| event["object"] == "chat.completion.chunk"));
+    assert!(
+        streamed
+            .events
+            .iter()
+            .all(|event| event["object"] == "chat.completion.chunk")
+    );
     assert_eq!(streamed.events[0]["choices"][0]["delta"]["role"], "assistant");
     assert_translated(protocol, &first_request(&world), &id, true);
     let entry = world.only_entry().await;
-    assert_eq!((entry.status_code, entry.stream, entry.error_code.clone()), (200, true, None));
+    assert_eq!(
+        (entry.status_code, entry.stream, entry.error_code.clone()),
+        (200, true, None)
+    );
     assert!(entry.time_to_first_token_ms.is_some());
     // Exact, not estimated, though the client did not ask for usage.
     assert_metered(&entry, protocol, usage);
@@ -214,7 +300,9 @@ pub async fn stream(protocol: Protocol) {
 pub async fn stream_with_usage(protocol: Protocol) {
     let world = world().await;
     let usage = FakeUsage::new(30, 4);
-    world.fake.set(Scenario::text("a b c d").with_chunks(4).with_usage(usage));
+    world
+        .fake
+        .set(Scenario::text("a b c d").with_chunks(4).with_usage(usage));
     let mut body = ask(&chat_model(protocol), "count");
     body["stream"] = json!(true);
     body["stream_options"] = json!({"include_usage": true});
@@ -223,7 +311,14 @@ pub async fn stream_with_usage(protocol: Protocol) {
     let last = streamed.events.last().expect("events");
     assert_eq!(last["choices"], json!([]), "the usage chunk has no choices");
     assert_usage_body(&last["usage"], protocol, usage);
-    assert_eq!(streamed.events.iter().filter(|event| event["usage"].is_object()).count(), 1);
+    assert_eq!(
+        streamed
+            .events
+            .iter()
+            .filter(|event| event["usage"].is_object())
+            .count(),
+        1
+    );
     if protocol == Protocol::Anthropic {
         // The client set no max_tokens; Anthropic requires one: the model's most output.
         assert_eq!(first_request(&world).body["max_tokens"], MAX_OUTPUT);
@@ -288,8 +383,12 @@ fn assert_tool_translation(protocol: Protocol, request: &Recorded) {
 
 fn assert_weather_calls(protocol: Protocol, calls: &[(String, String, String)]) {
     assert_eq!(calls.len(), 2, "{protocol}: {calls:?}");
-    for ((id, name, arguments), (want_id, city)) in calls.iter().zip([("toolu_paris", "Paris"), ("toolu_rome", "Rome")]) {
-        assert!(id.starts_with(want_id), "{protocol}: the supplier's call id is kept: {id}");
+    for ((id, name, arguments), (want_id, city)) in calls.iter().zip([("toolu_paris", "Paris"), ("toolu_rome", "Rome")])
+    {
+        assert!(
+            id.starts_with(want_id),
+            "{protocol}: the supplier's call id is kept: {id}"
+        );
         assert_eq!(name, "get_weather");
         let arguments: Value = serde_json::from_str(arguments).expect("arguments are JSON");
         assert_eq!(arguments, json!({"city": city}));
@@ -307,7 +406,10 @@ pub async fn tools(protocol: Protocol) {
     if protocol == Protocol::Replicate {
         let (status, error) = openai_error(response).await;
         assert_eq!(status, 400);
-        assert!(error["message"].as_str().is_some_and(|text| text.contains("tools")), "{error}");
+        assert!(
+            error["message"].as_str().is_some_and(|text| text.contains("tools")),
+            "{error}"
+        );
         assert!(world.fake.requests().is_empty(), "nothing went upstream");
         let entry = world.only_entry().await;
         assert_eq!(entry.error_code.as_deref(), Some("upstream_bad_request"));
@@ -346,7 +448,9 @@ pub async fn tools(protocol: Protocol) {
 
     // The calls' results go back as the protocol wants them.
     world.fake.clear();
-    world.fake.set(Scenario::text("Sunny in both.").with_usage(FakeUsage::new(60, 5)));
+    world
+        .fake
+        .set(Scenario::text("Sunny in both.").with_usage(FakeUsage::new(60, 5)));
     let mut follow_up = ask(&chat_model(protocol), "Weather in Paris and Rome?");
     let assistant = json!({"role": "assistant", "content": null, "tool_calls": [
         {"id": calls[0].0, "type": "function", "function": {"name": "get_weather", "arguments": calls[0].2}},
@@ -359,12 +463,18 @@ pub async fn tools(protocol: Protocol) {
     follow_up["tools"] = weather_tool();
     let response = world.chat(&follow_up).await;
     assert_eq!(response.status().as_u16(), 200);
-    assert_eq!(json_body(response).await["choices"][0]["message"]["content"], "Sunny in both.");
+    assert_eq!(
+        json_body(response).await["choices"][0]["message"]["content"],
+        "Sunny in both."
+    );
     let sent = first_request(&world).body;
     match protocol {
         Protocol::OpenAi | Protocol::AzureOpenAi => {
             assert_eq!(sent["messages"][1]["tool_calls"][0]["id"], calls[0].0);
-            assert_eq!(sent["messages"][2], json!({"role": "tool", "content": "18C", "tool_call_id": calls[0].0}));
+            assert_eq!(
+                sent["messages"][2],
+                json!({"role": "tool", "content": "18C", "tool_call_id": calls[0].0})
+            );
         }
         Protocol::Anthropic => {
             assert_eq!(sent["messages"][1]["content"][0]["type"], "tool_use");
@@ -381,7 +491,10 @@ pub async fn tools(protocol: Protocol) {
             assert_eq!(model_turn["parts"][0]["thoughtSignature"], "sig-toolu_paris");
             let results = &sent["contents"][2];
             assert_eq!(results["parts"][1]["functionResponse"]["name"], "get_weather");
-            assert_eq!(results["parts"][1]["functionResponse"]["response"], json!({"output": "24C"}));
+            assert_eq!(
+                results["parts"][1]["functionResponse"]["response"],
+                json!({"output": "24C"})
+            );
         }
         Protocol::Replicate => unreachable!(),
     }
@@ -391,7 +504,9 @@ const PIXEL: &str = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mN
 
 pub async fn image_input(protocol: Protocol) {
     let world = world().await;
-    world.fake.set(Scenario::text("A red dot and a cat.").with_usage(FakeUsage::new(900, 6)));
+    world
+        .fake
+        .set(Scenario::text("A red dot and a cat.").with_usage(FakeUsage::new(900, 6)));
     let body = json!({
         "model": chat_model(protocol),
         "messages": [{"role": "user", "content": [
@@ -404,11 +519,17 @@ pub async fn image_input(protocol: Protocol) {
     if protocol == Protocol::Replicate {
         let (status, error) = openai_error(response).await;
         assert_eq!(status, 400);
-        assert!(error["message"].as_str().is_some_and(|text| text.contains("images")), "{error}");
+        assert!(
+            error["message"].as_str().is_some_and(|text| text.contains("images")),
+            "{error}"
+        );
         return;
     }
     assert_eq!(response.status().as_u16(), 200);
-    assert_eq!(json_body(response).await["choices"][0]["message"]["content"], "A red dot and a cat.");
+    assert_eq!(
+        json_body(response).await["choices"][0]["message"]["content"],
+        "A red dot and a cat."
+    );
     let sent = first_request(&world).body;
     match protocol {
         Protocol::OpenAi | Protocol::AzureOpenAi => {
@@ -419,13 +540,25 @@ pub async fn image_input(protocol: Protocol) {
         }
         Protocol::Anthropic => {
             let blocks = &sent["messages"][0]["content"];
-            assert_eq!(blocks[1]["source"], json!({"type": "base64", "media_type": "image/png", "data": PIXEL}));
-            assert_eq!(blocks[2]["source"], json!({"type": "url", "url": "https://example.com/cat.jpg"}));
+            assert_eq!(
+                blocks[1]["source"],
+                json!({"type": "base64", "media_type": "image/png", "data": PIXEL})
+            );
+            assert_eq!(
+                blocks[2]["source"],
+                json!({"type": "url", "url": "https://example.com/cat.jpg"})
+            );
         }
         Protocol::Gemini => {
             let parts = &sent["contents"][0]["parts"];
-            assert_eq!(parts[1], json!({"inlineData": {"mimeType": "image/png", "data": PIXEL}}));
-            assert_eq!(parts[2], json!({"fileData": {"mimeType": "image/jpeg", "fileUri": "https://example.com/cat.jpg"}}));
+            assert_eq!(
+                parts[1],
+                json!({"inlineData": {"mimeType": "image/png", "data": PIXEL}})
+            );
+            assert_eq!(
+                parts[2],
+                json!({"fileData": {"mimeType": "image/jpeg", "fileUri": "https://example.com/cat.jpg"}})
+            );
         }
         Protocol::Replicate => unreachable!(),
     }
@@ -438,16 +571,22 @@ pub async fn reasoning(protocol: Protocol) {
         reasoning: 30,
         ..FakeUsage::new(15, 50)
     };
-    world
-        .fake
-        .set(Scenario::text("42.").with_reasoning("Six times seven.").with_usage(usage));
+    world.fake.set(
+        Scenario::text("42.")
+            .with_reasoning("Six times seven.")
+            .with_usage(usage),
+    );
     let mut body = ask(&chat_model(protocol), "6 x 7?");
     body["reasoning_effort"] = json!("low");
     let answer = json_body(world.chat(&body).await).await;
     let message = &answer["choices"][0]["message"];
     assert_eq!(message["content"], "42.");
     let shown = protocol != Protocol::Replicate;
-    assert_eq!(message["reasoning_content"].as_str(), shown.then_some("Six times seven."), "{protocol}: {answer}");
+    assert_eq!(
+        message["reasoning_content"].as_str(),
+        shown.then_some("Six times seven."),
+        "{protocol}: {answer}"
+    );
     assert_eq!(
         answer["usage"]["completion_tokens_details"]["reasoning_tokens"],
         reported(protocol, usage).reasoning_tokens
@@ -485,7 +624,14 @@ pub async fn cached_tokens(protocol: Protocol) {
     let entry = world.only_entry().await;
     assert_metered(&entry, protocol, usage);
     if protocol != Protocol::Replicate {
-        assert!(entry.cost_nanos < cost(&Usage { cached_input_tokens: 0, ..entry.usage }), "cached input costs less");
+        assert!(
+            entry.cost_nanos
+                < cost(&Usage {
+                    cached_input_tokens: 0,
+                    ..entry.usage
+                }),
+            "cached input costs less"
+        );
     }
 }
 
@@ -498,8 +644,15 @@ async fn upstream_failure(protocol: Protocol, failure: Failure, status: u16, cod
         body["stream"] = json!(stream);
         let response = world.chat(&body).await;
         let (got, error) = openai_error(response).await;
-        assert_eq!((got, error["code"].as_str()), (status, Some(code)), "{protocol} stream={stream}: {error}");
-        assert!(!error["message"].as_str().unwrap_or_default().contains(FAKE_KEY), "no secret in the message");
+        assert_eq!(
+            (got, error["code"].as_str()),
+            (status, Some(code)),
+            "{protocol} stream={stream}: {error}"
+        );
+        assert!(
+            !error["message"].as_str().unwrap_or_default().contains(FAKE_KEY),
+            "no secret in the message"
+        );
     }
     for entry in world.log(2).await {
         assert_eq!(entry.status_code, status, "{protocol}: {entry:?}");
@@ -516,14 +669,28 @@ pub async fn unauthorized(protocol: Protocol) {
     // The supplier refuses our key: the operator's problem, not the client's.
     let world = upstream_failure(protocol, Failure::status(401), 502, "upstream_error", "upstream_error").await;
     let entries = world.log(2).await;
-    assert!(entries[0].error_summary.as_deref().is_some_and(|text| text.contains("refused its key")), "{entries:?}");
+    assert!(
+        entries[0]
+            .error_summary
+            .as_deref()
+            .is_some_and(|text| text.contains("refused its key")),
+        "{entries:?}"
+    );
 }
 
 pub async fn rate_limited(protocol: Protocol) {
     let world = world().await;
-    world.fake.push(Scenario::failing(Failure::status(429).with_header("retry-after", "7")));
+    world
+        .fake
+        .push(Scenario::failing(Failure::status(429).with_header("retry-after", "7")));
     let response = world.chat(&ask(&chat_model(protocol), "hi")).await;
-    assert_eq!(response.headers().get("retry-after").and_then(|value| value.to_str().ok()), Some("7"));
+    assert_eq!(
+        response
+            .headers()
+            .get("retry-after")
+            .and_then(|value| value.to_str().ok()),
+        Some("7")
+    );
     let (status, error) = openai_error(response).await;
     assert_eq!((status, error["type"].as_str()), (429, Some("rate_limit_error")));
     assert_eq!(world.only_entry().await.error_code.as_deref(), Some("rate_limited"));
@@ -534,7 +701,14 @@ pub async fn server_error(protocol: Protocol) {
 }
 
 pub async fn overloaded(protocol: Protocol) {
-    upstream_failure(protocol, Failure::Overloaded, 503, "upstream_overloaded", "upstream_overloaded").await;
+    upstream_failure(
+        protocol,
+        Failure::Overloaded,
+        503,
+        "upstream_overloaded",
+        "upstream_overloaded",
+    )
+    .await;
 }
 
 pub async fn malformed(protocol: Protocol) {
@@ -562,13 +736,19 @@ async fn broken_stream(protocol: Protocol, failure: Failure, logged: &str) {
     let response = world.chat(&body).await;
     assert_eq!(response.status().as_u16(), 200);
     let streamed = read_stream(response).await;
-    assert!(!streamed.done, "{protocol}: a broken stream does not end with [DONE]: {streamed:?}");
+    assert!(
+        !streamed.done,
+        "{protocol}: a broken stream does not end with [DONE]: {streamed:?}"
+    );
     assert!(streamed.text().starts_with("one"), "{protocol}: {streamed:?}");
     let error = streamed.error().expect("an error event");
     assert_eq!(error["code"].as_str(), Some(logged), "{protocol}: {error}");
     let entry = world.only_entry().await;
     assert_eq!((entry.status_code, entry.error_code.as_deref()), (200, Some(logged)));
-    assert!(entry.usage.completion_tokens > 0, "what was streamed is counted: {entry:?}");
+    assert!(
+        entry.usage.completion_tokens > 0,
+        "what was streamed is counted: {entry:?}"
+    );
     assert!(entry.usage.estimated, "the supplier's final figures never came");
 }
 
@@ -586,15 +766,22 @@ pub async fn disconnect_mid_stream(protocol: Protocol) {
 
 pub async fn embeddings(protocol: Protocol) {
     let world = world().await;
-    world
-        .fake
-        .set(Scenario::default().with_usage(FakeUsage::new(6, 0)).with_embedding_dimensions(4));
+    world.fake.set(
+        Scenario::default()
+            .with_usage(FakeUsage::new(6, 0))
+            .with_embedding_dimensions(4),
+    );
     let body = json!({"model": embedding_model(protocol), "input": ["first", "second"], "dimensions": 4});
     let response = world.post("/v1/embeddings", &body).await;
     if matches!(protocol, Protocol::Anthropic | Protocol::Replicate) {
         let (status, error) = openai_error(response).await;
         assert_eq!(status, 400, "{error}");
-        assert!(error["message"].as_str().is_some_and(|text| text.contains("embeddings")), "{error}");
+        assert!(
+            error["message"]
+                .as_str()
+                .is_some_and(|text| text.contains("embeddings")),
+            "{error}"
+        );
         return;
     }
     assert_eq!(response.status().as_u16(), 200);
@@ -607,7 +794,10 @@ pub async fn embeddings(protocol: Protocol) {
     let sent = first_request(&world);
     match protocol {
         Protocol::Gemini => {
-            assert_eq!(sent.path, "/gemini/v1beta/models/text-embedding-3-small:batchEmbedContents");
+            assert_eq!(
+                sent.path,
+                "/gemini/v1beta/models/text-embedding-3-small:batchEmbedContents"
+            );
             assert_eq!(sent.body["requests"][1]["content"]["parts"][0]["text"], "second");
             assert_eq!(sent.body["requests"][0]["outputDimensionality"], 4);
         }
@@ -676,5 +866,3 @@ conformance!(
     disconnect_mid_stream,
     embeddings,
 );
-
-

@@ -17,14 +17,41 @@ async fn callers_need_a_key_or_a_token_and_keys_see_only_their_models() {
     let url = world.app.url("/v1/chat/completions");
     let anonymous = world.app.client.post(&url).json(&body).send().await.expect("an answer");
     let (status, error) = openai_error(anonymous).await;
-    assert_eq!((status, error["code"].as_str(), error["type"].as_str()), (401, Some("invalid_api_key"), Some("authentication_error")));
+    assert_eq!(
+        (status, error["code"].as_str(), error["type"].as_str()),
+        (401, Some("invalid_api_key"), Some("authentication_error"))
+    );
     let stranger = format!("sy-{}", "A".repeat(43));
-    let response = world.app.client.post(&url).bearer_auth(stranger).json(&body).send().await.expect("an answer");
+    let response = world
+        .app
+        .client
+        .post(&url)
+        .bearer_auth(stranger)
+        .json(&body)
+        .send()
+        .await
+        .expect("an answer");
     assert_eq!(response.status().as_u16(), 401);
     // x-api-key works as Bearer does; so does the user's own access token.
-    let response = world.app.client.post(&url).header("x-api-key", &world.key).json(&body).send().await.expect("an answer");
+    let response = world
+        .app
+        .client
+        .post(&url)
+        .header("x-api-key", &world.key)
+        .json(&body)
+        .send()
+        .await
+        .expect("an answer");
     assert_eq!(response.status().as_u16(), 200);
-    let response = world.app.client.post(&url).bearer_auth(&world.user.access).json(&body).send().await.expect("an answer");
+    let response = world
+        .app
+        .client
+        .post(&url)
+        .bearer_auth(&world.user.access)
+        .json(&body)
+        .send()
+        .await
+        .expect("an answer");
     assert_eq!(response.status().as_u16(), 200);
 
     // A key limited to one model sees and uses only that one.
@@ -41,18 +68,37 @@ async fn callers_need_a_key_or_a_token_and_keys_see_only_their_models() {
     let narrow = created["secret"].as_str().expect("a secret").to_owned();
     let listed = world.app.get_authed("/v1/models", &narrow).await;
     let listed = json_body(listed).await;
-    let ids: Vec<&str> = listed["data"].as_array().expect("data").iter().filter_map(|model| model["id"].as_str()).collect();
+    let ids: Vec<&str> = listed["data"]
+        .as_array()
+        .expect("data")
+        .iter()
+        .filter_map(|model| model["id"].as_str())
+        .collect();
     assert_eq!(ids, [chat_model(Protocol::Gemini)]);
-    let response = world.app.client.post(&url).bearer_auth(&narrow).json(&body).send().await.expect("an answer");
+    let response = world
+        .app
+        .client
+        .post(&url)
+        .bearer_auth(&narrow)
+        .json(&body)
+        .send()
+        .await
+        .expect("an answer");
     let (status, error) = openai_error(response).await;
     assert_eq!((status, error["code"].as_str()), (403, Some("model_not_allowed")));
-    let response = world.app.get_authed(&format!("/v1/models/{}", chat_model(Protocol::OpenAi)), &narrow).await;
+    let response = world
+        .app
+        .get_authed(&format!("/v1/models/{}", chat_model(Protocol::OpenAi)), &narrow)
+        .await;
     assert_eq!(response.status().as_u16(), 404);
 
     // An unknown model is 404 model_not_found, as OpenAI's SDKs expect.
     let response = world.chat(&ask("gpt-9", "hi")).await;
     let (status, error) = openai_error(response).await;
-    assert_eq!((status, error["code"].as_str(), error["param"].as_str()), (404, Some("model_not_found"), Some("model")));
+    assert_eq!(
+        (status, error["code"].as_str(), error["param"].as_str()),
+        (404, Some("model_not_found"), Some("model"))
+    );
     // Every call that was authenticated is logged, refused ones too; the access token's call
     // has no key.
     let entries = world.log(4).await;
@@ -70,7 +116,12 @@ async fn the_model_list_says_what_each_model_can_do_and_costs() {
     assert_eq!(listed["object"], "list");
     let data = listed["data"].as_array().expect("data");
     assert_eq!(data.len(), 10, "a chat and an embedding model per protocol");
-    let model = json_body(world.get(&format!("/v1/models/{}", chat_model(Protocol::Anthropic))).await).await;
+    let model = json_body(
+        world
+            .get(&format!("/v1/models/{}", chat_model(Protocol::Anthropic)))
+            .await,
+    )
+    .await;
     assert_eq!(model["id"], chat_model(Protocol::Anthropic));
     assert_eq!(model["object"], "model");
     assert_eq!(model["owned_by"], "fake-anthropic");
@@ -82,7 +133,12 @@ async fn the_model_list_says_what_each_model_can_do_and_costs() {
         json!({"currency": "USD", "input_per_million": super::INPUT_PRICE, "cached_input_per_million": super::CACHED_PRICE, "output_per_million": super::OUTPUT_PRICE})
     );
     assert!(facts["capabilities"].is_array() && facts["input_modalities"].is_array());
-    let embedding = json_body(world.get(&format!("/v1/models/{}", embedding_model(Protocol::OpenAi))).await).await;
+    let embedding = json_body(
+        world
+            .get(&format!("/v1/models/{}", embedding_model(Protocol::OpenAi)))
+            .await,
+    )
+    .await;
     assert_eq!(embedding["switchyard"]["type"], "embedding");
 
     // A model made through the platform API is routable at once; a deleted one is gone at once.
@@ -113,8 +169,14 @@ async fn bad_requests_are_400_in_openai_shape_naming_the_field() {
     for (body, param) in [
         (json!({"messages": [{"role": "user", "content": "x"}]}), "model"),
         (json!({"model": model, "messages": []}), "messages"),
-        (json!({"model": model, "messages": [{"role": "user", "content": "x"}], "temperature": 9}), "temperature"),
-        (json!({"model": model, "messages": [{"role": "pirate", "content": "x"}]}), "messages[0].role"),
+        (
+            json!({"model": model, "messages": [{"role": "user", "content": "x"}], "temperature": 9}),
+            "temperature",
+        ),
+        (
+            json!({"model": model, "messages": [{"role": "pirate", "content": "x"}]}),
+            "messages[0].role",
+        ),
         (json!({"model": model, "messages": "hello"}), "messages"),
     ] {
         let (status, error) = openai_error(world.chat(&body).await).await;
@@ -164,6 +226,11 @@ async fn a_gateway_call_makes_no_database_query_once_warm() {
         assert_eq!(world.get("/v1/models").await.status().as_u16(), 200);
     }
     let after = crate::security::queries_so_far(&world.app).await;
-    assert_eq!(after, before, "40 gateway calls ran {} database queries", after - before);
+    assert_eq!(
+        after,
+        before,
+        "40 gateway calls ran {} database queries",
+        after - before
+    );
     assert_eq!(world.fake.requests().len(), 31, "the calls did reach the supplier");
 }

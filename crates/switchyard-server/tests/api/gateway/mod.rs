@@ -5,6 +5,7 @@
 mod chaos;
 mod conformance;
 mod endpoints;
+mod sdk;
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -192,18 +193,28 @@ impl Streamed {
     }
 
     pub fn usage(&self) -> Option<&Value> {
-        self.events.iter().find(|event| event["usage"].is_object()).map(|event| &event["usage"])
+        self.events
+            .iter()
+            .find(|event| event["usage"].is_object())
+            .map(|event| &event["usage"])
     }
 
     pub fn error(&self) -> Option<&Value> {
-        self.events.iter().find(|event| event["error"].is_object()).map(|event| &event["error"])
+        self.events
+            .iter()
+            .find(|event| event["error"].is_object())
+            .map(|event| &event["error"])
     }
 
     /// Tool calls assembled from their pieces: (id, name, arguments) by index.
     pub fn tool_calls(&self) -> Vec<(String, String, String)> {
         let mut calls: Vec<(String, String, String)> = Vec::new();
         for event in &self.events {
-            for piece in event["choices"][0]["delta"]["tool_calls"].as_array().into_iter().flatten() {
+            for piece in event["choices"][0]["delta"]["tool_calls"]
+                .as_array()
+                .into_iter()
+                .flatten()
+            {
                 let index = piece["index"].as_u64().expect("a tool call index") as usize;
                 if calls.len() <= index {
                     calls.resize(index + 1, Default::default());
@@ -241,9 +252,10 @@ pub async fn read_stream(response: reqwest::Response) -> Streamed {
         if data == "[DONE]" {
             streamed.done = true;
         } else {
-            streamed
-                .events
-                .push(serde_json::from_str(&data).unwrap_or_else(|error| panic!("an event that is not JSON ({error}): {data}")));
+            streamed.events.push(
+                serde_json::from_str(&data)
+                    .unwrap_or_else(|error| panic!("an event that is not JSON ({error}): {data}")),
+            );
         }
     }
     streamed
@@ -301,6 +313,9 @@ impl World {
 pub async fn openai_error(response: reqwest::Response) -> (u16, Value) {
     let status = response.status().as_u16();
     let body = json_body(response).await;
-    assert!(body["error"]["message"].is_string() && body["error"]["type"].is_string(), "{body}");
+    assert!(
+        body["error"]["message"].is_string() && body["error"]["type"].is_string(),
+        "{body}"
+    );
     (status, body["error"].clone())
 }
