@@ -164,10 +164,20 @@ fn tool_result_block(message: &ChatMessage) -> Result<Value, ProviderError> {
 
 /// The `thinking` setting: the client's own Anthropic `thinking` object, or one made from
 /// OpenAI's `reasoning_effort` with a budget below `max_tokens` (none when that leaves less
-/// than the smallest budget).
+/// than the smallest budget). `reasoning_effort` turns on no thinking where Anthropic would
+/// refuse it: a forced tool choice, or a conversation that already called tools (its earlier
+/// turns would need their thinking blocks and signatures back, which OpenAI's shape cannot carry).
 fn thinking(request: &ChatRequest, max_tokens: i64) -> Option<Value> {
     if let Some(thinking) = request.extra.get("thinking").filter(|value| value.is_object()) {
         return Some(thinking.clone());
+    }
+    let forced = matches!(
+        request.tool_choice,
+        Some(ToolChoice::Required | ToolChoice::Function(_))
+    );
+    let called = request.messages.iter().any(|message| !message.tool_calls.is_empty());
+    if forced || called {
+        return None;
     }
     let budget = match reasoning_effort(&request.extra)? {
         "minimal" | "low" => MIN_THINKING_BUDGET,
@@ -651,6 +661,31 @@ mod tests {
         request.max_tokens = Some(500);
         let body = messages_body(&request, &call(), false).expect("a body");
         assert!(body.get("thinking").is_none());
+        // Not where Anthropic would refuse it.
+        request.max_tokens = Some(8000);
+        request.tool_choice = Some(ToolChoice::Required);
+        assert!(
+            messages_body(&request, &call(), false)
+                .expect("a body")
+                .get("thinking")
+                .is_none()
+        );
+        request.tool_choice = None;
+        request.messages.push(ChatMessage {
+            role: Some(ChatRole::Assistant),
+            tool_calls: vec![ToolCall {
+                id: "toolu_1".into(),
+                name: "t".into(),
+                arguments: "{}".into(),
+            }],
+            ..ChatMessage::default()
+        });
+        assert!(
+            messages_body(&request, &call(), false)
+                .expect("a body")
+                .get("thinking")
+                .is_none()
+        );
     }
 
     #[test]

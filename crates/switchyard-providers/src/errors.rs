@@ -7,10 +7,12 @@ use std::time::Duration;
 use reqwest::header::HeaderMap;
 use secrecy::ExposeSecret;
 use serde_json::Value;
-use switchyard_domain::gateway::{ProviderError, UpstreamCall};
+use switchyard_domain::gateway::{ProviderError, TimeoutPhase, UpstreamCall};
 
 /// The longest supplier message kept.
 const MAX_MESSAGE_CHARS: usize = 300;
+/// The longest wait a supplier may ask for that is passed on.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(24 * 3600);
 
 /// What a body says more than its status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,7 +52,11 @@ pub fn openai_error(body: &Value) -> Option<ErrorSummary> {
         .and_then(Value::as_str)
         .or_else(|| error.get("code").and_then(Value::as_str));
     let class = match kind {
-        Some("insufficient_quota" | "rate_limit_exceeded" | "rate_limit_error") => Some(Class::RateLimited),
+        // Out of credit is the operator's account, not a rate limit to wait out.
+        Some("insufficient_quota" | "billing_error" | "authentication_error" | "permission_error") => {
+            Some(Class::Unauthorized)
+        }
+        Some("rate_limit_exceeded" | "rate_limit_error") => Some(Class::RateLimited),
         Some("server_overloaded" | "overloaded_error") => Some(Class::Overloaded),
         Some("content_filter") => Some(Class::BadRequest),
         _ => None,
@@ -91,7 +97,7 @@ pub fn google_error(body: &Value) -> Option<ErrorSummary> {
         .iter()
         .find_map(|detail| detail.get("retryDelay").and_then(Value::as_str))
         .and_then(|delay| delay.strip_suffix('s')?.parse::<f64>().ok())
-        .map(|seconds| Duration::from_secs_f64(seconds.max(0.0)));
+        .and_then(seconds);
     let class = match status {
         _ if reason("API_KEY_INVALID") => Some(Class::Unauthorized),
         Some("UNAUTHENTICATED" | "PERMISSION_DENIED") => Some(Class::Unauthorized),
@@ -164,11 +170,19 @@ pub fn from_status(
     });
     let message = clean(&summary.message, status, call);
     let retry_after = summary.retry_after.or_else(|| retry_after(headers));
+    // The supplier's own timeout is a timeout, whatever its body says.
+    if matches!(status, 408 | 504) {
+        return ProviderError::Timeout {
+            phase: TimeoutPhase::Total,
+        };
+    }
+    // A 404 says the route names a model (or path) the supplier does not have: the operator's
+    // to fix, so it is not the client's 400.
     let class = summary.class.or(match status {
-        401 | 403 => Some(Class::Unauthorized),
+        401..=403 => Some(Class::Unauthorized),
         429 => Some(Class::RateLimited),
         503 | 529 => Some(Class::Overloaded),
-        400 | 404 | 405 | 409 | 413 | 415 | 422 => Some(Class::BadRequest),
+        400 | 405 | 409 | 413 | 415 | 422 => Some(Class::BadRequest),
         _ => None,
     });
     match class {
@@ -196,19 +210,29 @@ pub fn clean(message: &str, status: u16, call: &UpstreamCall) -> String {
     format!("{} ({status})", short.trim_end())
 }
 
+/// A wait in seconds as a supplier wrote it: negative is none, more than a day (or not a
+/// number, or infinite) is a day at most. Never a panic, whatever the text.
+fn seconds(value: f64) -> Option<Duration> {
+    if value.is_nan() {
+        return None;
+    }
+    let wait = Duration::try_from_secs_f64(value.max(0.0)).unwrap_or(MAX_RETRY_AFTER);
+    Some(wait.min(MAX_RETRY_AFTER))
+}
+
 /// `Retry-After` in seconds (or `retry-after-ms`); an HTTP date is read as the wait until it.
 pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     let text = |name: &str| headers.get(name).and_then(|value| value.to_str().ok()).map(str::trim);
     if let Some(ms) = text("retry-after-ms").and_then(|value| value.parse::<f64>().ok()) {
-        return Some(Duration::from_secs_f64(ms.max(0.0) / 1000.0));
+        return seconds(ms / 1000.0);
     }
     let value = text("retry-after")?;
-    if let Ok(seconds) = value.parse::<f64>() {
-        return Some(Duration::from_secs_f64(seconds.max(0.0)));
+    if let Ok(wait) = value.parse::<f64>() {
+        return seconds(wait);
     }
     let at = chrono::DateTime::parse_from_rfc2822(value).ok()?;
     let wait = at.with_timezone(&chrono::Utc) - chrono::Utc::now();
-    wait.to_std().ok()
+    wait.to_std().ok().map(|wait| wait.min(MAX_RETRY_AFTER))
 }
 
 #[cfg(test)]
@@ -272,6 +296,37 @@ mod tests {
             from_status(500, &HeaderMap::new(), b"{}", openai_error, &call()),
             ProviderError::Failed { .. }
         ));
+    }
+
+    #[test]
+    fn waits_a_supplier_names_never_panic_and_are_bounded() {
+        let headers = |name: &str, value: &str| {
+            let mut headers = HeaderMap::new();
+            headers.insert(
+                reqwest::header::HeaderName::from_bytes(name.as_bytes()).expect("a name"),
+                value.parse().expect("a value"),
+            );
+            headers
+        };
+        for (name, value) in [
+            ("retry-after", "inf"),
+            ("retry-after", "1e400"),
+            ("retry-after", "1e20"),
+            ("retry-after", "NaN"),
+            ("retry-after-ms", "1e30"),
+            ("retry-after", "-5"),
+        ] {
+            let wait = retry_after(&headers(name, value));
+            assert!(
+                wait.is_none_or(|wait| wait <= MAX_RETRY_AFTER),
+                "{name}: {value} → {wait:?}"
+            );
+        }
+        let body = serde_json::json!({"error": {"status": "RESOURCE_EXHAUSTED", "message": "slow down",
+            "details": [{"retryDelay": "1e20s"}]}});
+        let summary = google_error(&body).expect("a summary");
+        assert!(summary.retry_after.is_none_or(|wait| wait <= MAX_RETRY_AFTER));
+        assert_eq!(retry_after(&headers("retry-after", "7")), Some(Duration::from_secs(7)));
     }
 
     #[test]

@@ -381,7 +381,6 @@ struct WireCandidate {
     index: Option<i64>,
     content: WireContent,
     finish_reason: Option<String>,
-    logprobs_result: Option<Value>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -494,7 +493,8 @@ impl WireResponse {
                         candidate.finish_reason.as_deref().unwrap_or("STOP"),
                         called,
                     )),
-                    logprobs: candidate.logprobs_result,
+                    // Gemini's logprobsResult is not OpenAI's shape; SDKs would misread it.
+                    logprobs: None,
                     message: AssistantMessage {
                         content: (!said.text.is_empty() || !called).then_some(said.text),
                         reasoning_content: (!said.reasoning.is_empty()).then_some(said.reasoning),
@@ -609,7 +609,8 @@ impl Decoder for StreamDecoder {
                     index,
                     delta,
                     finish_reason: None,
-                    logprobs: candidate.logprobs_result,
+                    // Gemini's logprobsResult is not OpenAI's shape; SDKs would misread it.
+                    logprobs: None,
                 });
             }
         }
@@ -621,9 +622,12 @@ impl Decoder for StreamDecoder {
     }
 
     fn end(&mut self) -> Result<Vec<ChatChunk>, ProviderError> {
-        if self.candidates.is_empty() && !self.blocked {
+        // Gemini's last event carries the finish reason: a body that ends before any did was
+        // cut short.
+        let finished = self.candidates.values().any(|state| state.finish.is_some());
+        if !finished && !self.blocked {
             return Err(ProviderError::Malformed {
-                message: "the stream ended without a candidate".to_owned(),
+                message: "the stream ended before the answer was complete".to_owned(),
             });
         }
         if self.blocked && self.candidates.is_empty() {

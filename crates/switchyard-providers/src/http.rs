@@ -36,6 +36,9 @@ impl Http {
             .pool_idle_timeout(Duration::from_secs(90))
             .tcp_keepalive(Duration::from_secs(30))
             .user_agent(concat!("switchyard/", env!("CARGO_PKG_VERSION")))
+            // A redirect would carry `x-api-key`-style headers to another host: suppliers'
+            // APIs do not redirect, so none is followed.
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|error| ProviderError::Connection {
                 message: format!("cannot build the HTTP client: {error}"),
@@ -63,7 +66,7 @@ impl Http {
                     phase: TimeoutPhase::FirstByte,
                 });
             }
-            Ok(Err(error)) => return Err(transport(&error, TimeoutPhase::FirstByte)),
+            Ok(Err(error)) => return Err(transport(error, TimeoutPhase::FirstByte)),
             Ok(Ok(response)) => response,
         };
         if response.status().is_success() {
@@ -84,7 +87,7 @@ fn deadline(started: Instant, timeouts: Timeouts) -> Instant {
 }
 
 /// A transport error in the words of the port.
-pub fn transport(error: &reqwest::Error, phase: TimeoutPhase) -> ProviderError {
+pub fn transport(error: reqwest::Error, phase: TimeoutPhase) -> ProviderError {
     if error.is_timeout() {
         let phase = if error.is_connect() {
             TimeoutPhase::Connect
@@ -93,9 +96,10 @@ pub fn transport(error: &reqwest::Error, phase: TimeoutPhase) -> ProviderError {
         };
         return ProviderError::Timeout { phase };
     }
-    // The error names the host, never a key (keys travel in headers).
+    // Without the URL: a supplier's internal host or a prediction's address is not the
+    // caller's business (keys travel in headers, never in the error).
     ProviderError::Connection {
-        message: error.to_string(),
+        message: error.without_url().to_string(),
     }
 }
 
@@ -112,7 +116,7 @@ async fn read_limited(response: reqwest::Response, limit: usize, deadline: Insta
                 });
             }
             Ok(None) => return Ok(body),
-            Ok(Some(Err(error))) => return Err(transport(&error, TimeoutPhase::Total)),
+            Ok(Some(Err(error))) => return Err(transport(error, TimeoutPhase::Total)),
             Ok(Some(Ok(bytes))) => {
                 if body.len() + bytes.len() > limit {
                     return Err(ProviderError::Malformed {
@@ -164,12 +168,20 @@ pub fn events(
             Ok(Some(Ok(event))) => Some((Ok(event), Some(events))),
             Ok(Some(Err(error))) => Some((
                 Err(ProviderError::Malformed {
-                    message: format!("the stream broke: {error}"),
+                    message: format!("the stream broke: {}", stream_failure(error)),
                 }),
                 None,
             )),
         }
     })
+}
+
+/// Why a body stopped, without the URL reqwest puts in its errors.
+fn stream_failure(error: eventsource_stream::EventStreamError<reqwest::Error>) -> String {
+    match error {
+        eventsource_stream::EventStreamError::Transport(error) => error.without_url().to_string(),
+        other => other.to_string(),
+    }
 }
 
 /// What a protocol's decoder makes of one event.

@@ -28,7 +28,7 @@ pub use tokenizer::Tiktoken;
 #[derive(Debug, Clone)]
 pub struct Providers {
     openai: openai::OpenAi,
-    azure: azure::AzureOpenAi,
+    azure: openai::OpenAi,
     anthropic: anthropic::Anthropic,
     gemini: gemini::Gemini,
     replicate: replicate::Replicate,
@@ -44,8 +44,8 @@ impl Providers {
     pub fn new() -> Self {
         let http = Arc::new(http::Http::default());
         Self {
-            openai: openai::OpenAi::new(http.clone()),
-            azure: azure::AzureOpenAi::new(http.clone()),
+            openai: openai::OpenAi::new(http.clone(), openai::OPENAI),
+            azure: openai::OpenAi::new(http.clone(), azure::DIALECT),
             anthropic: anthropic::Anthropic::new(http.clone()),
             gemini: gemini::Gemini::new(http.clone()),
             replicate: replicate::Replicate::new(http),
@@ -76,5 +76,68 @@ impl ChatProvider for Providers {
 
     async fn embed(&self, call: &UpstreamCall, request: &EmbeddingRequest) -> Result<EmbeddingResponse, ProviderError> {
         self.client(call.protocol).embed(call, request).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use secrecy::SecretString;
+    use switchyard_domain::gateway::{ChatMessage, MessageContent, Timeouts};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpListener;
+
+    use super::*;
+
+    /// A server that answers every request with `response`, counting connections.
+    async fn serve(response: String) -> (String, Arc<AtomicUsize>) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("a port");
+        let address = listener.local_addr().expect("an address");
+        let connections = Arc::new(AtomicUsize::new(0));
+        let seen = connections.clone();
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                seen.fetch_add(1, Ordering::SeqCst);
+                let mut buffer = vec![0u8; 16 * 1024];
+                let _ = socket.read(&mut buffer).await;
+                let _ = socket.write_all(response.as_bytes()).await;
+            }
+        });
+        (format!("http://{address}"), connections)
+    }
+
+    #[tokio::test]
+    async fn a_redirect_is_not_followed_so_keys_in_custom_headers_stay_with_the_supplier() {
+        let (elsewhere, visits) = serve("HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n{}".to_owned()).await;
+        let redirect = format!(
+            "HTTP/1.1 307 Temporary Redirect\r\nlocation: {elsewhere}/v1/messages\r\ncontent-length: 0\r\n\r\n"
+        );
+        let (supplier, _) = serve(redirect).await;
+        let call = UpstreamCall {
+            protocol: Protocol::Anthropic,
+            supplier: "anthropic".into(),
+            base_url: format!("{supplier}/v1"),
+            api_key: Some(SecretString::from("sk-ant-secret".to_owned())),
+            upstream_model: "claude".into(),
+            api_version: None,
+            max_output_tokens: Some(16),
+            request_id: "r".into(),
+            timeouts: Timeouts::default(),
+        };
+        let request = ChatRequest {
+            messages: vec![ChatMessage {
+                content: MessageContent::Text("hi".into()),
+                ..ChatMessage::default()
+            }],
+            ..ChatRequest::default()
+        };
+        let outcome = Providers::new().complete(&call, &request).await;
+        assert!(
+            matches!(outcome, Err(ProviderError::Failed { status: 307, .. })),
+            "{outcome:?}"
+        );
+        assert_eq!(visits.load(Ordering::SeqCst), 0, "the key went to the redirect's host");
     }
 }

@@ -17,15 +17,53 @@ use switchyard_domain::gateway::{
 use crate::errors::{openai_error, stream_error};
 use crate::http::{Decoder, Http, Step, chunks, events, read_json};
 
-/// The OpenAI protocol's client.
+/// Where an API in OpenAI's format lives and how it takes its key: OpenAI's own layout
+/// ([`OPENAI`]), or Azure's deployments (`azure::DIALECT`).
+#[derive(Debug, Clone, Copy)]
+pub struct Dialect {
+    /// The URL of an operation (`chat/completions`, `embeddings`).
+    pub url: fn(&UpstreamCall, &str) -> String,
+    pub authorize: fn(reqwest::RequestBuilder, &UpstreamCall) -> reqwest::RequestBuilder,
+}
+
+/// OpenAI's layout: `{base}/{operation}`, the key as a bearer token.
+pub const OPENAI: Dialect = Dialect {
+    url: openai_url,
+    authorize: bearer,
+};
+
+/// A client of an API in OpenAI's format.
 #[derive(Debug, Clone)]
 pub struct OpenAi {
     http: std::sync::Arc<Http>,
+    dialect: Dialect,
 }
 
 impl OpenAi {
-    pub fn new(http: std::sync::Arc<Http>) -> Self {
-        Self { http }
+    pub fn new(http: std::sync::Arc<Http>, dialect: Dialect) -> Self {
+        Self { http, dialect }
+    }
+
+    /// Posts `body` to `operation`, authorized.
+    async fn post(
+        &self,
+        call: &UpstreamCall,
+        operation: &str,
+        body: &Value,
+        stream: bool,
+    ) -> Result<(reqwest::Response, tokio::time::Instant), ProviderError> {
+        let url = (self.dialect.url)(call, operation);
+        let authorize = self.dialect.authorize;
+        self.http
+            .send(call, openai_error, |client| {
+                let request = authorize(client.post(url), call).json(body);
+                if stream {
+                    request.header("accept", "text/event-stream")
+                } else {
+                    request
+                }
+            })
+            .await
     }
 }
 
@@ -34,7 +72,11 @@ pub fn endpoint(base_url: &str, path: &str) -> String {
     format!("{}/{path}", base_url.trim_end_matches('/'))
 }
 
-fn authorized(request: reqwest::RequestBuilder, call: &UpstreamCall) -> reqwest::RequestBuilder {
+fn openai_url(call: &UpstreamCall, operation: &str) -> String {
+    endpoint(&call.base_url, operation)
+}
+
+fn bearer(request: reqwest::RequestBuilder, call: &UpstreamCall) -> reqwest::RequestBuilder {
     match &call.api_key {
         Some(key) => request.bearer_auth(key.expose_secret()),
         None => request,
@@ -45,28 +87,14 @@ fn authorized(request: reqwest::RequestBuilder, call: &UpstreamCall) -> reqwest:
 impl ChatProvider for OpenAi {
     async fn complete(&self, call: &UpstreamCall, request: &ChatRequest) -> Result<ChatResponse, ProviderError> {
         let body = chat_body(request, &call.upstream_model, false);
-        let url = endpoint(&call.base_url, "chat/completions");
-        let (response, started) = self
-            .http
-            .send(call, openai_error, |client| {
-                authorized(client.post(url), call).json(&body)
-            })
-            .await?;
+        let (response, started) = self.post(call, "chat/completions", &body, false).await?;
         let wire: WireResponse = read_json(response, started, call.timeouts).await?;
         Ok(wire.into_domain())
     }
 
     async fn stream(&self, call: &UpstreamCall, request: &ChatRequest) -> Result<ChatStream, ProviderError> {
         let body = chat_body(request, &call.upstream_model, true);
-        let url = endpoint(&call.base_url, "chat/completions");
-        let (response, started) = self
-            .http
-            .send(call, openai_error, |client| {
-                authorized(client.post(url), call)
-                    .header("accept", "text/event-stream")
-                    .json(&body)
-            })
-            .await?;
+        let (response, started) = self.post(call, "chat/completions", &body, true).await?;
         let decoder = ChunkDecoder {
             key: call.api_key.clone(),
         };
@@ -75,15 +103,9 @@ impl ChatProvider for OpenAi {
 
     async fn embed(&self, call: &UpstreamCall, request: &EmbeddingRequest) -> Result<EmbeddingResponse, ProviderError> {
         let body = embedding_body(request, &call.upstream_model);
-        let url = endpoint(&call.base_url, "embeddings");
-        let (response, started) = self
-            .http
-            .send(call, openai_error, |client| {
-                authorized(client.post(url), call).json(&body)
-            })
-            .await?;
+        let (response, started) = self.post(call, "embeddings", &body, false).await?;
         let wire: WireEmbeddings = read_json(response, started, call.timeouts).await?;
-        wire.into_domain()
+        wire.into_domain(request.inputs.len())
     }
 }
 
@@ -496,8 +518,24 @@ pub(crate) struct WireEmbeddings {
 }
 
 impl WireEmbeddings {
-    pub(crate) fn into_domain(mut self) -> Result<EmbeddingResponse, ProviderError> {
+    /// The vectors in input order; `expected` is the number of inputs, and the answer must have
+    /// exactly one vector for each (indices 0 to n-1), or it would label a vector wrongly.
+    pub(crate) fn into_domain(mut self, expected: usize) -> Result<EmbeddingResponse, ProviderError> {
         self.data.sort_by_key(|item| item.index);
+        let complete = self.data.len() == expected
+            && self
+                .data
+                .iter()
+                .enumerate()
+                .all(|(position, item)| item.index == position);
+        if !complete {
+            return Err(ProviderError::Malformed {
+                message: format!(
+                    "{} embeddings for {expected} inputs, or their indices do not match",
+                    self.data.len()
+                ),
+            });
+        }
         let vectors = self
             .data
             .into_iter()

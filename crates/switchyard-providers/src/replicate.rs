@@ -110,6 +110,16 @@ impl Replicate {
         Ok(prediction)
     }
 
+    async fn cancel(&self, call: &UpstreamCall, url: String) {
+        let cancelled = self
+            .http
+            .send(call, replicate_error, |client| Self::authorized(client.post(url), call))
+            .await;
+        if let Err(error) = cancelled {
+            tracing::debug!(%error, "cancelling an abandoned replicate prediction failed");
+        }
+    }
+
     async fn fetch(&self, call: &UpstreamCall, url: &str) -> Result<Prediction, ProviderError> {
         let (response, started) = self
             .http
@@ -124,7 +134,17 @@ impl ChatProvider for Replicate {
     async fn complete(&self, call: &UpstreamCall, request: &ChatRequest) -> Result<ChatResponse, ProviderError> {
         let wait = Duration::from_secs(PREFER_WAIT_SECONDS).min(call.timeouts.first_byte);
         let (prediction, started) = self.create(call, request, Some(wait)).await?;
-        let prediction = self.finished(call, prediction, started).await?;
+        let cancel_url = prediction.urls.cancel.clone();
+        let prediction = match self.finished(call, prediction, started).await {
+            Ok(prediction) => prediction,
+            Err(error) => {
+                // Given up on: it would run (and bill) on.
+                if let Some(url) = cancel_url {
+                    self.cancel(call, url).await;
+                }
+                return Err(error);
+            }
+        };
         prediction.failure(call)?;
         let max_tokens = max_tokens(request, call);
         let usage = prediction.usage();
@@ -516,17 +536,7 @@ impl Drop for Ending {
         };
         let replicate = self.replicate.clone();
         let call = self.call.clone();
-        runtime.spawn(async move {
-            let cancel = replicate
-                .http
-                .send(&call, replicate_error, |client| {
-                    Replicate::authorized(client.post(url), &call)
-                })
-                .await;
-            if let Err(error) = cancel {
-                tracing::debug!(%error, "cancelling an abandoned replicate prediction failed");
-            }
-        });
+        runtime.spawn(async move { replicate.cancel(&call, url).await });
     }
 }
 
@@ -539,8 +549,15 @@ fn with_ending(text: ChatStream, ending: Ending) -> ChatStream {
             match text.next().await {
                 Some(Ok(chunk)) => Some((Ok(chunk), (text, ending))),
                 Some(Err(error)) => {
-                    // The prediction failed upstream: nothing to cancel, nothing more to send.
-                    live.done = true;
+                    // A prediction that failed upstream has nothing to cancel; one we stopped
+                    // reading (a timeout, a broken connection) runs on unless cancelled, which
+                    // dropping the ending does.
+                    live.done = !matches!(
+                        error,
+                        ProviderError::Timeout { .. }
+                            | ProviderError::Connection { .. }
+                            | ProviderError::Malformed { .. }
+                    );
                     Some((Err(error), (text, None)))
                 }
                 None => {

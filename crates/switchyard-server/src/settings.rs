@@ -70,11 +70,12 @@ pub struct TimeoutSettings {
 
 impl Default for TimeoutSettings {
     fn default() -> Self {
+        let defaults = switchyard_domain::gateway::Timeouts::default();
         Self {
-            connect: Duration::from_secs(10),
-            first_byte: Duration::from_secs(60),
-            idle: Duration::from_secs(60),
-            total: Duration::from_secs(600),
+            connect: defaults.connect,
+            first_byte: defaults.first_byte,
+            idle: defaults.idle,
+            total: defaults.total,
         }
     }
 }
@@ -123,12 +124,13 @@ pub struct CallLogConfig {
 
 impl Default for CallLogConfig {
     fn default() -> Self {
+        let defaults = switchyard_persistence::CallLogSettings::default();
         Self {
-            queue_capacity: 10_000,
-            batch_size: 500,
-            flush_interval: Duration::from_millis(200),
-            memory_capacity: 10_000,
-            retry_max: Duration::from_secs(5),
+            queue_capacity: defaults.queue_capacity,
+            batch_size: defaults.batch_size,
+            flush_interval: defaults.flush_interval,
+            memory_capacity: defaults.memory_capacity,
+            retry_max: defaults.retry_max,
         }
     }
 }

@@ -384,6 +384,8 @@ async fn refresh_identities(
 /// A ticker whose first tick comes one `interval` from now (the state at start is known: the
 /// database was just reached and the identity cache is empty), then every `interval`.
 fn after_one_interval(interval: Duration) -> tokio::time::Interval {
+    // A zero period would panic the task: configuration asks for "as often as possible".
+    let interval = interval.max(Duration::from_millis(100));
     let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     ticker

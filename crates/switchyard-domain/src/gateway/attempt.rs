@@ -50,9 +50,19 @@ impl UpstreamFailure {
             }
             _ => None,
         };
+        // A supplier refusing the gateway's own credentials is the operator's to fix, and its
+        // words may hold a piece of the key or the account's billing state: callers get none of
+        // them (the call log keeps the summary).
+        let message = match error {
+            ProviderError::Unauthorized { .. } => {
+                "the supplier refused the gateway's credentials for this model; an operator must fix the supplier's key"
+                    .to_owned()
+            }
+            other => other.to_string(),
+        };
         DomainError::Upstream {
             failure: self,
-            message: error.to_string(),
+            message,
             retry_after_seconds,
         }
     }

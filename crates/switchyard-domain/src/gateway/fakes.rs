@@ -29,6 +29,8 @@ pub enum Scripted {
     /// The stream's items; `Err` at the start fails the opening itself.
     Stream(Result<Vec<Result<ChatChunk, ProviderError>>, ProviderError>),
     Embed(Result<EmbeddingResponse, ProviderError>),
+    /// Never answers.
+    Hang,
 }
 
 /// Answers from a script, and keeps every call it was given.
@@ -58,6 +60,7 @@ impl ChatProvider for ScriptedProvider {
     async fn complete(&self, call: &UpstreamCall, _request: &ChatRequest) -> Result<ChatResponse, ProviderError> {
         match self.next(call) {
             Scripted::Complete(outcome) => outcome,
+            Scripted::Hang => std::future::pending().await,
             other => panic!("expected a complete call, the script has {other:?}"),
         }
     }

@@ -8,6 +8,11 @@ use chrono::{DateTime, Utc};
 use crate::gateway::attempt::Attempt;
 use crate::gateway::call_log::CallLogEntry;
 use crate::gateway::ports::{CallLogSink, CallObserver, FinishedCall};
+use crate::kernel::ports::Clock;
+
+/// The code logged for a call whose future was dropped before the supplier answered (the client
+/// went away, or the server stopped).
+pub const CANCELLED: &str = "cancelled";
 
 #[derive(Debug, Clone)]
 pub struct Recorder {
@@ -37,5 +42,48 @@ impl Recorder {
             upstream_ms,
         });
         self.log.record(attempt.entry);
+    }
+}
+
+/// An attempt waiting on the supplier. Taken back when the supplier answers; dropped before
+/// that (the handler's future was dropped), it logs the call as cancelled, so no accepted call
+/// goes unlogged.
+pub struct Pending {
+    attempt: Option<Attempt>,
+    recorder: Recorder,
+    clock: Arc<dyn Clock>,
+}
+
+impl Pending {
+    pub fn new(attempt: Attempt, recorder: Recorder, clock: Arc<dyn Clock>) -> Self {
+        Self {
+            attempt: Some(attempt),
+            recorder,
+            clock,
+        }
+    }
+
+    pub fn take(mut self) -> Attempt {
+        match self.attempt.take() {
+            Some(attempt) => attempt,
+            // `take` consumes the guard, and only `take` and `drop` empty it.
+            None => unreachable!("a pending attempt is taken once"),
+        }
+    }
+}
+
+impl Drop for Pending {
+    fn drop(&mut self) {
+        let Some(mut attempt) = self.attempt.take() else {
+            return;
+        };
+        let now = self.clock.now();
+        let entry = &mut attempt.entry;
+        // nginx's "client closed request": no status reached the client.
+        entry.status_code = 499;
+        entry.error_code = Some(CANCELLED.to_owned());
+        entry.error_summary = Some("the call ended before the supplier answered".to_owned());
+        entry.latency_ms = (now - attempt.started).num_milliseconds().max(0);
+        self.recorder.ended(attempt, now);
     }
 }

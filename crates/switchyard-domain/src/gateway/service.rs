@@ -18,7 +18,7 @@ use crate::gateway::ports::{
     CallLogCounts, CallLogSink, CallObserver, ChatProvider, ProviderError, RoutingSource, Timeouts, Tokenizer,
     UpstreamCall,
 };
-use crate::gateway::recorder::Recorder;
+use crate::gateway::recorder::{Pending, Recorder};
 use crate::gateway::routing::{RoutableModel, RoutingSnapshot};
 use crate::gateway::stream::GatewayStream;
 use crate::kernel::crypto::SecretCipher;
@@ -270,11 +270,14 @@ impl Gateway {
     ) -> Result<ChatResponse, DomainError> {
         let mut attempt = self.begin(caller, context, &request.model, Endpoint::ChatCompletions, false)?;
         let call = self.upstream_call(&attempt, context);
+        let key = self.check_key(&attempt);
         attempt.upstream_started = Some(self.ports.clock.now());
-        let outcome = match self.check_key(&attempt) {
+        let pending = Pending::new(attempt, self.recorder(), self.ports.clock.clone());
+        let outcome = match key {
             Ok(()) => self.ports.provider.complete(&call, &request).await,
             Err(error) => Err(error),
         };
+        let mut attempt = pending.take();
         let mut response = match outcome {
             Ok(response) => response,
             Err(error) => return Err(self.fail(attempt, error)),
@@ -305,16 +308,19 @@ impl Gateway {
     ) -> Result<GatewayStream, DomainError> {
         let mut attempt = self.begin(caller, context, &request.model, Endpoint::ChatCompletions, true)?;
         let call = self.upstream_call(&attempt, context);
+        let key = self.check_key(&attempt);
         attempt.upstream_started = Some(self.ports.clock.now());
-        let opened = match self.check_key(&attempt) {
+        let pending = Pending::new(attempt, self.recorder(), self.ports.clock.clone());
+        let opened = match key {
             Ok(()) => self.ports.provider.stream(&call, &request).await,
             Err(error) => Err(error),
         };
         let mut upstream = match opened {
             Ok(upstream) => upstream,
-            Err(error) => return Err(self.fail(attempt, error)),
+            Err(error) => return Err(self.fail(pending.take(), error)),
         };
         let first = std::future::poll_fn(|cx| upstream.as_mut().poll_next(cx)).await;
+        let attempt = pending.take();
         match first {
             Some(Ok(chunk)) => Ok(GatewayStream::new(
                 self.recorder(),
@@ -344,11 +350,14 @@ impl Gateway {
     ) -> Result<EmbeddingResponse, DomainError> {
         let mut attempt = self.begin(caller, context, &request.model, Endpoint::Embeddings, false)?;
         let call = self.upstream_call(&attempt, context);
+        let key = self.check_key(&attempt);
         attempt.upstream_started = Some(self.ports.clock.now());
-        let outcome = match self.check_key(&attempt) {
+        let pending = Pending::new(attempt, self.recorder(), self.ports.clock.clone());
+        let outcome = match key {
             Ok(()) => self.ports.provider.embed(&call, &request).await,
             Err(error) => Err(error),
         };
+        let mut attempt = pending.take();
         let mut response = match outcome {
             Ok(response) => response,
             Err(error) => return Err(self.fail(attempt, error)),

@@ -459,3 +459,29 @@ async fn embeddings_are_priced_and_estimated_when_the_supplier_counts_nothing() 
         (crate::gateway::call_log::Endpoint::Embeddings, 5 * 2_000_000 / 1000)
     );
 }
+
+#[tokio::test]
+async fn a_call_dropped_before_the_supplier_answers_is_logged_as_cancelled() {
+    let world = world().await;
+    world.provider.then(Scripted::Hang);
+    let call = world
+        .gateway
+        .chat(&world.caller, &world.context, request("gpt-4o", false));
+    // The handler's future is dropped while it waits (the client went away, the server stopped).
+    assert!(
+        tokio::time::timeout(std::time::Duration::from_millis(20), call)
+            .await
+            .is_err()
+    );
+    let entries = world.log.entries();
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    assert_eq!(
+        (entries[0].status_code, entries[0].error_code.as_deref()),
+        (499, Some("cancelled"))
+    );
+    assert_eq!(
+        world.provider.calls.lock().expect("calls").len(),
+        1,
+        "it had gone upstream"
+    );
+}

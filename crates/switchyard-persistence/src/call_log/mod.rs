@@ -39,6 +39,8 @@ pub const MAX_BATCH: usize = 1000;
 const FIRST_RETRY: Duration = Duration::from_millis(100);
 /// How long the last flush at shutdown may try before what is left is spilled.
 const FINAL_FLUSH: Duration = Duration::from_secs(2);
+/// How long one insert may take before it counts as failed.
+const INSERT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How the writer batches and how much it holds.
 #[derive(Debug, Clone)]
@@ -90,17 +92,23 @@ impl CallLogSink for CallLogQueue {
             Ok(()) => return,
             Err(mpsc::error::TrySendError::Full(entry) | mpsc::error::TrySendError::Closed(entry)) => entry,
         };
-        match self.spill.append(std::slice::from_ref(&entry)) {
+        let (spill, stats) = (self.spill.clone(), self.stats.clone());
+        let write = move || match spill.append(std::slice::from_ref(&entry)) {
             Ok(()) => {
-                self.stats.spilled.fetch_add(1, Ordering::Relaxed);
+                stats.spilled.fetch_add(1, Ordering::Relaxed);
                 tracing::warn!(request_id = %entry.request_id, "the call-log queue is full; the entry went to the spill file");
             }
             Err(error) => tracing::error!(
                 request_id = %entry.request_id,
                 %error,
-                path = %self.spill.path().display(),
+                path = %spill.path().display(),
                 "a call-log entry was lost: the queue is full and the spill file cannot be written; check the data directory"
             ),
+        };
+        // The file write (and its sync) happens off the request's thread.
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => drop(runtime.spawn_blocking(write)),
+            Err(_) => write(),
         }
     }
 
@@ -224,9 +232,9 @@ impl CallLogWriter {
     async fn write_batch(&mut self) {
         let size = self.pending.len().min(self.settings.batch_size);
         if size == 0 {
-            // Only the spill file was waiting for the database.
+            // Only the spill file was waiting for the database (a failed replay sets the next
+            // attempt itself, a successful one clears it).
             self.oldest = None;
-            self.retry = None;
             self.replay().await;
             return;
         }
@@ -313,6 +321,9 @@ impl CallLogWriter {
         }
         self.stats.replayed.fetch_add(replayed, Ordering::Relaxed);
         self.stats.written.fetch_add(replayed, Ordering::Relaxed);
+        if self.retry.take().is_some() {
+            tracing::info!("the database takes call-log entries again");
+        }
         tracing::info!(replayed, "the call-log spill file was replayed");
     }
 
@@ -384,8 +395,20 @@ async fn sleep_until(at: Option<Instant>) {
     }
 }
 
-/// Inserts a batch (a duplicate id does nothing) and moves each gateway key's last use forward.
+/// Inserts a batch within [`INSERT_TIMEOUT`]: a database that stops answering (a partition
+/// drops packets rather than refusing them) is a failed batch, retried, never a stuck writer.
 async fn insert(db: &DatabaseConnection, batch: &[CallLogEntry]) -> Result<(), DbErr> {
+    match tokio::time::timeout(INSERT_TIMEOUT, insert_now(db, batch)).await {
+        Ok(outcome) => outcome,
+        Err(_) => Err(DbErr::Custom(format!(
+            "the database did not take {} call-log entries within {INSERT_TIMEOUT:?}",
+            batch.len()
+        ))),
+    }
+}
+
+/// Inserts a batch (a duplicate id does nothing) and moves each gateway key's last use forward.
+async fn insert_now(db: &DatabaseConnection, batch: &[CallLogEntry]) -> Result<(), DbErr> {
     let rows = batch.iter().map(rows::to_row);
     let outcome = api_call_logs::Entity::insert_many(rows)
         .on_conflict(
@@ -544,6 +567,13 @@ mod tests {
         let (queue, writer) = call_log(db.connection().clone(), settings, dir.path());
         for n in 0..5 {
             queue.record(entry(n));
+        }
+        // The spill is written off the caller's thread.
+        for _ in 0..200 {
+            if queue.counts().spilled == 3 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
         }
         assert_eq!(queue.counts().spilled, 3);
         writer.run(std::future::ready(())).await;

@@ -98,7 +98,20 @@ async fn the_openapi_document_is_3_1_and_lists_every_route() {
     for (path, item) in paths {
         for (method, operation) in item.as_object().expect("a path item") {
             let name = format!("{method} {path}");
-            let secured = operation["security"][0]["bearer_jwt"].is_array();
+            let schemes: Vec<&str> = operation["security"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|requirement| requirement.as_object())
+                .flat_map(|requirement| requirement.keys().map(String::as_str))
+                .collect();
+            let secured = schemes.contains(&"bearer_jwt");
+            // The gateway also takes a gateway key.
+            assert_eq!(
+                schemes.contains(&"api_key"),
+                path.starts_with("/v1/"),
+                "{name}: {schemes:?}"
+            );
             assert_eq!(
                 secured,
                 !public.iter().any(|prefix| path.starts_with(prefix)),

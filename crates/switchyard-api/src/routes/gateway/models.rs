@@ -59,6 +59,8 @@ pub struct ModelList {
 
 impl ModelObject {
     fn new(model: &RoutableModel) -> Self {
+        // What a call is charged: the primary route's prices (its overrides over the model's).
+        let pricing = model.routes.first().map_or(&model.pricing, |route| &route.pricing);
         Self {
             id: model.name.clone(),
             object: "model",
@@ -77,10 +79,10 @@ impl ModelObject {
                 context_window: model.context_window,
                 max_output_tokens: model.max_output_tokens,
                 pricing: ModelPricing {
-                    currency: model.pricing.currency.clone(),
-                    input_per_million: model.pricing.input,
-                    cached_input_per_million: model.pricing.cached_input,
-                    output_per_million: model.pricing.output,
+                    currency: pricing.currency.clone(),
+                    input_per_million: pricing.input,
+                    cached_input_per_million: pricing.cached_input,
+                    output_per_million: pricing.output,
                 },
             },
         }

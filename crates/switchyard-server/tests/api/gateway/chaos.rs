@@ -96,6 +96,8 @@ async fn call(world: &World, request_id: &str) {
 async fn traffic_while_the_database_is_cut_is_logged_exactly_once_when_it_returns() {
     let world = world_behind_proxy(|settings| {
         settings.gateway.call_log.retry_max = Duration::from_millis(300);
+        // Most of the outage's entries go to the spill file while the server runs.
+        settings.gateway.call_log.memory_capacity = 5;
     })
     .await;
     let Some(proxy) = &world.app.proxy else {
@@ -118,6 +120,8 @@ async fn traffic_while_the_database_is_cut_is_logged_exactly_once_when_it_return
     }
     // Let the writer fail and retry a few times.
     tokio::time::sleep(Duration::from_millis(800)).await;
+    let spill = world.app.settings.data_dir.join(SPILL_FILE);
+    assert!(spill.exists(), "entries past the memory bound were spilled");
     proxy.restore();
     for n in 0..5 {
         let id = format!("after-{n}");
@@ -128,6 +132,7 @@ async fn traffic_while_the_database_is_cut_is_logged_exactly_once_when_it_return
     assert_eq!(request_ids(&entries), sent, "every request, each once");
     let ids: BTreeSet<_> = entries.iter().map(|entry| entry.id).collect();
     assert_eq!(ids.len(), 30);
+    assert!(!spill.exists(), "the spill file was replayed while the server ran");
 }
 
 #[tokio::test]

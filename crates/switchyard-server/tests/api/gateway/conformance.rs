@@ -750,6 +750,16 @@ async fn broken_stream(protocol: Protocol, failure: Failure, logged: &str) {
         "what was streamed is counted: {entry:?}"
     );
     assert!(entry.usage.estimated, "the supplier's final figures never came");
+    if protocol == Protocol::Replicate {
+        // The prediction we stopped reading would run (and bill) on.
+        let cancelled = world
+            .fake
+            .wait_until(std::time::Duration::from_secs(5), |fake| {
+                fake.cancelled_predictions().len() == 1
+            })
+            .await;
+        assert!(cancelled, "the replicate prediction was not cancelled");
+    }
 }
 
 pub async fn idle_timeout(protocol: Protocol) {

@@ -107,6 +107,46 @@ async fn callers_need_a_key_or_a_token_and_keys_see_only_their_models() {
     let keyed: Vec<bool> = entries.iter().map(|entry| entry.api_key_id.is_some()).collect();
     assert_eq!(keyed, [true, false, true, true]);
     assert!(entries.iter().all(|entry| entry.user_id.is_some()));
+
+    // The writer moved the keys' last use; the keys that made no call have none.
+    let (status, keys) = world.app.call(Method::GET, "/api/v1/api-keys", &world.user, None).await;
+    assert_eq!(status, 200);
+    let used: Vec<(String, bool)> = keys["data"]
+        .as_array()
+        .expect("keys")
+        .iter()
+        .map(|key| {
+            (
+                key["name"].as_str().unwrap_or_default().to_owned(),
+                key["last_used_at"].is_string(),
+            )
+        })
+        .collect();
+    assert!(
+        used.contains(&("app".to_owned(), true)) && used.contains(&("narrow".to_owned(), true)),
+        "{used:?}"
+    );
+
+    // The metrics name the model, the supplier and the outcome.
+    let metrics = world.app.get("/metrics").await.text().await.expect("metrics");
+    let ok = format!(
+        r#"switchyard_gateway_requests_total{{model="{}",outcome="ok",supplier="fake-openai"}} 2"#,
+        chat_model(Protocol::OpenAi)
+    );
+    assert!(metrics.contains(&ok), "{ok} in\n{metrics}");
+    assert!(
+        metrics.contains(
+            r#"switchyard_gateway_requests_total{model="unknown",outcome="model_not_found",supplier="none"} 1"#
+        )
+    );
+    assert!(
+        metrics.contains(r#"switchyard_gateway_tokens_total{kind="prompt",model="chat-openai"} 24"#),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(r#"switchyard_call_log_entries{state="written"} 4"#),
+        "{metrics}"
+    );
 }
 
 #[tokio::test]
@@ -233,4 +273,29 @@ async fn a_gateway_call_makes_no_database_query_once_warm() {
         after - before
     );
     assert_eq!(world.fake.requests().len(), 31, "the calls did reach the supplier");
+}
+
+#[tokio::test]
+async fn a_supplier_refusing_its_key_tells_callers_nothing_about_the_key() {
+    let world = world().await;
+    let refusal = r#"{"error": {"message": "Incorrect API key provided: sk-proj-****ab12. You can find your API key at https://platform.openai.com/account/api-keys.", "type": "invalid_request_error", "code": "invalid_api_key"}}"#;
+    world.fake.push(Scenario::failing(
+        switchyard_testkit::Failure::status(401).with_body(refusal),
+    ));
+    let (status, error) = openai_error(world.chat(&ask(&chat_model(Protocol::OpenAi), "hi")).await).await;
+    assert_eq!((status, error["code"].as_str()), (502, Some("upstream_error")));
+    let message = error["message"].as_str().unwrap_or_default();
+    assert!(
+        !message.contains("ab12") && !message.contains("sk-proj"),
+        "the caller sees the key's fragment: {message}"
+    );
+    // The operator reads the supplier's words in the call log.
+    let entry = world.only_entry().await;
+    assert!(
+        entry
+            .error_summary
+            .as_deref()
+            .is_some_and(|text| text.contains("sk-proj-****ab12")),
+        "{entry:?}"
+    );
 }
