@@ -65,6 +65,8 @@ async fn the_official_openai_python_sdk_works_against_the_gateway() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "the SDK script failed:\n{stdout}\n{stderr}");
     assert!(stdout.contains("all checks passed"), "{stdout}");
+    // What was checked, for `--nocapture` (CI keeps it).
+    println!("{stdout}");
     // The SDK asks for base64 embeddings by default; the gateway asks the supplier for floats.
     let embeddings: Vec<_> = world
         .fake
