@@ -51,7 +51,7 @@ pub struct ModelObject {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-pub struct ModelList {
+pub struct GatewayModelList {
     /// `list`.
     pub object: &'static str,
     pub data: Vec<ModelObject>,
@@ -94,7 +94,7 @@ impl ModelObject {
     tag = "gateway",
     security(("api_key" = []), ("bearer_jwt" = [])),
     responses(
-        (status = 200, description = "The models, by name", body = ModelList),
+        (status = 200, description = "The models, by name", body = GatewayModelList),
         (status = 401, description = "No valid API key or access token", body = OpenAiErrorBody),
     )
 )]
@@ -106,7 +106,7 @@ pub async fn list_models(state: web::Data<AppState>, user: GatewayUser) -> Resul
         .iter()
         .map(|model| ModelObject::new(model))
         .collect();
-    Ok(HttpResponse::Ok().json(ModelList { object: "list", data }))
+    Ok(HttpResponse::Ok().json(GatewayModelList { object: "list", data }))
 }
 
 /// One model the caller may use.
