@@ -266,7 +266,12 @@ impl ApiError {
     }
 
     /// The same error, rendered in OpenAI's shape (for `/v1/*`).
-    pub fn into_openai(self) -> OpenAiError {
+    /// The error in OpenAI's shape. A request that reads but breaks a rule is a 400 there, as
+    /// OpenAI answers it (its SDKs raise `BadRequestError`), not the platform's 422.
+    pub fn into_openai(mut self) -> OpenAiError {
+        if self.code == ErrorCode::ValidationFailed {
+            self.code = ErrorCode::InvalidRequest;
+        }
         OpenAiError(self)
     }
 

@@ -13,6 +13,7 @@ mod fakes;
 pub mod metering;
 pub mod ports;
 mod recorder;
+pub mod requirements;
 pub mod routing;
 pub mod service;
 pub mod stream;

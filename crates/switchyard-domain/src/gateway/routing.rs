@@ -13,6 +13,7 @@ use uuid::Uuid;
 use crate::catalog::capability::Modality;
 use crate::catalog::ids::{ModelId, SupplierId};
 use crate::catalog::model::{ModelDetail, ModelType, Pricing, SubType};
+use crate::catalog::parameter::ParameterSpec;
 use crate::catalog::supplier::{Protocol, Supplier};
 use crate::catalog::suppliers::upstream_key_slot;
 use crate::gateway::ports::RoutingRows;
@@ -69,6 +70,8 @@ pub struct RoutableModel {
     pub capabilities: Vec<String>,
     pub input_types: BTreeSet<Modality>,
     pub output_types: BTreeSet<Modality>,
+    /// Its typed parameters: the ranges a request's values must keep to.
+    pub parameters: Vec<ParameterSpec>,
     /// Usable routes: the primary first, then by priority.
     pub routes: Vec<RouteTarget>,
 }
@@ -189,6 +192,7 @@ fn routable(
         capabilities,
         input_types,
         output_types,
+        parameters: detail.parameters.into_iter().map(|parameter| parameter.spec).collect(),
         routes,
     }
 }

@@ -19,6 +19,7 @@ use crate::gateway::ports::{
     UpstreamCall,
 };
 use crate::gateway::recorder::{Pending, Recorder};
+use crate::gateway::requirements::{UNSUPPORTED_BY_MODEL, check_chat, check_embedding};
 use crate::gateway::routing::{RoutableModel, RoutingSnapshot};
 use crate::gateway::stream::GatewayStream;
 use crate::kernel::crypto::SecretCipher;
@@ -249,6 +250,17 @@ impl Gateway {
         Ok(())
     }
 
+    /// Logs a call refused before it went upstream (its model cannot serve it) and returns why.
+    fn refuse(&self, mut attempt: Attempt, error: DomainError) -> DomainError {
+        let now = self.ports.clock.now();
+        attempt.entry.status_code = 400;
+        attempt.entry.error_code = Some(UNSUPPORTED_BY_MODEL.to_owned());
+        attempt.entry.error_summary = Some(CallLogEntry::summary(&error.to_string()));
+        attempt.entry.latency_ms = (now - attempt.started).num_milliseconds().max(0);
+        self.recorder().ended(attempt, now);
+        error
+    }
+
     /// Logs a failed call and turns its error into the domain's.
     pub(super) fn fail(&self, mut attempt: Attempt, error: ProviderError) -> DomainError {
         let failure = upstream_failure(&error);
@@ -269,6 +281,9 @@ impl Gateway {
         request: ChatRequest,
     ) -> Result<ChatResponse, DomainError> {
         let mut attempt = self.begin(caller, context, &request.model, Endpoint::ChatCompletions, false)?;
+        if let Err(error) = check_chat(&attempt.model, &request) {
+            return Err(self.refuse(attempt, error));
+        }
         let call = self.upstream_call(&attempt, context);
         let key = self.check_key(&attempt);
         attempt.upstream_started = Some(self.ports.clock.now());
@@ -307,6 +322,9 @@ impl Gateway {
         request: ChatRequest,
     ) -> Result<GatewayStream, DomainError> {
         let mut attempt = self.begin(caller, context, &request.model, Endpoint::ChatCompletions, true)?;
+        if let Err(error) = check_chat(&attempt.model, &request) {
+            return Err(self.refuse(attempt, error));
+        }
         let call = self.upstream_call(&attempt, context);
         let key = self.check_key(&attempt);
         attempt.upstream_started = Some(self.ports.clock.now());
@@ -349,6 +367,9 @@ impl Gateway {
         request: EmbeddingRequest,
     ) -> Result<EmbeddingResponse, DomainError> {
         let mut attempt = self.begin(caller, context, &request.model, Endpoint::Embeddings, false)?;
+        if let Err(error) = check_embedding(&attempt.model, &request) {
+            return Err(self.refuse(attempt, error));
+        }
         let call = self.upstream_call(&attempt, context);
         let key = self.check_key(&attempt);
         attempt.upstream_started = Some(self.ports.clock.now());

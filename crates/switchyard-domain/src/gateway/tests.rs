@@ -56,11 +56,15 @@ async fn world() -> World {
     };
     let mut inactive = model("gpt-old", &openai, start);
     inactive.model.spec.is_active = false;
+    let mut embedding = model("embed-small", &openai, start);
+    embedding.model.spec.model_type = crate::catalog::model::ModelType::Embedding;
+    embedding.model.spec.sub_type = crate::catalog::model::SubType::Embedding;
     let rows = RoutingRows {
         models: vec![
             model("gpt-4o", &openai, start),
             model("local", &keyless, start),
             inactive,
+            embedding,
         ],
         suppliers: vec![openai, keyless],
         keys: vec![key, broken],
@@ -78,7 +82,7 @@ async fn world() -> World {
     };
     let gateway = Gateway::new(ports, cipher, GatewaySettings::default());
     let (count, problems) = gateway.refresh().await.expect("a snapshot");
-    assert_eq!(count, 2, "the inactive model is not routable");
+    assert_eq!(count, 3, "the inactive model is not routable");
     assert_eq!(
         problems.len(),
         1,
@@ -442,7 +446,7 @@ async fn embeddings_are_priced_and_estimated_when_the_supplier_counts_nothing() 
     };
     world.provider.then(Scripted::Embed(Ok(vectors)));
     let request = EmbeddingRequest {
-        model: "gpt-4o".to_owned(),
+        model: "embed-small".to_owned(),
         inputs: vec!["two words".to_owned(), "three more words".to_owned()],
         ..EmbeddingRequest::default()
     };

@@ -169,11 +169,12 @@ async fn gateway_errors_use_openai_shape_for_every_case() {
             "invalid_request",
             Some("size"),
         ),
+        // A broken rule is a 400 under /v1, as OpenAI answers it.
         (
             r#"{"name":"","size":1,"tags":[]}"#,
             "application/json",
-            422,
-            "validation_failed",
+            400,
+            "invalid_request",
             Some("name"),
         ),
         (

@@ -299,3 +299,81 @@ async fn a_supplier_refusing_its_key_tells_callers_nothing_about_the_key() {
         "{entry:?}"
     );
 }
+
+#[tokio::test]
+async fn what_a_model_cannot_do_is_refused_before_any_upstream_call() {
+    let world = world().await;
+    world.fake.set(Scenario::text("seen"));
+    let admin = &world.admin;
+    let capability = |name: &str, inputs: serde_json::Value| json!({"name": name, "display_name": name, "input_types": inputs, "output_types": ["text"], "domain": "nlp"});
+    let (status, text) = world
+        .app
+        .call(
+            Method::POST,
+            "/api/v1/capabilities",
+            admin,
+            Some(capability("text_generation", json!(["text"]))),
+        )
+        .await;
+    assert_eq!(status, 201, "{text}");
+    // A text-only model: its one capability takes text.
+    let model = json!({
+        "name": "text-only", "supplier_id": world.suppliers[&Protocol::OpenAi], "model_type": "language",
+        "max_output_tokens": 500, "input_price": 1000, "output_price": 1000, "currency": "USD",
+    });
+    let (status, created) = world.app.call(Method::POST, "/api/v1/models", admin, Some(model)).await;
+    assert_eq!(status, 201, "{created}");
+    let link = json!({"model_id": created["id"], "capability_id": text["id"]});
+    let (status, body) = world
+        .app
+        .call(Method::POST, "/api/v1/capabilities/associations", admin, Some(link))
+        .await;
+    assert!((200..300).contains(&status), "{body}");
+    let parameter = json!({"name": "temperature", "parameter_type": "float", "min_value": 0, "max_value": 1});
+    let path = format!("/api/v1/models/{}/parameters", created["id"].as_str().expect("an id"));
+    let (status, body) = world.app.call(Method::POST, &path, admin, Some(parameter)).await;
+    assert_eq!(status, 201, "{body}");
+
+    let image = json!({"model": "text-only", "messages": [{"role": "user", "content": [
+        {"type": "image_url", "image_url": {"url": "https://example.com/cat.jpg"}}]}]});
+    let tools = json!({"model": "text-only", "messages": [{"role": "user", "content": "x"}],
+        "tools": [{"type": "function", "function": {"name": "f"}}]});
+    let json_mode = json!({"model": "text-only", "messages": [{"role": "user", "content": "x"}],
+        "response_format": {"type": "json_object"}});
+    let long = json!({"model": "text-only", "messages": [{"role": "user", "content": "x"}], "max_tokens": 501});
+    let hot = json!({"model": "text-only", "messages": [{"role": "user", "content": "x"}], "temperature": 1.5});
+    let embedding_chat = ask(&embedding_model(Protocol::OpenAi), "x");
+    for (body, param) in [
+        (image, "messages"),
+        (tools, "tools"),
+        (json_mode, "response_format"),
+        (long, "max_tokens"),
+        (hot, "temperature"),
+        (embedding_chat, "model"),
+    ] {
+        let (status, error) = openai_error(world.chat(&body).await).await;
+        assert_eq!(
+            (status, error["param"].as_str()),
+            (400, Some(param)),
+            "{body} → {error}"
+        );
+    }
+    let (status, error) = openai_error(
+        world
+            .post("/v1/embeddings", &json!({"model": "text-only", "input": "x"}))
+            .await,
+    )
+    .await;
+    assert_eq!((status, error["param"].as_str()), (400, Some("model")), "{error}");
+    assert!(world.fake.requests().is_empty(), "nothing went upstream");
+    // Refused calls are logged too.
+    let entries = world.log(7).await;
+    assert!(
+        entries
+            .iter()
+            .all(|entry| entry.error_code.as_deref() == Some("unsupported_by_model"))
+    );
+    // What it can do still works.
+    let response = world.chat(&ask("text-only", "hello")).await;
+    assert_eq!(response.status().as_u16(), 200);
+}
