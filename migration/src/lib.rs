@@ -15,6 +15,7 @@ mod m20261122_000004_categories;
 mod m20261122_000005_capabilities;
 mod m20261122_000006_models;
 mod m20261201_000007_call_logs;
+mod m20261202_000008_routing;
 pub mod schema;
 
 pub use command::MigrateCommand;
@@ -34,6 +35,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000005_capabilities::Migration),
             Box::new(m20261122_000006_models::Migration),
             Box::new(m20261201_000007_call_logs::Migration),
+            Box::new(m20261202_000008_routing::Migration),
         ]
     }
 }

@@ -177,6 +177,7 @@ impl Api {
             .configure(routes::api_keys::configure)
             .configure(routes::admin::configure)
             .configure(routes::suppliers::configure)
+            .configure(routes::keys::configure)
             .configure(routes::categories::configure)
             .configure(routes::capabilities::configure)
             .configure(routes::associations::configure)

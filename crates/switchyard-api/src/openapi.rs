@@ -21,6 +21,7 @@ use crate::error::{ErrorBody, ErrorCode, ErrorDetail, ErrorObject, OpenAiErrorBo
         (name = "api-keys", description = "The caller's gateway API keys"),
         (name = "admin", description = "User administration and the audit trail (admins only)"),
         (name = "catalog", description = "Suppliers, models, parameters, routes, capabilities, the category tree and default models"),
+        (name = "keys", description = "The suppliers' upstream key pools, their statistics and health (admins only)"),
         (name = "gateway", description = "The OpenAI-compatible gateway: chat completions, models, embeddings (an API key or an access token)"),
     )
 )]

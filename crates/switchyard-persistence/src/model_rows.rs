@@ -45,6 +45,10 @@ pub(crate) fn model_spec(row: &models::Model) -> Result<ModelSpec, StoreError> {
         },
         rate_limit_per_minute: row.rate_limit_per_minute,
         api_version: row.api_version.clone(),
+        fallback_models: match &row.fallback_models {
+            Some(text) => serde_json::from_str(text).map_err(broken)?,
+            None => Vec::new(),
+        },
         is_active: row.is_active,
     })
 }
@@ -65,6 +69,8 @@ pub(crate) fn write_model(row: &mut models::ActiveModel, spec: &ModelSpec) {
     row.currency = Set(spec.pricing.currency.clone());
     row.rate_limit_per_minute = Set(spec.rate_limit_per_minute);
     row.api_version = Set(spec.api_version.clone());
+    row.fallback_models = Set((!spec.fallback_models.is_empty())
+        .then(|| serde_json::Value::from(spec.fallback_models.clone()).to_string()));
     row.is_active = Set(spec.is_active);
 }
 

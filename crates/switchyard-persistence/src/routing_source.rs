@@ -13,7 +13,7 @@ use crate::entity::{models, suppliers, upstream_keys};
 use crate::error::store_error;
 use crate::model_repo::details;
 use crate::model_rows::assemble;
-use crate::supplier_repo::{ACTIVE, to_domain};
+use crate::supplier_repo::{ACTIVE, ERROR, to_domain};
 
 #[derive(Debug, Clone)]
 pub struct SqlRoutingSource {
@@ -48,7 +48,7 @@ impl RoutingSource for SqlRoutingSource {
             .map(|row| to_domain(row, None))
             .collect::<Result<Vec<_>, _>>()?;
         let keys = upstream_keys::Entity::find()
-            .filter(upstream_keys::Column::Status.eq(ACTIVE))
+            .filter(upstream_keys::Column::Status.is_in([ACTIVE, ERROR]))
             .order_by_desc(upstream_keys::Column::CreatedAt)
             .all(db)
             .await
@@ -58,6 +58,11 @@ impl RoutingSource for SqlRoutingSource {
                 id: row.id,
                 supplier_id: SupplierId(row.supplier_id),
                 ciphertext: row.value,
+                weight: row.weight,
+                error: row.status == ERROR,
+                status_reason: row.status_reason,
+                cooldown_until: row.cooldown_until,
+                updated_at: row.updated_at,
             })
             .collect();
         Ok(RoutingRows {

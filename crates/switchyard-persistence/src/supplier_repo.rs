@@ -21,7 +21,10 @@ use crate::page::{like_pattern, paginate};
 use crate::transaction::{begin_write, finish};
 
 pub(crate) const ACTIVE: &str = "active";
-const REMOVED: &str = "removed";
+pub(crate) const REMOVED: &str = "removed";
+pub(crate) const ERROR: &str = "error";
+/// The name of the key a supplier's own `api_key` field sets.
+pub(crate) const DEFAULT_KEY: &str = "default";
 
 #[derive(Debug, Clone)]
 pub struct SqlSupplierRepo {
@@ -72,11 +75,12 @@ pub(crate) fn write_spec(row: &mut suppliers::ActiveModel, spec: &SupplierSpec) 
     row.is_active = Set(spec.is_active);
 }
 
-/// The active key rows of suppliers, newest first.
-async fn active_keys(db: &impl ConnectionTrait, ids: Vec<Uuid>) -> Result<Vec<upstream_keys::Model>, StoreError> {
+/// The suppliers' own keys (their pools' `default` keys that are not removed), newest first.
+async fn default_keys(db: &impl ConnectionTrait, ids: Vec<Uuid>) -> Result<Vec<upstream_keys::Model>, StoreError> {
     upstream_keys::Entity::find()
         .filter(upstream_keys::Column::SupplierId.is_in(ids))
-        .filter(upstream_keys::Column::Status.eq(ACTIVE))
+        .filter(upstream_keys::Column::Name.eq(DEFAULT_KEY))
+        .filter(upstream_keys::Column::Status.ne(REMOVED))
         .order_by_desc(upstream_keys::Column::CreatedAt)
         .all(db)
         .await
@@ -85,7 +89,7 @@ async fn active_keys(db: &impl ConnectionTrait, ids: Vec<Uuid>) -> Result<Vec<up
 
 /// Rows with their key's last four characters, in two queries whatever the number of rows.
 async fn with_keys(db: &impl ConnectionTrait, rows: Vec<suppliers::Model>) -> Result<Vec<Supplier>, StoreError> {
-    let keys = active_keys(db, rows.iter().map(|row| row.id).collect()).await?;
+    let keys = default_keys(db, rows.iter().map(|row| row.id).collect()).await?;
     rows.into_iter()
         .map(|row| {
             let last4 = keys
@@ -97,8 +101,9 @@ async fn with_keys(db: &impl ConnectionTrait, rows: Vec<suppliers::Model>) -> Re
         .collect()
 }
 
-/// Applies a key change inside a transaction: the old key is emptied and marked removed (the row
-/// stays, for the call logs that will name it); a new key gets a new row.
+/// Applies a change of the supplier's own key (its pool's key named `default`) inside a
+/// transaction: the old one is emptied and marked removed (the row stays, for the call logs
+/// that name it); a new one gets a new row. The pool's other keys are left alone.
 async fn apply_key(
     db: &impl ConnectionTrait,
     id: SupplierId,
@@ -113,7 +118,8 @@ async fn apply_key(
         .col_expr(upstream_keys::Column::Value, Expr::value(""))
         .col_expr(upstream_keys::Column::UpdatedAt, Expr::value(now))
         .filter(upstream_keys::Column::SupplierId.eq(id.0))
-        .filter(upstream_keys::Column::Status.eq(ACTIVE))
+        .filter(upstream_keys::Column::Name.eq(DEFAULT_KEY))
+        .filter(upstream_keys::Column::Status.ne(REMOVED))
         .exec(db)
         .await
         .map_err(store_error)?;
@@ -126,11 +132,15 @@ async fn apply_key(
         upstream_keys::Entity::insert(upstream_keys::ActiveModel {
             id: Set(*key_id),
             supplier_id: Set(id.0),
-            name: Set("default".to_owned()),
+            name: Set(DEFAULT_KEY.to_owned()),
             value: Set(ciphertext.clone()),
             last4: Set(last4.clone()),
             status: Set(ACTIVE.to_owned()),
+            status_reason: Set(None),
             weight: Set(1),
+            usage_count: Set(0),
+            last_used_at: Set(None),
+            cooldown_until: Set(None),
             created_at: Set(now),
             updated_at: Set(now),
         })
@@ -266,7 +276,7 @@ impl SupplierRepo for SqlSupplierRepo {
     }
 
     async fn key_ciphertext(&self, id: SupplierId) -> Result<Option<(Uuid, String)>, StoreError> {
-        Ok(active_keys(&self.db, vec![id.0])
+        Ok(default_keys(&self.db, vec![id.0])
             .await?
             .into_iter()
             .next()

@@ -90,6 +90,10 @@ impl ChatProvider for Anthropic {
     ) -> Result<EmbeddingResponse, ProviderError> {
         Err(unsupported("anthropic", "embeddings (Anthropic has no embedding API)"))
     }
+
+    async fn probe(&self, call: &UpstreamCall) -> Result<(), ProviderError> {
+        crate::probe::probe(&self.http, call).await
+    }
 }
 
 /// A user turn's parts as content blocks; empty text is left out (the API refuses it).

@@ -119,6 +119,10 @@ impl ChatProvider for Gemini {
         log_dropped("gemini", &request.extra, &[]);
         Ok(response)
     }
+
+    async fn probe(&self, call: &UpstreamCall) -> Result<(), ProviderError> {
+        crate::probe::probe(&self.http, call).await
+    }
 }
 
 /// A media type from an image URL's extension (Gemini's `fileData` wants one).

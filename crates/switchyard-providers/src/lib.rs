@@ -9,6 +9,7 @@ mod errors;
 mod gemini;
 mod http;
 mod openai;
+mod probe;
 mod replicate;
 mod tokenizer;
 mod translate;
@@ -27,6 +28,7 @@ pub use tokenizer::Tiktoken;
 /// Every protocol's client.
 #[derive(Debug, Clone)]
 pub struct Providers {
+    http: Arc<http::Http>,
     openai: openai::OpenAi,
     azure: openai::OpenAi,
     anthropic: anthropic::Anthropic,
@@ -44,6 +46,7 @@ impl Providers {
     pub fn new() -> Self {
         let http = Arc::new(http::Http::default());
         Self {
+            http: http.clone(),
             openai: openai::OpenAi::new(http.clone(), openai::OPENAI),
             azure: openai::OpenAi::new(http.clone(), azure::DIALECT),
             anthropic: anthropic::Anthropic::new(http.clone()),
@@ -76,6 +79,10 @@ impl ChatProvider for Providers {
 
     async fn embed(&self, call: &UpstreamCall, request: &EmbeddingRequest) -> Result<EmbeddingResponse, ProviderError> {
         self.client(call.protocol).embed(call, request).await
+    }
+
+    async fn probe(&self, call: &UpstreamCall) -> Result<(), ProviderError> {
+        probe::probe(&self.http, call).await
     }
 }
 

@@ -107,6 +107,10 @@ impl ChatProvider for OpenAi {
         let wire: WireEmbeddings = read_json(response, started, call.timeouts).await?;
         wire.into_domain(request.inputs.len())
     }
+
+    async fn probe(&self, call: &UpstreamCall) -> Result<(), ProviderError> {
+        crate::probe::probe(&self.http, call).await
+    }
 }
 
 /// A message's content on the wire: a string, parts, or `null` (an assistant turn that only

@@ -206,6 +206,10 @@ impl ChatProvider for Replicate {
     ) -> Result<EmbeddingResponse, ProviderError> {
         Err(unsupported("replicate", "embeddings"))
     }
+
+    async fn probe(&self, call: &UpstreamCall) -> Result<(), ProviderError> {
+        crate::probe::probe(&self.http, call).await
+    }
 }
 
 fn max_tokens(request: &ChatRequest, call: &UpstreamCall) -> i64 {

@@ -37,6 +37,66 @@ pub struct GatewayConfig {
     /// A supplier's own timeouts, by its name; unset fields take `timeouts`.
     pub supplier_timeouts: std::collections::BTreeMap<String, SupplierTimeouts>,
     pub call_log: CallLogConfig,
+    /// How a supplier's key pool picks a call's key: `round_robin` (the default), `weighted`,
+    /// `least_in_flight` or `latency`.
+    pub key_selection: String,
+    /// A supplier's own key selection, by its name.
+    pub supplier_key_selection: std::collections::BTreeMap<String, String>,
+    pub health: HealthConfig,
+    pub retry: RetryConfig,
+    /// How often keys' use counts, last use and health changes are written to their rows.
+    #[serde(with = "humantime_serde")]
+    pub key_flush_interval: Duration,
+}
+
+/// How keys' health reacts to their suppliers' answers.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HealthConfig {
+    /// Failures in a row (5xx, timeouts, connection errors) that take a key out of rotation.
+    pub failure_threshold: u32,
+    /// Between two probes of a key out of rotation.
+    #[serde(with = "humantime_serde")]
+    pub probe_interval: Duration,
+    /// How often the prober looks for keys whose probe is due.
+    #[serde(with = "humantime_serde")]
+    pub probe_tick: Duration,
+    /// The cooldown after a 429 that said nothing of when to come back.
+    #[serde(with = "humantime_serde")]
+    pub default_cooldown: Duration,
+}
+
+impl Default for HealthConfig {
+    fn default() -> Self {
+        let defaults = switchyard_domain::gateway::HealthSettings::default();
+        Self {
+            failure_threshold: defaults.failure_threshold,
+            probe_interval: defaults.probe_interval,
+            probe_tick: Duration::from_secs(1),
+            default_cooldown: defaults.default_cooldown,
+        }
+    }
+}
+
+/// How far one request is tried again through other keys, routes and fallback models.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RetryConfig {
+    /// Tries in all, the first included (1 = no retries).
+    pub max_attempts: u16,
+    /// No new try starts this long after the request arrived.
+    #[serde(with = "humantime_serde")]
+    pub deadline: Duration,
+}
+
+impl Default for RetryConfig {
+    fn default() -> Self {
+        let defaults = switchyard_domain::gateway::RetrySettings::default();
+        Self {
+            max_attempts: defaults.max_attempts,
+            deadline: defaults.deadline,
+        }
+    }
 }
 
 impl Default for GatewayConfig {
@@ -47,6 +107,11 @@ impl Default for GatewayConfig {
             timeouts: TimeoutSettings::default(),
             supplier_timeouts: std::collections::BTreeMap::new(),
             call_log: CallLogConfig::default(),
+            key_selection: "round_robin".to_owned(),
+            supplier_key_selection: std::collections::BTreeMap::new(),
+            health: HealthConfig::default(),
+            retry: RetryConfig::default(),
+            key_flush_interval: Duration::from_secs(10),
         }
     }
 }

@@ -11,13 +11,15 @@ use switchyard_api::{Api, HttpSettings, Metrics, RouteConfig, Services};
 use switchyard_domain::accounts::token::TokenKeys;
 use switchyard_domain::accounts::{AccountPorts, Accounts, Attempt, AuthPolicy, CacheLimits, IdentityCache, Scope};
 use switchyard_domain::catalog::{Catalog, CatalogPorts};
-use switchyard_domain::gateway::{Gateway, GatewayPorts, GatewaySettings, Timeouts};
+use switchyard_domain::gateway::{
+    Gateway, GatewayPorts, GatewaySettings, HealthSettings, KeySelection, RetrySettings, Strategy, Timeouts,
+};
 use switchyard_domain::kernel::crypto::SecretCipher;
 use switchyard_domain::{Clock, HealthProbe};
 use switchyard_persistence::{
     CallLogSettings, Database, DatabaseOptions, InMemoryAttemptLimiter, SqlApiKeyRepo, SqlCapabilityRepo,
     SqlCatalogFileRepo, SqlCategoryRepo, SqlModelRepo, SqlRefreshTokenRepo, SqlRoutingSource, SqlSettingsRepo,
-    SqlSupplierRepo, SqlUserRepo, call_log,
+    SqlSupplierRepo, SqlUpstreamKeyRepo, SqlUserRepo, call_log,
 };
 use switchyard_providers::{Providers, Tiktoken};
 use tokio_util::sync::CancellationToken;
@@ -164,6 +166,7 @@ pub fn catalog(database: &Database, cipher: SecretCipher, clock: Arc<dyn Clock>)
         categories: Arc::new(SqlCategoryRepo::new(connection.clone())),
         capabilities: Arc::new(SqlCapabilityRepo::new(connection.clone())),
         models: Arc::new(SqlModelRepo::new(connection.clone())),
+        keys: Arc::new(SqlUpstreamKeyRepo::new(connection.clone())),
         files: Arc::new(SqlCatalogFileRepo::new(connection.clone())),
     };
     Catalog::new(ports, cipher, clock)
@@ -212,9 +215,10 @@ impl Application {
                 observer: Arc::new(metrics.clone()),
                 tokenizer: Arc::new(Tiktoken),
                 clock: clock.clone(),
+                keys: Arc::new(SqlUpstreamKeyRepo::new(database.connection().clone())),
             },
             cipher,
-            gateway_settings(&settings.gateway),
+            gateway_settings(&settings.gateway)?,
         ));
         refresh_snapshot(&gateway).await?;
         let services = Services {
@@ -250,6 +254,12 @@ impl Application {
         supervisor.spawn("call_log_writer", move |token| {
             log_writer.run(async move { token.cancelled().await })
         });
+        let interval = settings.gateway.key_flush_interval;
+        let flushing = gateway.clone();
+        supervisor.spawn("upstream_key_flush", move |token| flush_keys(flushing, interval, token));
+        let tick = settings.gateway.health.probe_tick;
+        let probing = gateway.clone();
+        supervisor.spawn("upstream_key_probes", move |token| probe_keys(probing, tick, token));
         let interval = settings.gateway.snapshot_refresh_interval;
         supervisor.spawn("routing_snapshot_refresh", move |token| {
             refresh_snapshots(gateway, interval, token)
@@ -317,14 +327,76 @@ fn timeouts(settings: TimeoutSettings) -> Timeouts {
     }
 }
 
-fn gateway_settings(config: &GatewayConfig) -> GatewaySettings {
-    GatewaySettings {
+fn strategy(setting: &str, raw: &str) -> anyhow::Result<Strategy> {
+    Strategy::parse(raw).map_err(|_| {
+        let names: Vec<&str> = Strategy::ALL.iter().map(|strategy| strategy.as_str()).collect();
+        anyhow::anyhow!("{setting} is {raw:?}; set it to one of {}", names.join(", "))
+    })
+}
+
+fn gateway_settings(config: &GatewayConfig) -> anyhow::Result<GatewaySettings> {
+    let mut by_supplier = std::collections::HashMap::new();
+    for (supplier, raw) in &config.supplier_key_selection {
+        let setting = format!("gateway.supplier_key_selection.{supplier}");
+        by_supplier.insert(supplier.clone(), strategy(&setting, raw)?);
+    }
+    Ok(GatewaySettings {
         timeouts: timeouts(config.timeouts),
         supplier_timeouts: config
             .supplier_timeouts
             .iter()
             .map(|(name, own)| (name.clone(), timeouts(own.over(config.timeouts))))
             .collect(),
+        health: HealthSettings {
+            failure_threshold: config.health.failure_threshold.max(1),
+            probe_interval: config.health.probe_interval,
+            default_cooldown: config.health.default_cooldown,
+        },
+        selection: KeySelection {
+            default: Some(strategy("gateway.key_selection", &config.key_selection)?),
+            by_supplier,
+        },
+        retry: RetrySettings {
+            max_attempts: config.retry.max_attempts.max(1),
+            deadline: config.retry.deadline,
+        },
+    })
+}
+
+/// Writes keys' uses and health changes every `interval`, and once more when stopping.
+async fn flush_keys(gateway: Arc<Gateway>, interval: Duration, token: CancellationToken) {
+    let mut ticker = after_one_interval(interval);
+    loop {
+        let stopping = tokio::select! {
+            () = token.cancelled() => true,
+            _ = ticker.tick() => false,
+        };
+        match gateway.flush_keys().await {
+            Ok(0) => {}
+            Ok(keys) => tracing::debug!(keys, "upstream keys' use and health written"),
+            Err(error) => tracing::warn!(%error, "upstream keys' use could not be written; it is kept for the next flush"),
+        }
+        if stopping {
+            return;
+        }
+    }
+}
+
+/// Probes keys out of rotation whose probe is due, every `tick`.
+async fn probe_keys(gateway: Arc<Gateway>, tick: Duration, token: CancellationToken) {
+    let mut ticker = after_one_interval(tick);
+    loop {
+        tokio::select! {
+            () = token.cancelled() => return,
+            _ = ticker.tick() => {}
+        }
+        for report in gateway.probe_due().await {
+            if report.back {
+                tracing::info!(key_id = %report.key_id, supplier = %report.supplier, "an upstream key is back in rotation after a probe");
+            } else {
+                tracing::warn!(key_id = %report.key_id, supplier = %report.supplier, outcome = ?report.outcome, "an upstream key's probe failed; it stays out of rotation");
+            }
+        }
     }
 }
 

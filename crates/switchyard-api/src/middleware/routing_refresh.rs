@@ -12,7 +12,12 @@ use actix_web::{Error, web};
 use crate::AppState;
 
 /// The parts of the platform API whose writes change what the gateway routes to.
-const ROUTING_PATHS: &[&str] = &["/api/v1/suppliers", "/api/v1/models", "/api/v1/capabilities"];
+const ROUTING_PATHS: &[&str] = &[
+    "/api/v1/suppliers",
+    "/api/v1/keys",
+    "/api/v1/models",
+    "/api/v1/capabilities",
+];
 
 fn changes_routing(method: &Method, path: &str) -> bool {
     let writes = matches!(*method, Method::POST | Method::PUT | Method::PATCH | Method::DELETE);

@@ -8,6 +8,7 @@ pub mod capabilities;
 pub mod categories;
 pub mod gateway;
 pub mod health;
+pub mod keys;
 pub mod meta;
 pub mod model_parts;
 pub mod models;

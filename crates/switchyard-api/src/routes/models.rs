@@ -79,6 +79,8 @@ pub struct ModelBody {
     pub currency: String,
     pub rate_limit_per_minute: Option<i64>,
     pub api_version: Option<String>,
+    /// Models tried in order when every route of this one failed.
+    pub fallback_models: Vec<String>,
     pub is_active: bool,
     /// The default model of its type.
     pub is_default: bool,
@@ -110,6 +112,7 @@ impl From<Model> for ModelBody {
             currency: spec.pricing.currency,
             rate_limit_per_minute: spec.rate_limit_per_minute,
             api_version: spec.api_version,
+            fallback_models: spec.fallback_models,
             is_active: spec.is_active,
             is_default: model.is_default,
             routable,
@@ -244,6 +247,10 @@ pub struct ModelRequest {
     #[serde(default)]
     #[schema(max_length = 32)]
     pub api_version: Option<String>,
+    /// Model names tried in order when every route of this one failed; at most 10.
+    #[serde(default)]
+    #[schema(max_items = 10)]
+    pub fallback_models: Option<Vec<String>>,
     #[serde(default)]
     pub is_active: Option<bool>,
 }
@@ -266,6 +273,7 @@ impl From<ModelRequest> for ModelInput {
             currency: request.currency,
             rate_limit_per_minute: request.rate_limit_per_minute,
             api_version: request.api_version,
+            fallback_models: request.fallback_models,
             is_active: request.is_active,
         }
     }
@@ -309,6 +317,10 @@ pub struct ModelPatch {
     #[serde(default, deserialize_with = "double_option")]
     #[schema(value_type = Option<String>, required = false, max_length = 32)]
     pub api_version: Option<Option<String>>,
+    /// `null` clears the list.
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<Vec<String>>, required = false, max_items = 10)]
+    pub fallback_models: Option<Option<Vec<String>>>,
     pub is_active: Option<bool>,
 }
 
@@ -330,6 +342,7 @@ impl From<ModelPatch> for switchyard_domain::catalog::ModelPatch {
             currency: patch.currency,
             rate_limit_per_minute: patch.rate_limit_per_minute,
             api_version: patch.api_version,
+            fallback_models: patch.fallback_models,
             is_active: patch.is_active.map(Some),
         }
     }

@@ -20,9 +20,9 @@ use crate::catalog::model::{Model, ModelDetail, ModelSpec, ModelType, Route, Rou
 use crate::catalog::parameter::{Parameter, ParameterSpec};
 use crate::catalog::ports::{
     CapabilityFilter, CapabilityRepo, CatalogFileRepo, CatalogWriteError, CategoryRepo, ModelFilter, ModelRepo,
-    SupplierFilter, SupplierRepo,
-};
+    SupplierFilter, SupplierRepo, KeyFilter, SealedKey, UpstreamKeyRepo,};
 use crate::catalog::supplier::{KeyChange, Supplier, SupplierSpec};
+use crate::catalog::upstream_key::{KeySpec, KeyStatus, UpstreamKeyRecord};
 use crate::kernel::error::StoreError;
 use crate::kernel::page::{Cursor, Page, PageRequest};
 use crate::kernel::patch::Revise;
@@ -38,6 +38,7 @@ struct Row {
 #[derive(Debug, Default)]
 struct State {
     suppliers: BTreeMap<SupplierId, Supplier>,
+    keys: BTreeMap<uuid::Uuid, (UpstreamKeyRecord, String)>,
     models: BTreeMap<ModelId, Row>,
     defaults: BTreeMap<ModelType, ModelId>,
 }
@@ -266,6 +267,99 @@ impl ModelRepo for MemoryCatalog {
 
     async fn unlink_category(&self, _: ModelId, _: CategoryId) -> Result<bool, StoreError> {
         Err(not_kept("category links"))
+    }
+}
+
+#[async_trait]
+impl UpstreamKeyRepo for MemoryCatalog {
+    async fn create(
+        &self,
+        id: uuid::Uuid,
+        supplier: SupplierId,
+        spec: &KeySpec,
+        secret: &SealedKey,
+        now: DateTime<Utc>,
+    ) -> Result<UpstreamKeyRecord, CatalogWriteError> {
+        self.with(|state| {
+            let live = state.suppliers.get(&supplier).is_some_and(|s| s.deleted_at.is_none());
+            if !live {
+                return Err(CatalogWriteError::SupplierMissing { field: "supplier_id" });
+            }
+            let record = UpstreamKeyRecord {
+                id,
+                supplier_id: supplier,
+                name: spec.name.clone(),
+                last4: secret.last4.clone(),
+                status: spec.status,
+                status_reason: None,
+                weight: spec.weight,
+                usage_count: 0,
+                last_used_at: None,
+                cooldown_until: None,
+                created_at: now,
+                updated_at: now,
+            };
+            state.keys.insert(id, (record.clone(), secret.ciphertext.clone()));
+            Ok(record)
+        })
+    }
+
+    async fn get(&self, id: uuid::Uuid) -> Result<Option<UpstreamKeyRecord>, StoreError> {
+        Ok(self.with(|state| state.keys.get(&id).map(|(record, _)| record.clone())))
+    }
+
+    async fn list(&self, filter: &KeyFilter, page: PageRequest) -> Result<Page<UpstreamKeyRecord>, StoreError> {
+        let keys = self.with(|state| {
+            state
+                .keys
+                .values()
+                .map(|(record, _)| record.clone())
+                .filter(|record| filter.supplier.is_none_or(|supplier| record.supplier_id == supplier))
+                .filter(|record| filter.include_removed || record.status != KeyStatus::Removed)
+                .collect()
+        });
+        Ok(Page::from_rows(keys, page.limit, |record: &UpstreamKeyRecord| Cursor {
+            created_at: record.created_at,
+            id: record.id,
+        }))
+    }
+
+    async fn update(
+        &self,
+        id: uuid::Uuid,
+        spec: &KeySpec,
+        secret: Option<&SealedKey>,
+        now: DateTime<Utc>,
+    ) -> Result<UpstreamKeyRecord, CatalogWriteError> {
+        self.with(|state| {
+            let Some((record, ciphertext)) = state.keys.get_mut(&id).filter(|(record, _)| record.status != KeyStatus::Removed)
+            else {
+                return Err(CatalogWriteError::Missing("key"));
+            };
+            record.name = spec.name.clone();
+            record.weight = spec.weight;
+            record.status = spec.status;
+            record.status_reason = None;
+            record.updated_at = now;
+            if let Some(secret) = secret {
+                record.last4 = secret.last4.clone();
+                *ciphertext = secret.ciphertext.clone();
+            }
+            Ok(record.clone())
+        })
+    }
+
+    async fn remove(&self, id: uuid::Uuid, now: DateTime<Utc>) -> Result<(), CatalogWriteError> {
+        self.with(|state| {
+            let Some((record, ciphertext)) = state.keys.get_mut(&id).filter(|(record, _)| record.status != KeyStatus::Removed)
+            else {
+                return Err(CatalogWriteError::Missing("key"));
+            };
+            record.status = KeyStatus::Removed;
+            record.updated_at = now;
+            ciphertext.clear();
+            Ok(())
+        })
     }
 }
 

@@ -8,6 +8,7 @@ pub mod category;
 mod fakes;
 pub mod file;
 pub mod ids;
+pub mod keys;
 pub mod model;
 pub mod models;
 pub mod parameter;
@@ -16,6 +17,7 @@ pub mod service;
 pub mod supplier;
 pub mod suppliers;
 pub mod taxonomy;
+pub mod upstream_key;
 #[cfg(test)]
 mod tests;
 
@@ -33,9 +35,10 @@ pub use model::{
 };
 pub use parameter::{Parameter, ParameterInput, ParameterSpec, ParameterType};
 pub use ports::{
-    CapabilityFilter, CapabilityRepo, CatalogFileRepo, CatalogWriteError, CategoryRepo, ModelFilter, ModelRepo,
-    SupplierFilter, SupplierRepo,
+    CapabilityFilter, CapabilityRepo, CatalogFileRepo, CatalogWriteError, CategoryRepo, KeyFilter, ModelFilter, ModelRepo,
+    SealedKey, SupplierFilter, SupplierRepo, UpstreamKeyRepo,
 };
 pub use service::{Catalog, CatalogPorts};
 pub use supplier::{KeyChange, Protocol, Supplier, SupplierInput, SupplierPatch, SupplierSpec};
 pub use suppliers::{KeyUpdate, upstream_key_slot};
+pub use upstream_key::{KeyInput, KeySpec, KeyStatus, MAX_WEIGHT, UpstreamKeyRecord};

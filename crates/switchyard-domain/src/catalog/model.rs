@@ -71,6 +71,9 @@ pub struct ModelSpec {
     pub pricing: Pricing,
     pub rate_limit_per_minute: Option<i64>,
     pub api_version: Option<String>,
+    /// Models tried in order when every route of this one failed (names; unknown or
+    /// unroutable ones are skipped at call time).
+    pub fallback_models: Vec<String>,
     pub is_active: bool,
 }
 
@@ -99,7 +102,36 @@ pub struct ModelInput {
     pub currency: String,
     pub rate_limit_per_minute: Option<i64>,
     pub api_version: Option<String>,
+    pub fallback_models: Option<Vec<String>>,
     pub is_active: Option<bool>,
+}
+
+/// The most fallback models a model may name.
+pub const MAX_FALLBACK_MODELS: usize = 10;
+
+/// A model's fallbacks: model names, at most [`MAX_FALLBACK_MODELS`], each once, never itself.
+fn fallback_models(name: &str, raw: Option<Vec<String>>) -> Result<Vec<String>, DomainError> {
+    let raw = raw.unwrap_or_default();
+    if raw.len() > MAX_FALLBACK_MODELS {
+        return Err(DomainError::validation(
+            "fallback_models",
+            "too_many",
+            format!("at most {MAX_FALLBACK_MODELS} models"),
+        ));
+    }
+    let mut names: Vec<String> = Vec::with_capacity(raw.len());
+    for entry in raw {
+        let fallback = model_name("fallback_models", &entry)?;
+        if fallback == name || names.contains(&fallback) {
+            return Err(DomainError::validation(
+                "fallback_models",
+                "invalid_value",
+                format!("{fallback} is named twice or is the model itself"),
+            ));
+        }
+        names.push(fallback);
+    }
+    Ok(names)
 }
 
 /// A model name as clients send it: 1–128 of `[A-Za-z0-9._:/@-]`, starting with a letter or
@@ -179,6 +211,7 @@ impl ModelSpec {
             },
             rate_limit_per_minute: positive("rate_limit_per_minute", input.rate_limit_per_minute)?,
             api_version: optional_bounded("api_version", input.api_version, 32)?,
+            fallback_models: fallback_models(&name, input.fallback_models)?,
             is_active: input.is_active.unwrap_or(true),
             name,
             display_name,
@@ -205,6 +238,7 @@ impl ModelSpec {
             currency: self.pricing.currency.clone(),
             rate_limit_per_minute: self.rate_limit_per_minute,
             api_version: self.api_version.clone(),
+            fallback_models: Some(self.fallback_models.clone()),
             is_active: Some(self.is_active),
         }
     }
@@ -228,6 +262,7 @@ merge_patch!(
         currency: String,
         rate_limit_per_minute: Option<i64>,
         api_version: Option<String>,
+        fallback_models: Option<Vec<String>>,
         is_active: Option<bool>,
     }
 );

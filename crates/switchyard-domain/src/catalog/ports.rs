@@ -16,6 +16,7 @@ use crate::catalog::ids::{CapabilityId, CategoryId, ModelId, ParameterId, RouteI
 use crate::catalog::model::{Model, ModelDetail, ModelSpec, ModelType, Route, RouteSpec};
 use crate::catalog::parameter::{Parameter, ParameterSpec};
 use crate::catalog::supplier::{KeyChange, Protocol, Supplier, SupplierSpec};
+use crate::catalog::upstream_key::{KeySpec, KeyStatus, UpstreamKeyRecord};
 use crate::kernel::error::{DomainError, StoreError};
 use crate::kernel::page::{Page, PageRequest};
 use crate::kernel::patch::Revise;
@@ -254,6 +255,50 @@ pub trait ModelRepo: Send + Sync + std::fmt::Debug {
         now: DateTime<Utc>,
     ) -> Result<(), CatalogWriteError>;
     async fn unlink_category(&self, model: ModelId, category: CategoryId) -> Result<bool, StoreError>;
+}
+
+/// Filters of the key list.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KeyFilter {
+    pub supplier: Option<SupplierId>,
+    pub status: Option<KeyStatus>,
+    /// Removed keys are listed only when asked.
+    pub include_removed: bool,
+}
+
+/// A new key's secret: the ciphertext bound to its row and its last four characters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SealedKey {
+    pub ciphertext: String,
+    pub last4: String,
+}
+
+/// The suppliers' upstream key pools.
+#[async_trait]
+pub trait UpstreamKeyRepo: Send + Sync + std::fmt::Debug {
+    /// `SupplierMissing` when the supplier is not live.
+    async fn create(
+        &self,
+        id: Uuid,
+        supplier: SupplierId,
+        spec: &KeySpec,
+        secret: &SealedKey,
+        now: DateTime<Utc>,
+    ) -> Result<UpstreamKeyRecord, CatalogWriteError>;
+    /// Any key, removed ones included.
+    async fn get(&self, id: Uuid) -> Result<Option<UpstreamKeyRecord>, StoreError>;
+    async fn list(&self, filter: &KeyFilter, page: PageRequest) -> Result<Page<UpstreamKeyRecord>, StoreError>;
+    /// Replaces a key's writable fields (and its secret when `secret` is given); setting it
+    /// `active` clears an `error` and its reason. `Missing` for a removed key.
+    async fn update(
+        &self,
+        id: Uuid,
+        spec: &KeySpec,
+        secret: Option<&SealedKey>,
+        now: DateTime<Utc>,
+    ) -> Result<UpstreamKeyRecord, CatalogWriteError>;
+    /// Empties the key and marks it removed. `Missing` when it is already.
+    async fn remove(&self, id: Uuid, now: DateTime<Utc>) -> Result<(), CatalogWriteError>;
 }
 
 #[async_trait]

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
-use crate::catalog::ports::{CapabilityRepo, CatalogFileRepo, CategoryRepo, ModelRepo, SupplierRepo};
+use crate::catalog::ports::{CapabilityRepo, CatalogFileRepo, CategoryRepo, ModelRepo, SupplierRepo, UpstreamKeyRepo};
 use crate::kernel::crypto::SecretCipher;
 use crate::kernel::ports::Clock;
 use crate::kernel::principal::Principal;
@@ -19,6 +19,7 @@ pub struct CatalogPorts {
     pub categories: Arc<dyn CategoryRepo>,
     pub capabilities: Arc<dyn CapabilityRepo>,
     pub models: Arc<dyn ModelRepo>,
+    pub keys: Arc<dyn UpstreamKeyRepo>,
     pub files: Arc<dyn CatalogFileRepo>,
 }
 
@@ -28,6 +29,7 @@ pub struct Catalog {
     pub(super) categories: Arc<dyn CategoryRepo>,
     pub(super) capabilities: Arc<dyn CapabilityRepo>,
     pub(super) models: Arc<dyn ModelRepo>,
+    pub(super) keys: Arc<dyn UpstreamKeyRepo>,
     pub(super) files: Arc<dyn CatalogFileRepo>,
     pub(super) cipher: SecretCipher,
     pub(super) clock: Arc<dyn Clock>,
@@ -40,6 +42,7 @@ impl Catalog {
             categories: ports.categories,
             capabilities: ports.capabilities,
             models: ports.models,
+            keys: ports.keys,
             files: ports.files,
             cipher,
             clock,

@@ -35,6 +35,7 @@ async fn world() -> World {
         categories: store.clone(),
         capabilities: store.clone(),
         models: store.clone(),
+        keys: store.clone(),
         files: store,
     };
     let key = MasterKey::from_base64(&MasterKey::generate_base64()).expect("a master key");

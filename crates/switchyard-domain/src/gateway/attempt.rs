@@ -2,23 +2,95 @@
 //! supplier's failure is told to the client; shared by whole and streamed answers.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use chrono::{DateTime, Utc};
 
 use crate::gateway::call_log::CallLogEntry;
+use crate::gateway::health::{HealthSettings, KeyHealth, Outcome, millis};
+use crate::gateway::pool::PoolKey;
 use crate::gateway::ports::ProviderError;
 use crate::gateway::routing::{RoutableModel, RouteTarget};
 use crate::kernel::error::{DomainError, UpstreamFailure};
 
-/// A call on its way: the model, the route and what its log entry will say.
-#[derive(Debug, Clone)]
+/// A call on its way: the model, the route, the key and what its log entry will say.
+#[derive(Debug)]
 pub struct Attempt {
     pub model: Arc<RoutableModel>,
     pub route: RouteTarget,
+    /// The key it goes with (`None` for a supplier that needs none).
+    pub key: Option<PoolKey>,
+    /// The key's share of the load while the call runs.
+    pub lease: Option<Lease>,
     pub entry: CallLogEntry,
+    /// When the request reached the gateway (its first try's start).
     pub started: DateTime<Utc>,
     /// When the request went to the supplier.
     pub upstream_started: Option<DateTime<Utc>>,
+}
+
+impl Attempt {
+    /// Counts how the call ended against its key's health, once.
+    pub fn settle(&mut self, outcome: Result<(), &ProviderError>, now: DateTime<Utc>) {
+        if let Some(lease) = self.lease.as_mut() {
+            lease.end(outcome, now);
+        }
+    }
+}
+
+/// A call in flight through a key: counted in the key's load until it ends or is dropped.
+#[derive(Debug)]
+pub struct Lease {
+    health: Arc<KeyHealth>,
+    settings: HealthSettings,
+    sent: Instant,
+    ended: bool,
+}
+
+impl Lease {
+    pub fn new(health: Arc<KeyHealth>, settings: HealthSettings, now: DateTime<Utc>) -> Self {
+        health.begin(millis(now));
+        Self {
+            health,
+            settings,
+            sent: Instant::now(),
+            ended: false,
+        }
+    }
+
+    fn end(&mut self, outcome: Result<(), &ProviderError>, now: DateTime<Utc>) {
+        if self.ended {
+            return;
+        }
+        self.ended = true;
+        let outcome = match outcome {
+            Ok(()) => Outcome::Success {
+                latency: self.sent.elapsed(),
+            },
+            Err(error) => Outcome::of(error),
+        };
+        self.health.end(&outcome, millis(now), &self.settings);
+    }
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        // Cancelled (the client went away): the key is no longer loaded, and nothing is known
+        // of its health.
+        if !self.ended {
+            self.health.end(&Outcome::Neutral, 0, &self.settings);
+        }
+    }
+}
+
+/// Whether a supplier's failure may be tried again elsewhere: its own trouble (429, 5xx,
+/// timeouts, connections, a key it refused, an answer that does not read) — never a refusal of
+/// the request itself.
+pub fn retriable(error: &ProviderError) -> bool {
+    !matches!(
+        error,
+        ProviderError::BadRequest { .. } | ProviderError::Unsupported { .. }
+    )
 }
 
 impl UpstreamFailure {

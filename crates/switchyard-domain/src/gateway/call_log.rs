@@ -48,6 +48,11 @@ pub struct CallLogEntry {
     pub time_to_first_token_ms: Option<i64>,
     pub latency_ms: i64,
     pub client_ip: Option<String>,
+    /// Which try of the request this was (1 = the first; retries and fallbacks count on).
+    pub attempt: u16,
+    /// Sent with the caller's own key (bring your own key): priced, not counted against the
+    /// platform's keys.
+    pub byok: bool,
     pub created_at: DateTime<Utc>,
 }
 

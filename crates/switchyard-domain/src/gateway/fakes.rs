@@ -29,6 +29,7 @@ pub enum Scripted {
     /// The stream's items; `Err` at the start fails the opening itself.
     Stream(Result<Vec<Result<ChatChunk, ProviderError>>, ProviderError>),
     Embed(Result<EmbeddingResponse, ProviderError>),
+    Probe(Result<(), ProviderError>),
     /// Never answers.
     Hang,
 }
@@ -83,6 +84,13 @@ impl ChatProvider for ScriptedProvider {
         match self.next(call) {
             Scripted::Embed(outcome) => outcome,
             other => panic!("expected an embed call, the script has {other:?}"),
+        }
+    }
+
+    async fn probe(&self, call: &UpstreamCall) -> Result<(), ProviderError> {
+        match self.next(call) {
+            Scripted::Probe(outcome) => outcome,
+            other => panic!("expected a probe, the script has {other:?}"),
         }
     }
 }
@@ -205,6 +213,7 @@ pub fn model(name: &str, supplier: &Supplier, now: DateTime<Utc>) -> ModelDetail
         },
         rate_limit_per_minute: None,
         api_version: None,
+        fallback_models: Vec::new(),
         is_active: true,
     };
     let route = Route {
@@ -245,4 +254,22 @@ pub fn model(name: &str, supplier: &Supplier, now: DateTime<Utc>) -> ModelDetail
 /// The kept log as shared handles for the gateway and the test.
 pub fn log() -> Arc<KeptLog> {
     Arc::new(KeptLog::default())
+}
+
+/// Keeps the key flushes it is given; knows no calls.
+#[derive(Debug, Default)]
+pub struct KeptFlushes {
+    pub flushes: Mutex<Vec<crate::gateway::health::KeyFlush>>,
+}
+
+#[async_trait]
+impl crate::gateway::ports::KeyStore for KeptFlushes {
+    async fn flush(&self, flushes: &[crate::gateway::health::KeyFlush]) -> Result<(), StoreError> {
+        self.flushes.lock().expect("the flushes").extend_from_slice(flushes);
+        Ok(())
+    }
+
+    async fn call_stats(&self, _key: uuid::Uuid) -> Result<crate::gateway::ports::KeyCallStats, StoreError> {
+        Ok(Default::default())
+    }
 }

@@ -10,7 +10,9 @@ pub mod chat;
 pub mod embedding;
 #[cfg(test)]
 mod fakes;
+pub mod health;
 pub mod metering;
+pub mod pool;
 pub mod ports;
 mod recorder;
 pub mod requirements;
@@ -31,7 +33,11 @@ pub use ports::{
     CallLogCounts, CallLogSink, CallObserver, ChatProvider, ChatStream, FinishedCall, ProviderError, RoutingRows,
     RoutingSource, StoredUpstreamKey, TimeoutPhase, Timeouts, Tokenizer, UpstreamCall,
 };
-pub use routing::{RoutableModel, RouteTarget, RoutingSnapshot, UpstreamKey};
-pub use service::{CallContext, Caller, Gateway, GatewayPorts, GatewaySettings};
+pub use health::{Condition, HealthSettings, HealthView, KeyFlush};
+pub use pool::Strategy;
+pub use routing::{KeySelection, RoutableModel, RouteTarget, RoutingSnapshot};
+pub use service::{
+    CallContext, Caller, Gateway, GatewayPorts, GatewaySettings, ProbeReport, RetrySettings, Served, ServedBy,
+};
 pub use stream::GatewayStream;
 pub use usage::{Usage, cost_nanos};

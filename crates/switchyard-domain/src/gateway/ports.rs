@@ -120,6 +120,10 @@ pub trait ChatProvider: Send + Sync + std::fmt::Debug {
     async fn stream(&self, call: &UpstreamCall, request: &ChatRequest) -> Result<ChatStream, ProviderError>;
 
     async fn embed(&self, call: &UpstreamCall, request: &EmbeddingRequest) -> Result<EmbeddingResponse, ProviderError>;
+
+    /// A cheap request that shows whether the supplier accepts `call`'s key (its model list,
+    /// or its account), for a key out of rotation.
+    async fn probe(&self, call: &UpstreamCall) -> Result<(), ProviderError>;
 }
 
 /// Counts tokens the way the suppliers' own tokenizers roughly do, for estimates.
@@ -171,12 +175,19 @@ pub struct CallLogCounts {
     pub failed_batches: u64,
 }
 
-/// A supplier's active upstream key, still encrypted.
+/// A supplier's upstream key in rotation (`active`, or `error` to be probed), still encrypted.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredUpstreamKey {
     pub id: Uuid,
     pub supplier_id: SupplierId,
     pub ciphertext: String,
+    pub weight: i32,
+    /// The supplier refused it when it was last used.
+    pub error: bool,
+    pub status_reason: Option<String>,
+    pub cooldown_until: Option<chrono::DateTime<chrono::Utc>>,
+    /// An operator's last change: a key changed since starts with fresh health.
+    pub updated_at: chrono::DateTime<chrono::Utc>,
 }
 
 /// What the routing snapshot is built from: every live model (with its capabilities, for the
@@ -186,6 +197,36 @@ pub struct RoutingRows {
     pub models: Vec<ModelDetail>,
     pub suppliers: Vec<crate::catalog::supplier::Supplier>,
     pub keys: Vec<StoredUpstreamKey>,
+}
+
+/// A key's calls, from the call log.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KeyCallStats {
+    pub requests: i64,
+    pub prompt_tokens: i64,
+    pub completion_tokens: i64,
+    /// Calls that did not end in a success.
+    pub errors: i64,
+    pub last_error: Option<LastError>,
+}
+
+/// A key's latest failed call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LastError {
+    pub at: chrono::DateTime<chrono::Utc>,
+    pub status_code: u16,
+    pub code: Option<String>,
+    pub summary: Option<String>,
+}
+
+/// The keys' rows, seen from the gateway: the background flush of their use and health, and
+/// their history for the key API.
+#[async_trait]
+pub trait KeyStore: Send + Sync + std::fmt::Debug {
+    /// Adds the uses, moves the last use forward and writes state changes (never over an
+    /// operator's `inactive` or a removal).
+    async fn flush(&self, flushes: &[crate::gateway::health::KeyFlush]) -> Result<(), StoreError>;
+    async fn call_stats(&self, key: Uuid) -> Result<KeyCallStats, StoreError>;
 }
 
 #[async_trait]

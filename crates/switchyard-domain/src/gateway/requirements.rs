@@ -186,7 +186,9 @@ mod tests {
                 allowed_values: None,
                 description: None,
             }],
+            fallback_models: Vec::new(),
             routes: Vec::new(),
+            turns: Default::default(),
         }
     }
 

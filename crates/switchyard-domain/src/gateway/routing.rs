@@ -5,6 +5,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use chrono::{DateTime, Utc};
 use secrecy::SecretString;
@@ -16,23 +17,10 @@ use crate::catalog::model::{ModelDetail, ModelType, Pricing, SubType};
 use crate::catalog::parameter::ParameterSpec;
 use crate::catalog::supplier::{Protocol, Supplier};
 use crate::catalog::suppliers::upstream_key_slot;
+use crate::gateway::health::KeyHealth;
+use crate::gateway::pool::{KeyPool, PoolKey, Strategy, route_order};
 use crate::gateway::ports::RoutingRows;
 use crate::kernel::crypto::SecretCipher;
-
-/// A decrypted upstream key; its secret never prints.
-#[derive(Clone)]
-pub struct UpstreamKey {
-    pub id: Uuid,
-    pub secret: SecretString,
-}
-
-impl std::fmt::Debug for UpstreamKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("UpstreamKey")
-            .field("id", &self.id)
-            .finish_non_exhaustive()
-    }
-}
 
 /// One way to reach a model.
 #[derive(Debug, Clone)]
@@ -49,8 +37,15 @@ pub struct RouteTarget {
     pub weight: i32,
     /// The route's prices (its overrides over the model's).
     pub pricing: Pricing,
-    /// The supplier's active keys.
-    pub keys: Vec<UpstreamKey>,
+    /// The supplier's key pool (shared by its routes).
+    pub pool: Arc<KeyPool>,
+}
+
+impl RouteTarget {
+    /// Whether the route can be called at all: it has keys, or its supplier needs none.
+    pub fn callable(&self) -> bool {
+        !self.key_required || !self.pool.is_empty()
+    }
 }
 
 /// A model the gateway can call, with what `/v1/models` says about it.
@@ -72,14 +67,48 @@ pub struct RoutableModel {
     pub output_types: BTreeSet<Modality>,
     /// Its typed parameters: the ranges a request's values must keep to.
     pub parameters: Vec<ParameterSpec>,
-    /// Usable routes: the primary first, then by priority.
+    /// Models to try, in order, when every route of this one failed.
+    pub fallback_models: Vec<String>,
+    /// Usable routes by priority (the primary first among equals).
     pub routes: Vec<RouteTarget>,
+    /// Calls so far: which route of the best priority goes first (kept across refreshes).
+    pub turns: Arc<AtomicUsize>,
 }
 
-/// Every routable model by name.
+impl RoutableModel {
+    /// The routes in the order one call tries them.
+    pub fn route_order(&self) -> Vec<usize> {
+        let priorities: Vec<(i32, u32)> = self
+            .routes
+            .iter()
+            .map(|route| (route.priority, u32::try_from(route.weight).unwrap_or(0)))
+            .collect();
+        route_order(&priorities, self.turns.fetch_add(1, Ordering::Relaxed))
+    }
+}
+
+/// Which strategy each supplier's pool uses: its own by name, or the default.
+#[derive(Debug, Clone, Default)]
+pub struct KeySelection {
+    pub default: Option<Strategy>,
+    pub by_supplier: HashMap<String, Strategy>,
+}
+
+impl KeySelection {
+    fn of(&self, supplier: &str) -> Strategy {
+        self.by_supplier
+            .get(supplier)
+            .copied()
+            .or(self.default)
+            .unwrap_or(Strategy::RoundRobin)
+    }
+}
+
+/// Every routable model by name, and every supplier's key pool.
 #[derive(Debug, Default)]
 pub struct RoutingSnapshot {
     models: BTreeMap<String, Arc<RoutableModel>>,
+    pools: HashMap<SupplierId, SupplierPool>,
     /// Which refresh built it: a refresh that began later (and so read later rows) wins.
     pub(crate) generation: u64,
 }
@@ -87,18 +116,63 @@ pub struct RoutingSnapshot {
 impl RoutingSnapshot {
     /// Builds the snapshot: models that are active and live, with their active routes whose
     /// suppliers are active and live, and those suppliers' keys decrypted. A key that does not
-    /// decrypt is left out and named in the returned problems (the server logs them).
-    pub fn build(rows: RoutingRows, cipher: &SecretCipher) -> (Self, Vec<String>) {
+    /// decrypt is left out and named in the returned problems (the server logs them). Keys'
+    /// health, pools' rotations and models' turns carry over from `previous`.
+    pub fn build(
+        rows: RoutingRows,
+        cipher: &SecretCipher,
+        previous: &RoutingSnapshot,
+        selection: &KeySelection,
+    ) -> (Self, Vec<String>) {
         let mut problems = Vec::new();
-        let mut keys: HashMap<SupplierId, Vec<UpstreamKey>> = HashMap::new();
+        let old_health: HashMap<(Uuid, DateTime<Utc>), Arc<KeyHealth>> = previous
+            .pools
+            .values()
+            .flat_map(|pool| pool.pool.keys.iter())
+            .map(|key| ((key.id, key.revision), key.health.clone()))
+            .collect();
+        let mut keys: HashMap<SupplierId, Vec<PoolKey>> = HashMap::new();
         for key in rows.keys {
             match cipher.decrypt(&key.ciphertext, upstream_key_slot(&key.id.to_string())) {
-                Ok(secret) => keys.entry(key.supplier_id).or_default().push(UpstreamKey {
-                    id: key.id,
-                    secret: SecretString::from(secret),
-                }),
+                Ok(secret) => {
+                    let health = old_health.get(&(key.id, key.updated_at)).cloned().unwrap_or_else(|| {
+                        Arc::new(KeyHealth::restored(key.error, key.status_reason.clone(), key.cooldown_until))
+                    });
+                    keys.entry(key.supplier_id).or_default().push(PoolKey {
+                        id: key.id,
+                        secret: SecretString::from(secret),
+                        weight: u32::try_from(key.weight).unwrap_or(1).max(1),
+                        health,
+                        revision: key.updated_at,
+                    });
+                }
                 Err(error) => problems.push(format!("upstream key {} does not decrypt: {error}", key.id)),
             }
+        }
+        let mut pools = HashMap::new();
+        for supplier in &rows.suppliers {
+            if !supplier.spec.is_active || supplier.deleted_at.is_some() {
+                continue;
+            }
+            let counter = previous
+                .pools
+                .get(&supplier.id)
+                .map(|old| old.pool.counter())
+                .unwrap_or_default();
+            let pool = KeyPool::new(
+                selection.of(&supplier.spec.name),
+                keys.remove(&supplier.id).unwrap_or_default(),
+                counter,
+            );
+            pools.insert(
+                supplier.id,
+                SupplierPool {
+                    name: supplier.spec.name.clone(),
+                    protocol: supplier.spec.protocol,
+                    base_url: supplier.spec.base_url.clone(),
+                    pool: Arc::new(pool),
+                },
+            );
         }
         let suppliers: HashMap<SupplierId, &Supplier> = rows
             .suppliers
@@ -111,12 +185,38 @@ impl RoutingSnapshot {
             if !detail.model.routable() {
                 continue;
             }
-            let model = routable(detail, &suppliers, &keys);
+            let turns = previous
+                .models
+                .get(&detail.model.spec.name)
+                .map(|old| old.turns.clone())
+                .unwrap_or_default();
+            let model = routable(detail, &suppliers, &pools, turns);
             if !model.routes.is_empty() {
                 models.insert(model.name.clone(), Arc::new(model));
             }
         }
-        (Self { models, generation: 0 }, problems)
+        (
+            Self {
+                models,
+                pools,
+                generation: 0,
+            },
+            problems,
+        )
+    }
+
+    /// Every supplier's pool.
+    pub fn pools(&self) -> impl Iterator<Item = &SupplierPool> {
+        self.pools.values()
+    }
+
+    /// A key's health, when the key is in a pool.
+    pub fn key_health(&self, id: Uuid) -> Option<&Arc<KeyHealth>> {
+        self.pools
+            .values()
+            .flat_map(|pool| pool.pool.keys.iter())
+            .find(|key| key.id == id)
+            .map(|key| &key.health)
     }
 
     pub fn get(&self, name: &str) -> Option<&Arc<RoutableModel>> {
@@ -137,10 +237,20 @@ impl RoutingSnapshot {
     }
 }
 
+/// A supplier's pool with what a probe of its keys needs.
+#[derive(Debug, Clone)]
+pub struct SupplierPool {
+    pub name: String,
+    pub protocol: Protocol,
+    pub base_url: String,
+    pub pool: Arc<KeyPool>,
+}
+
 fn routable(
     detail: ModelDetail,
     suppliers: &HashMap<SupplierId, &Supplier>,
-    keys: &HashMap<SupplierId, Vec<UpstreamKey>>,
+    pools: &HashMap<SupplierId, SupplierPool>,
+    turns: Arc<AtomicUsize>,
 ) -> RoutableModel {
     let (input_types, output_types) = detail.modalities();
     let spec = &detail.model.spec;
@@ -150,6 +260,7 @@ fn routable(
         .filter(|route| route.spec.is_active)
         .filter_map(|route| {
             let supplier = suppliers.get(&route.spec.supplier_id)?;
+            let pool = pools.get(&supplier.id)?.pool.clone();
             let model_prices = &spec.pricing;
             Some(RouteTarget {
                 supplier_id: supplier.id,
@@ -167,11 +278,11 @@ fn routable(
                     output: route.spec.output_price.unwrap_or(model_prices.output),
                     currency: model_prices.currency.clone(),
                 },
-                keys: keys.get(&supplier.id).cloned().unwrap_or_default(),
+                pool,
             })
         })
         .collect();
-    routes.sort_by_key(|route| (!route.is_primary, route.priority));
+    routes.sort_by_key(|route| (route.priority, !route.is_primary));
     let capabilities = detail
         .capabilities
         .iter()
@@ -193,6 +304,8 @@ fn routable(
         input_types,
         output_types,
         parameters: detail.parameters.into_iter().map(|parameter| parameter.spec).collect(),
+        fallback_models: spec.fallback_models.clone(),
         routes,
+        turns,
     }
 }

@@ -5,27 +5,31 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use arc_swap::ArcSwap;
 
 use crate::accounts::api_key::ApiKeyId;
-use crate::gateway::attempt::{Attempt, upstream_failure};
+use crate::gateway::attempt::{Attempt, Lease, retriable, upstream_failure};
 use crate::gateway::call_log::{CallLogEntry, Endpoint};
-use crate::gateway::chat::{ChatRequest, ChatResponse};
+use crate::gateway::chat::{ChatChunk, ChatRequest, ChatResponse};
+use crate::gateway::health::{Availability, HealthSettings, HealthView, KeyFlush, Outcome, millis};
+use crate::gateway::pool::PoolKey;
 use crate::gateway::embedding::{EmbeddingRequest, EmbeddingResponse};
 use crate::gateway::metering::{Meter, estimate_prompt, estimate_response};
 use crate::gateway::ports::{
-    CallLogCounts, CallLogSink, CallObserver, ChatProvider, ProviderError, RoutingSource, Timeouts, Tokenizer,
-    UpstreamCall,
+    CallLogCounts, CallLogSink, CallObserver, ChatProvider, ChatStream, KeyCallStats, KeyStore, ProviderError,
+    RoutingSource, Timeouts, Tokenizer, UpstreamCall,
 };
 use crate::gateway::recorder::{Pending, Recorder};
 use crate::gateway::requirements::{UNSUPPORTED_BY_MODEL, check_chat, check_embedding};
-use crate::gateway::routing::{RoutableModel, RoutingSnapshot};
+use crate::gateway::routing::{KeySelection, RoutableModel, RouteTarget, RoutingSnapshot};
 use crate::gateway::stream::GatewayStream;
 use crate::kernel::crypto::SecretCipher;
 use crate::kernel::error::{DomainError, Refusal};
 use crate::kernel::ids::UserId;
 use crate::kernel::ports::Clock;
+use crate::kernel::principal::Admin;
 
 /// Who is calling the gateway: a user, through one of their API keys or their own session.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,11 +53,107 @@ pub struct CallContext {
     pub client_ip: Option<String>,
 }
 
-/// Timeouts from configuration: the defaults, and a supplier's own by its name.
+/// Settings from configuration: timeouts (the defaults, and a supplier's own by its name), key
+/// health and selection, and how far a call may be retried.
 #[derive(Debug, Clone, Default)]
 pub struct GatewaySettings {
     pub timeouts: Timeouts,
     pub supplier_timeouts: HashMap<String, Timeouts>,
+    pub health: HealthSettings,
+    pub selection: KeySelection,
+    pub retry: RetrySettings,
+}
+
+/// How far one request may go through keys, routes and fallback models.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetrySettings {
+    /// Tries in all, the first included.
+    pub max_attempts: u16,
+    /// No new try starts this long after the request arrived.
+    pub deadline: Duration,
+}
+
+impl Default for RetrySettings {
+    fn default() -> Self {
+        Self {
+            max_attempts: 3,
+            deadline: Duration::from_secs(60),
+        }
+    }
+}
+
+/// An answer and what served it (for the `x-switchyard-*` headers).
+#[derive(Debug)]
+pub struct Served<T> {
+    pub value: T,
+    pub by: ServedBy,
+}
+
+/// The model, supplier and number of tries that produced an answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServedBy {
+    pub model: String,
+    pub supplier: String,
+    pub attempts: u16,
+}
+
+impl ServedBy {
+    pub(super) fn of(attempt: &Attempt) -> Self {
+        Self {
+            model: attempt.model.name.clone(),
+            supplier: attempt.route.supplier_name.clone(),
+            attempts: attempt.entry.attempt,
+        }
+    }
+}
+
+/// How a probe of a key out of rotation went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProbeReport {
+    pub key_id: uuid::Uuid,
+    pub supplier: String,
+    /// In rotation again.
+    pub back: bool,
+    pub outcome: Outcome,
+}
+
+/// What a call asks of the supplier.
+#[derive(Clone, Copy)]
+enum Work<'r> {
+    Chat(&'r ChatRequest),
+    Stream(&'r ChatRequest),
+    Embed(&'r EmbeddingRequest),
+}
+
+impl Work<'_> {
+    fn model(&self) -> &str {
+        match self {
+            Self::Chat(request) | Self::Stream(request) => &request.model,
+            Self::Embed(request) => &request.model,
+        }
+    }
+
+    fn endpoint(&self) -> Endpoint {
+        match self {
+            Self::Chat(_) | Self::Stream(_) => Endpoint::ChatCompletions,
+            Self::Embed(_) => Endpoint::Embeddings,
+        }
+    }
+
+    fn check(&self, model: &RoutableModel) -> Result<(), DomainError> {
+        match self {
+            Self::Chat(request) | Self::Stream(request) => check_chat(model, request),
+            Self::Embed(request) => check_embedding(model, request),
+        }
+    }
+}
+
+/// What the supplier answered.
+enum Answer {
+    Chat(ChatResponse),
+    /// The stream and its first chunk.
+    Stream(ChatStream, ChatChunk),
+    Embed(EmbeddingResponse),
 }
 
 /// The ports the gateway works through.
@@ -65,6 +165,7 @@ pub struct GatewayPorts {
     pub observer: Arc<dyn CallObserver>,
     pub tokenizer: Arc<dyn Tokenizer>,
     pub clock: Arc<dyn Clock>,
+    pub keys: Arc<dyn KeyStore>,
 }
 
 #[derive(Debug)]
@@ -96,7 +197,8 @@ impl Gateway {
     pub async fn refresh(&self) -> Result<(usize, Vec<String>), DomainError> {
         let generation = self.refreshes.fetch_add(1, Ordering::SeqCst) + 1;
         let rows = self.ports.routing.routing_rows().await?;
-        let (mut snapshot, problems) = RoutingSnapshot::build(rows, &self.cipher);
+        let previous = self.snapshot.load_full();
+        let (mut snapshot, problems) = RoutingSnapshot::build(rows, &self.cipher, &previous, &self.settings.selection);
         snapshot.generation = generation;
         let count = snapshot.len();
         let fresh = Arc::new(snapshot);
@@ -130,17 +232,9 @@ impl Gateway {
             .ok_or_else(|| DomainError::UnknownModel { model: name.to_owned() })
     }
 
-    /// Resolves the model and its route, or logs and refuses the call.
-    fn begin(
-        &self,
-        caller: &Caller,
-        context: &CallContext,
-        name: &str,
-        endpoint: Endpoint,
-        stream: bool,
-    ) -> Result<Attempt, DomainError> {
-        let started = self.ports.clock.now();
-        let mut entry = CallLogEntry {
+    /// The log entry every try of a call starts from.
+    fn entry(&self, caller: &Caller, context: &CallContext, endpoint: Endpoint, stream: bool) -> CallLogEntry {
+        CallLogEntry {
             id: uuid::Uuid::now_v7(),
             request_id: context.request_id.clone(),
             user_id: Some(caller.user_id),
@@ -160,51 +254,209 @@ impl Gateway {
             time_to_first_token_ms: None,
             latency_ms: 0,
             client_ip: context.client_ip.clone(),
-            created_at: started,
-        };
-        let snapshot = self.snapshot.load();
-        let found = snapshot.get(name).cloned();
-        let refusal = match &found {
-            None => Some(DomainError::UnknownModel { model: name.to_owned() }),
-            Some(_) if !caller.may_use(name) => Some(DomainError::Forbidden(Refusal::ModelNotAllowed)),
-            Some(_) => None,
-        };
-        let (Some(model), None) = (found, refusal.clone()) else {
-            let error = refusal.unwrap_or(DomainError::UnknownModel { model: name.to_owned() });
-            let (status, code) = match &error {
-                DomainError::Forbidden(_) => (403, "model_not_allowed"),
-                _ => (404, "model_not_found"),
-            };
-            entry.status_code = status;
-            entry.error_code = Some(code.to_owned());
-            entry.error_summary = Some(CallLogEntry::summary(&format!("model {name}")));
-            let label = if matches!(error, DomainError::Forbidden(_)) {
-                name
-            } else {
-                "unknown"
-            };
-            self.recorder().refused(entry, label);
-            return Err(error);
-        };
+            attempt: 1,
+            byok: false,
+            created_at: self.ports.clock.now(),
+        }
+    }
+
+    /// The model the caller named, or the call logged and refused.
+    fn resolve(
+        &self,
+        snapshot: &RoutingSnapshot,
+        caller: &Caller,
+        name: &str,
+        mut entry: CallLogEntry,
+    ) -> Result<Arc<RoutableModel>, DomainError> {
+        match snapshot.get(name) {
+            Some(model) if caller.may_use(name) => return Ok(model.clone()),
+            Some(_) => {
+                entry.status_code = 403;
+                entry.error_code = Some("model_not_allowed".to_owned());
+            }
+            None => {
+                entry.status_code = 404;
+                entry.error_code = Some("model_not_found".to_owned());
+            }
+        }
+        entry.error_summary = Some(CallLogEntry::summary(&format!("model {name}")));
+        let allowed = entry.status_code == 403;
+        self.recorder().refused(entry, if allowed { name } else { "unknown" });
+        Err(if allowed {
+            DomainError::Forbidden(Refusal::ModelNotAllowed)
+        } else {
+            DomainError::UnknownModel { model: name.to_owned() }
+        })
+    }
+
+    /// A try of `model` through `route` with `key`, its log entry numbered `number`.
+    fn attempt(
+        &self,
+        base: &CallLogEntry,
+        model: &Arc<RoutableModel>,
+        route: &RouteTarget,
+        key: Option<&PoolKey>,
+        number: u16,
+    ) -> Attempt {
+        let mut entry = base.clone();
+        if number > 1 {
+            entry.id = uuid::Uuid::now_v7();
+            entry.created_at = self.ports.clock.now();
+        }
+        entry.attempt = number;
         entry.model_id = Some(model.id);
-        // Today the primary route (the snapshot puts it first); key pools and fallbacks choose
-        // among `routes` and `keys` in the routing issue.
-        let route = model
-            .routes
-            .first()
-            .cloned()
-            .ok_or(DomainError::UnknownModel { model: name.to_owned() })?;
         entry.supplier_id = Some(route.supplier_id);
         entry.upstream_model = Some(route.upstream_model.clone());
-        entry.upstream_key_id = route.keys.first().map(|key| key.id);
+        entry.upstream_key_id = key.map(|key| key.id);
         entry.currency = Some(route.pricing.currency.clone());
-        Ok(Attempt {
-            model,
-            route,
+        Attempt {
+            model: model.clone(),
+            route: route.clone(),
+            key: key.cloned(),
+            lease: None,
             entry,
-            started,
+            started: base.created_at,
             upstream_started: None,
-        })
+        }
+    }
+
+    /// Sends the call through keys, routes and fallback models until one answers, a failure
+    /// is the request's own, or the retry budget or deadline is spent; every try is logged.
+    async fn run(
+        &self,
+        caller: &Caller,
+        context: &CallContext,
+        work: Work<'_>,
+    ) -> Result<(Answer, Attempt), DomainError> {
+        let base = self.entry(caller, context, work.endpoint(), matches!(work, Work::Stream(_)));
+        let snapshot = self.snapshot.load_full();
+        let model = self.resolve(&snapshot, caller, work.model(), base.clone())?;
+        if let Err(error) = work.check(&model) {
+            let Some(route) = model.routes.first() else {
+                return Err(error);
+            };
+            let attempt = self.attempt(&base, &model, route, None, 1);
+            return Err(self.refuse(attempt, error));
+        }
+        let mut chain = vec![model.clone()];
+        for name in &model.fallback_models {
+            if let Some(fallback) = snapshot.get(name)
+                && caller.may_use(name)
+                && work.check(fallback).is_ok()
+                && !chain.iter().any(|known| known.id == fallback.id)
+            {
+                chain.push(fallback.clone());
+            }
+        }
+        let retry = self.settings.retry;
+        let deadline = base.created_at + chrono::Duration::from_std(retry.deadline).unwrap_or(chrono::Duration::MAX);
+        let mut tries: u16 = 0;
+        let mut last: Option<ProviderError> = None;
+        let mut earliest_back: Option<i64> = None;
+        let mut keyless: Option<&RouteTarget> = None;
+        'models: for candidate in &chain {
+            for index in candidate.route_order() {
+                let route = &candidate.routes[index];
+                let keys: Vec<Option<&PoolKey>> = if route.pool.is_empty() {
+                    if route.key_required {
+                        keyless = keyless.or(Some(route));
+                        continue;
+                    }
+                    vec![None]
+                } else {
+                    let selection = route.pool.select(millis(self.ports.clock.now()));
+                    if let Some(back) = selection.earliest_back {
+                        earliest_back = Some(earliest_back.map_or(back, |known| known.min(back)));
+                    }
+                    selection.ready.iter().map(|&key| Some(&route.pool.keys[key])).collect()
+                };
+                for key in keys {
+                    if tries >= retry.max_attempts.max(1) || (tries > 0 && self.ports.clock.now() >= deadline) {
+                        break 'models;
+                    }
+                    tries += 1;
+                    let attempt = self.attempt(&base, candidate, route, key, tries);
+                    match self.send(attempt, context, work).await {
+                        Ok(done) => return Ok(done),
+                        Err((attempt, error)) => {
+                            let again = retriable(&error);
+                            let refused = self.fail(attempt, &error);
+                            if !again {
+                                return Err(refused);
+                            }
+                            last = Some(error);
+                        }
+                    }
+                }
+            }
+        }
+        if let Some(error) = last {
+            return Err(upstream_failure(&error).into_domain(&error));
+        }
+        // Nothing was sent: every key is cooling down or out, or the supplier has none.
+        let now = self.ports.clock.now();
+        let route = keyless.or_else(|| model.routes.first()).cloned();
+        let Some(route) = route else {
+            return Err(DomainError::UnknownModel { model: model.name.clone() });
+        };
+        let attempt = self.attempt(&base, &model, &route, None, 1);
+        let error = match (earliest_back, keyless) {
+            (Some(back), _) => {
+                let wait = u64::try_from(back - millis(now)).unwrap_or(0);
+                ProviderError::RateLimited {
+                    retry_after: Some(Duration::from_millis(wait.max(1))),
+                    message: "every key of the model's suppliers is cooling down after a rate limit".to_owned(),
+                }
+            }
+            (None, Some(route)) => ProviderError::Unauthorized {
+                status: 0,
+                message: format!("supplier {} has no API key configured", route.supplier_name),
+            },
+            (None, None) => ProviderError::Overloaded {
+                retry_after: Some(self.settings.health.probe_interval),
+                message: "every key of the model's suppliers is out of rotation (refused or failing); they are probed again"
+                    .to_owned(),
+            },
+        };
+        let refused = self.fail(attempt, &error);
+        Err(refused)
+    }
+
+    /// One try: the supplier's answer (for a stream, its first chunk), or the attempt back with
+    /// the failure. A call dropped while waiting is logged as cancelled.
+    async fn send(
+        &self,
+        mut attempt: Attempt,
+        context: &CallContext,
+        work: Work<'_>,
+    ) -> Result<(Answer, Attempt), (Attempt, ProviderError)> {
+        let call = self.upstream_call(&attempt, context);
+        let now = self.ports.clock.now();
+        attempt.lease = attempt
+            .key
+            .as_ref()
+            .map(|key| Lease::new(key.health.clone(), self.settings.health, now));
+        attempt.upstream_started = Some(now);
+        let pending = Pending::new(attempt, self.recorder(), self.ports.clock.clone());
+        let outcome = match work {
+            Work::Chat(request) => self.ports.provider.complete(&call, request).await.map(Answer::Chat),
+            Work::Embed(request) => self.ports.provider.embed(&call, request).await.map(Answer::Embed),
+            Work::Stream(request) => match self.ports.provider.stream(&call, request).await {
+                Ok(mut upstream) => match std::future::poll_fn(|cx| upstream.as_mut().poll_next(cx)).await {
+                    Some(Ok(first)) => Ok(Answer::Stream(upstream, first)),
+                    Some(Err(error)) => Err(error),
+                    None => Err(ProviderError::Malformed {
+                        message: "the stream ended before its first chunk".to_owned(),
+                    }),
+                },
+                Err(error) => Err(error),
+            },
+        };
+        let attempt = pending.take();
+        match outcome {
+            Ok(answer) => Ok((answer, attempt)),
+            Err(error) => Err((attempt, error)),
+        }
     }
 
     fn recorder(&self) -> Recorder {
@@ -225,29 +477,21 @@ impl Gateway {
             protocol: route.protocol,
             supplier: route.supplier_name.clone(),
             base_url: route.base_url.clone(),
-            api_key: route.keys.first().map(|key| key.secret.clone()),
+            api_key: attempt.key.as_ref().map(|key| key.secret.clone()),
             upstream_model: route.upstream_model.clone(),
             api_version: attempt.model.api_version.clone(),
             max_output_tokens: attempt.model.max_output_tokens,
             request_id: context.request_id.clone(),
-            timeouts: self
-                .settings
-                .supplier_timeouts
-                .get(&route.supplier_name)
-                .copied()
-                .unwrap_or(self.settings.timeouts),
+            timeouts: self.timeouts(&route.supplier_name),
         }
     }
 
-    /// Refuses a call to a supplier that needs a key it does not have, before sending it.
-    fn check_key(&self, attempt: &Attempt) -> Result<(), ProviderError> {
-        if attempt.route.key_required && attempt.route.keys.is_empty() {
-            return Err(ProviderError::Unauthorized {
-                status: 0,
-                message: format!("supplier {} has no API key configured", attempt.route.supplier_name),
-            });
-        }
-        Ok(())
+    fn timeouts(&self, supplier: &str) -> Timeouts {
+        self.settings
+            .supplier_timeouts
+            .get(supplier)
+            .copied()
+            .unwrap_or(self.settings.timeouts)
     }
 
     /// Logs a call refused before it went upstream (its model cannot serve it) and returns why.
@@ -261,16 +505,17 @@ impl Gateway {
         error
     }
 
-    /// Logs a failed call and turns its error into the domain's.
-    pub(super) fn fail(&self, mut attempt: Attempt, error: ProviderError) -> DomainError {
-        let failure = upstream_failure(&error);
+    /// Logs a failed try, counts it against its key and turns its error into the domain's.
+    pub(super) fn fail(&self, mut attempt: Attempt, error: &ProviderError) -> DomainError {
+        let now = self.ports.clock.now();
+        attempt.settle(Err(error), now);
+        let failure = upstream_failure(error);
         attempt.entry.status_code = failure.status();
         attempt.entry.error_code = Some(failure.code().to_owned());
         attempt.entry.error_summary = Some(CallLogEntry::summary(&error.to_string()));
-        let now = self.ports.clock.now();
         attempt.entry.latency_ms = (now - attempt.started).num_milliseconds().max(0);
         self.recorder().ended(attempt, now);
-        failure.into_domain(&error)
+        failure.into_domain(error)
     }
 
     /// A whole chat completion.
@@ -279,24 +524,13 @@ impl Gateway {
         caller: &Caller,
         context: &CallContext,
         request: ChatRequest,
-    ) -> Result<ChatResponse, DomainError> {
-        let mut attempt = self.begin(caller, context, &request.model, Endpoint::ChatCompletions, false)?;
-        if let Err(error) = check_chat(&attempt.model, &request) {
-            return Err(self.refuse(attempt, error));
-        }
-        let call = self.upstream_call(&attempt, context);
-        let key = self.check_key(&attempt);
-        attempt.upstream_started = Some(self.ports.clock.now());
-        let pending = Pending::new(attempt, self.recorder(), self.ports.clock.clone());
-        let outcome = match key {
-            Ok(()) => self.ports.provider.complete(&call, &request).await,
-            Err(error) => Err(error),
+    ) -> Result<Served<ChatResponse>, DomainError> {
+        let (answer, mut attempt) = self.run(caller, context, Work::Chat(&request)).await?;
+        let Answer::Chat(mut response) = answer else {
+            return Err(DomainError::Internal("a chat call answered otherwise".to_owned()));
         };
-        let mut attempt = pending.take();
-        let mut response = match outcome {
-            Ok(response) => response,
-            Err(error) => return Err(self.fail(attempt, error)),
-        };
+        let now = self.ports.clock.now();
+        attempt.settle(Ok(()), now);
         let usage = response.usage.unwrap_or_else(|| {
             let tokenizer = self.ports.tokenizer.as_ref();
             estimate_response(tokenizer, estimate_prompt(tokenizer, &request), &response)
@@ -304,59 +538,36 @@ impl Gateway {
         response.usage = Some(usage);
         let mut meter = Meter::new(&attempt.route.pricing);
         meter.settle(usage);
-        let now = self.ports.clock.now();
         attempt.entry.latency_ms = (now - attempt.started).num_milliseconds().max(0);
         attempt.entry.time_to_first_token_ms = Some(attempt.entry.latency_ms);
         meter.write_into(&mut attempt.entry);
+        let by = ServedBy::of(&attempt);
         self.recorder().ended(attempt, now);
-        Ok(response)
+        Ok(Served { value: response, by })
     }
 
-    /// A streamed chat completion: returns once the supplier's first chunk is in, so an early
-    /// failure is an ordinary error; the stream meters itself and logs when it ends or is
-    /// dropped (a client that went away).
+    /// A streamed chat completion: returns once a supplier's first chunk is in, so a failure
+    /// before it is an ordinary error (and tried elsewhere); after it, nothing is retried. The
+    /// stream meters itself and logs when it ends or is dropped (a client that went away).
     pub async fn chat_stream(
         &self,
         caller: &Caller,
         context: &CallContext,
         request: ChatRequest,
     ) -> Result<GatewayStream, DomainError> {
-        let mut attempt = self.begin(caller, context, &request.model, Endpoint::ChatCompletions, true)?;
-        if let Err(error) = check_chat(&attempt.model, &request) {
-            return Err(self.refuse(attempt, error));
-        }
-        let call = self.upstream_call(&attempt, context);
-        let key = self.check_key(&attempt);
-        attempt.upstream_started = Some(self.ports.clock.now());
-        let pending = Pending::new(attempt, self.recorder(), self.ports.clock.clone());
-        let opened = match key {
-            Ok(()) => self.ports.provider.stream(&call, &request).await,
-            Err(error) => Err(error),
+        let (answer, attempt) = self.run(caller, context, Work::Stream(&request)).await?;
+        let Answer::Stream(upstream, first) = answer else {
+            return Err(DomainError::Internal("a stream call answered otherwise".to_owned()));
         };
-        let mut upstream = match opened {
-            Ok(upstream) => upstream,
-            Err(error) => return Err(self.fail(pending.take(), error)),
-        };
-        let first = std::future::poll_fn(|cx| upstream.as_mut().poll_next(cx)).await;
-        let attempt = pending.take();
-        match first {
-            Some(Ok(chunk)) => Ok(GatewayStream::new(
-                self.recorder(),
-                self.ports.clock.clone(),
-                self.ports.tokenizer.clone(),
-                attempt,
-                request,
-                chunk,
-                upstream,
-            )),
-            Some(Err(error)) => Err(self.fail(attempt, error)),
-            None => Err(self.fail(
-                attempt,
-                ProviderError::Malformed {
-                    message: "the stream ended before its first chunk".to_owned(),
-                },
-            )),
-        }
+        Ok(GatewayStream::new(
+            self.recorder(),
+            self.ports.clock.clone(),
+            self.ports.tokenizer.clone(),
+            attempt,
+            request,
+            first,
+            upstream,
+        ))
     }
 
     /// Embeddings of the inputs, in their order.
@@ -365,24 +576,13 @@ impl Gateway {
         caller: &Caller,
         context: &CallContext,
         request: EmbeddingRequest,
-    ) -> Result<EmbeddingResponse, DomainError> {
-        let mut attempt = self.begin(caller, context, &request.model, Endpoint::Embeddings, false)?;
-        if let Err(error) = check_embedding(&attempt.model, &request) {
-            return Err(self.refuse(attempt, error));
-        }
-        let call = self.upstream_call(&attempt, context);
-        let key = self.check_key(&attempt);
-        attempt.upstream_started = Some(self.ports.clock.now());
-        let pending = Pending::new(attempt, self.recorder(), self.ports.clock.clone());
-        let outcome = match key {
-            Ok(()) => self.ports.provider.embed(&call, &request).await,
-            Err(error) => Err(error),
+    ) -> Result<Served<EmbeddingResponse>, DomainError> {
+        let (answer, mut attempt) = self.run(caller, context, Work::Embed(&request)).await?;
+        let Answer::Embed(mut response) = answer else {
+            return Err(DomainError::Internal("an embedding call answered otherwise".to_owned()));
         };
-        let mut attempt = pending.take();
-        let mut response = match outcome {
-            Ok(response) => response,
-            Err(error) => return Err(self.fail(attempt, error)),
-        };
+        let now = self.ports.clock.now();
+        attempt.settle(Ok(()), now);
         if response.usage.prompt_tokens == 0 {
             let tokenizer = self.ports.tokenizer.as_ref();
             let prompt = request.inputs.iter().map(|input| tokenizer.count(input)).sum();
@@ -394,10 +594,94 @@ impl Gateway {
         }
         let mut meter = Meter::new(&attempt.route.pricing);
         meter.settle(response.usage);
-        let now = self.ports.clock.now();
         attempt.entry.latency_ms = (now - attempt.started).num_milliseconds().max(0);
         meter.write_into(&mut attempt.entry);
+        let by = ServedBy::of(&attempt);
         self.recorder().ended(attempt, now);
-        Ok(response)
+        Ok(Served { value: response, by })
+    }
+
+    /// Probes the keys out of rotation whose probe is due (a cheap request each, one at a
+    /// time per key); says how each went.
+    pub async fn probe_due(&self) -> Vec<ProbeReport> {
+        let snapshot = self.snapshot.load_full();
+        let now = self.ports.clock.now();
+        let mut reports = Vec::new();
+        for supplier in snapshot.pools() {
+            for key in &supplier.pool.keys {
+                if !key.health.claim_probe(millis(now)) {
+                    continue;
+                }
+                let call = UpstreamCall {
+                    protocol: supplier.protocol,
+                    supplier: supplier.name.clone(),
+                    base_url: supplier.base_url.clone(),
+                    api_key: Some(key.secret.clone()),
+                    upstream_model: String::new(),
+                    api_version: None,
+                    max_output_tokens: None,
+                    request_id: format!("probe-{}", uuid::Uuid::now_v7()),
+                    timeouts: self.timeouts(&supplier.name),
+                };
+                let sent = std::time::Instant::now();
+                let outcome = match self.ports.provider.probe(&call).await {
+                    Ok(()) => Outcome::Success {
+                        latency: sent.elapsed(),
+                    },
+                    Err(error) => Outcome::of(&error),
+                };
+                let done = self.ports.clock.now();
+                key.health.probed(&outcome, millis(done), &self.settings.health);
+                reports.push(ProbeReport {
+                    key_id: key.id,
+                    supplier: supplier.name.clone(),
+                    back: key.health.availability(millis(done)) != Availability::Out,
+                    outcome,
+                });
+            }
+        }
+        reports
+    }
+
+    /// A key's health now, when it is in a pool of the snapshot.
+    pub fn key_health(&self, id: uuid::Uuid) -> Option<HealthView> {
+        let snapshot = self.snapshot.load();
+        snapshot
+            .key_health(id)
+            .map(|health| health.view(millis(self.ports.clock.now())))
+    }
+
+    /// A key's calls (from the log) and its health now (`None` when it is in no pool: inactive,
+    /// removed, or its supplier is off).
+    pub async fn key_stats(
+        &self,
+        _admin: &Admin,
+        id: uuid::Uuid,
+    ) -> Result<(KeyCallStats, Option<HealthView>), DomainError> {
+        let calls = self.ports.keys.call_stats(id).await?;
+        Ok((calls, self.key_health(id)))
+    }
+
+    /// Writes every key's uses and state changes since the last flush to the keys' rows; what
+    /// could not be written is kept for the next one. Returns the keys written.
+    pub async fn flush_keys(&self) -> Result<usize, DomainError> {
+        let snapshot = self.snapshot.load_full();
+        let flushes: Vec<KeyFlush> = snapshot
+            .pools()
+            .flat_map(|supplier| supplier.pool.keys.iter())
+            .filter_map(|key| key.health.take_flush(key.id))
+            .collect();
+        if flushes.is_empty() {
+            return Ok(0);
+        }
+        if let Err(error) = self.ports.keys.flush(&flushes).await {
+            for flush in &flushes {
+                if let Some(health) = snapshot.key_health(flush.id) {
+                    health.restore_flush(flush);
+                }
+            }
+            return Err(error.into());
+        }
+        Ok(flushes.len())
     }
 }

@@ -16,6 +16,7 @@ use crate::gateway::chat::{ChatChunk, ChatRequest};
 use crate::gateway::metering::{Meter, estimate_delta, estimate_prompt};
 use crate::gateway::ports::{ChatStream, ProviderError, Tokenizer};
 use crate::gateway::recorder::Recorder;
+use crate::gateway::service::ServedBy;
 use crate::gateway::usage::Usage;
 use crate::kernel::ports::Clock;
 
@@ -42,6 +43,7 @@ pub struct GatewayStream {
     last: (String, i64),
     /// The upstream ended; the usage chunk may still be due.
     ended: bool,
+    served: ServedBy,
 }
 
 impl std::fmt::Debug for GatewayStream {
@@ -64,6 +66,7 @@ impl GatewayStream {
         upstream: ChatStream,
     ) -> Self {
         Self {
+            served: ServedBy::of(&attempt),
             upstream,
             last: (first.id.clone(), first.created),
             pending: Some(first),
@@ -110,12 +113,20 @@ impl GatewayStream {
         })
     }
 
+    /// What served the stream (for the `x-switchyard-*` headers).
+    pub fn served(&self) -> &ServedBy {
+        &self.served
+    }
+
     /// Logs the call once: how it ended, and what was streamed until then.
     fn finish(&mut self, error: Option<(&str, String)>) {
         let Some(mut attempt) = self.attempt.take() else {
             return;
         };
         let now = self.clock.now();
+        if error.is_none() {
+            attempt.settle(Ok(()), now);
+        }
         let started = attempt.started;
         let entry: &mut CallLogEntry = &mut attempt.entry;
         entry.latency_ms = (now - started).num_milliseconds().max(0);
@@ -160,6 +171,9 @@ impl Stream for GatewayStream {
                 Poll::Pending => return Poll::Pending,
                 Poll::Ready(None) => this.ended = true,
                 Poll::Ready(Some(Err(error))) => {
+                    if let Some(attempt) = this.attempt.as_mut() {
+                        attempt.settle(Err(&error), this.clock.now());
+                    }
                     let code = upstream_failure(&error).code();
                     this.finish(Some((code, error.to_string())));
                     return Poll::Ready(Some(Err(error)));

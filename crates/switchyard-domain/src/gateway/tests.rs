@@ -48,11 +48,21 @@ async fn world() -> World {
         ciphertext: cipher
             .encrypt("sk-upstream", upstream_key_slot(&key_id.to_string()))
             .expect("encrypted"),
+        weight: 1,
+        error: false,
+        status_reason: None,
+        cooldown_until: None,
+        updated_at: start,
     };
     let broken = StoredUpstreamKey {
         id: Uuid::now_v7(),
         supplier_id: openai.id,
         ciphertext: "v1:deadbeef:AAAA:AAAA".to_owned(),
+        weight: 1,
+        error: false,
+        status_reason: None,
+        cooldown_until: None,
+        updated_at: start,
     };
     let mut inactive = model("gpt-old", &openai, start);
     inactive.model.spec.is_active = false;
@@ -79,6 +89,7 @@ async fn world() -> World {
         observer: labels.clone(),
         tokenizer: Arc::new(WordTokenizer),
         clock: Arc::new(ManualClock::new(start)),
+        keys: Arc::new(KeptFlushes::default()),
     };
     let gateway = Gateway::new(ports, cipher, GatewaySettings::default());
     let (count, problems) = gateway.refresh().await.expect("a snapshot");
@@ -180,7 +191,7 @@ async fn a_call_goes_through_the_primary_route_with_its_key_and_is_logged_with_i
         .chat(&world.caller, &world.context, request("gpt-4o", false))
         .await
         .expect("an answer");
-    assert_eq!(response.usage, Some(usage(1000, 500, 400)));
+    assert_eq!(response.value.usage, Some(usage(1000, 500, 400)));
     let calls = world.provider.calls.lock().expect("calls").clone();
     assert_eq!(calls[0].upstream_model, "gpt-4o-upstream");
     assert_eq!(
@@ -283,7 +294,7 @@ async fn a_supplier_without_usage_figures_gets_an_estimate_marked_as_such() {
         .chat(&world.caller, &world.context, request("gpt-4o", false))
         .await
         .expect("an answer");
-    let usage = response.usage.expect("an estimate");
+    let usage = response.value.usage.expect("an estimate");
     // 4 words in the prompt + 4 per message + 3 to prime; 3 words out.
     assert_eq!(
         (usage.prompt_tokens, usage.completion_tokens, usage.estimated),
@@ -455,8 +466,8 @@ async fn embeddings_are_priced_and_estimated_when_the_supplier_counts_nothing() 
         .embed(&world.caller, &world.context, request)
         .await
         .expect("vectors");
-    assert_eq!(response.vectors.len(), 2);
-    assert_eq!((response.usage.prompt_tokens, response.usage.estimated), (5, true));
+    assert_eq!(response.value.vectors.len(), 2);
+    assert_eq!((response.value.usage.prompt_tokens, response.value.usage.estimated), (5, true));
     let entry = &world.log.entries()[0];
     assert_eq!(
         (entry.endpoint, entry.cost_nanos),

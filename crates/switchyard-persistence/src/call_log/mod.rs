@@ -476,6 +476,8 @@ mod tests {
             time_to_first_token_ms: None,
             latency_ms: 5,
             client_ip: None,
+            attempt: 1,
+            byok: false,
             created_at: chrono::DateTime::from_timestamp(1_790_000_000 + n, 0).unwrap_or_default(),
         }
     }

@@ -52,6 +52,8 @@ pub fn to_row(entry: &CallLogEntry) -> api_call_logs::ActiveModel {
         time_to_first_token_ms: Set(entry.time_to_first_token_ms.map(millis)),
         latency_ms: Set(millis(entry.latency_ms)),
         client_ip: Set(fit(entry.client_ip.clone(), 45)),
+        attempt: Set(i16::try_from(entry.attempt).unwrap_or(i16::MAX)),
+        byok: Set(entry.byok),
         created_at: Set(entry.created_at),
     }
 }
@@ -85,6 +87,8 @@ pub fn from_row(row: api_call_logs::Model) -> Option<CallLogEntry> {
         time_to_first_token_ms: row.time_to_first_token_ms.map(i64::from),
         latency_ms: i64::from(row.latency_ms),
         client_ip: row.client_ip,
+        attempt: u16::try_from(row.attempt).unwrap_or(1),
+        byok: row.byok,
         created_at: row.created_at,
     })
 }
@@ -118,7 +122,16 @@ pub struct SpillLine {
     pub time_to_first_token_ms: Option<i64>,
     pub latency_ms: i64,
     pub client_ip: Option<String>,
+    /// Absent in lines written before attempts were counted.
+    #[serde(default = "first_attempt")]
+    pub attempt: u16,
+    #[serde(default)]
+    pub byok: bool,
     pub created_at: DateTime<Utc>,
+}
+
+fn first_attempt() -> u16 {
+    1
 }
 
 impl SpillLine {
@@ -150,6 +163,8 @@ impl SpillLine {
             time_to_first_token_ms: entry.time_to_first_token_ms,
             latency_ms: entry.latency_ms,
             client_ip: entry.client_ip.clone(),
+            attempt: entry.attempt,
+            byok: entry.byok,
             created_at: entry.created_at,
         }
     }
@@ -183,6 +198,8 @@ impl SpillLine {
             time_to_first_token_ms: self.time_to_first_token_ms,
             latency_ms: self.latency_ms,
             client_ip: self.client_ip,
+            attempt: self.attempt,
+            byok: self.byok,
             created_at: self.created_at,
         })
     }

@@ -159,6 +159,8 @@ mod tests {
             time_to_first_token_ms: Some(3),
             latency_ms: 9,
             client_ip: Some("127.0.0.1".into()),
+            attempt: 1,
+            byok: false,
             created_at: Utc::now(),
         }
     }

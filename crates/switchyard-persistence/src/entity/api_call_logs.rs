@@ -30,6 +30,8 @@ pub struct Model {
     pub time_to_first_token_ms: Option<i32>,
     pub latency_ms: i32,
     pub client_ip: Option<String>,
+    pub attempt: i16,
+    pub byok: bool,
     pub created_at: ChronoDateTimeUtc,
 }
 

@@ -23,6 +23,8 @@ pub struct Model {
     pub currency: String,
     pub rate_limit_per_minute: Option<i64>,
     pub api_version: Option<String>,
+    /// A JSON array of model names.
+    pub fallback_models: Option<String>,
     pub is_active: bool,
     pub created_at: ChronoDateTimeUtc,
     pub updated_at: ChronoDateTimeUtc,

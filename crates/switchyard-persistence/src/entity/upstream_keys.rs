@@ -12,9 +12,15 @@ pub struct Model {
     /// The ciphertext; empty once the key is removed.
     pub value: String,
     pub last4: String,
-    /// `active` or `removed`.
+    /// `active`, `inactive`, `error` (its health took it out of rotation) or `removed`.
     pub status: String,
+    pub status_reason: Option<String>,
     pub weight: i32,
+    /// Calls made with it, counted by the call-log writer.
+    pub usage_count: i64,
+    pub last_used_at: Option<ChronoDateTimeUtc>,
+    /// Rate limited until then.
+    pub cooldown_until: Option<ChronoDateTimeUtc>,
     pub created_at: ChronoDateTimeUtc,
     pub updated_at: ChronoDateTimeUtc,
 }

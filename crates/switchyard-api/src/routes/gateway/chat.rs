@@ -47,13 +47,17 @@ pub async fn chat_completions(
     let model = request.model.clone();
     if request.stream {
         let stream = state.gateway.chat_stream(&user.0, &context, request).await?;
-        return Ok(HttpResponse::Ok()
+        let mut response = HttpResponse::Ok();
+        super::served(&mut response, stream.served());
+        return Ok(response
             .content_type("text/event-stream")
             .insert_header((header::CACHE_CONTROL, "no-cache"))
             // Proxies such as nginx would otherwise buffer the events.
             .insert_header(("x-accel-buffering", "no"))
             .streaming(sse::events(stream, model, context.request_id)));
     }
-    let response = state.gateway.chat(&user.0, &context, request).await?;
-    Ok(HttpResponse::Ok().json(ChatCompletion::new(response, &model, &context.request_id)))
+    let answer = state.gateway.chat(&user.0, &context, request).await?;
+    let mut response = HttpResponse::Ok();
+    super::served(&mut response, &answer.by);
+    Ok(response.json(ChatCompletion::new(answer.value, &model, &context.request_id)))
 }

@@ -142,7 +142,8 @@ pub async fn embeddings(
         user: wire.user,
         extra: wire.extra,
     };
-    let response = state.gateway.embed(&user.0, &context(&req), request).await?;
+    let answer = state.gateway.embed(&user.0, &context(&req), request).await?;
+    let response = answer.value;
     let data = response
         .vectors
         .iter()
@@ -157,7 +158,9 @@ pub async fn embeddings(
             },
         })
         .collect();
-    Ok(HttpResponse::Ok().json(EmbeddingList {
+    let mut reply = HttpResponse::Ok();
+    super::served(&mut reply, &answer.by);
+    Ok(reply.json(EmbeddingList {
         object: "list",
         data,
         model,

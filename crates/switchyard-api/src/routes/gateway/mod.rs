@@ -11,7 +11,7 @@ mod wire;
 use actix_web::{HttpMessage, HttpRequest, web};
 use futures_util::StreamExt;
 use serde::de::DeserializeOwned;
-use switchyard_domain::gateway::CallContext;
+use switchyard_domain::gateway::{CallContext, ServedBy};
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::error::{ApiError, ErrorCode};
@@ -26,6 +26,15 @@ pub fn configure(cfg: &mut ServiceConfig<'_>) {
 }
 
 /// The request's id and the client's address, for the upstream call and the call log.
+/// Says what served an answer: `x-switchyard-model` (the model that answered, a fallback's
+/// when one did), `x-switchyard-supplier` and `x-switchyard-attempts` (tries, the first included).
+fn served(response: &mut actix_web::HttpResponseBuilder, by: &ServedBy) {
+    response
+        .insert_header(("x-switchyard-model", by.model.as_str()))
+        .insert_header(("x-switchyard-supplier", by.supplier.as_str()))
+        .insert_header(("x-switchyard-attempts", by.attempts.to_string()));
+}
+
 fn context(req: &HttpRequest) -> CallContext {
     let extensions = req.extensions();
     CallContext {

@@ -569,6 +569,7 @@ pub fn export(snapshot: &CatalogSnapshot) -> CatalogFile {
                 currency: spec.pricing.currency.clone(),
                 rate_limit_per_minute: spec.rate_limit_per_minute,
                 api_version: spec.api_version.clone(),
+                fallback_models: spec.fallback_models.clone(),
                 is_active: Some(spec.is_active),
                 parameters,
                 capabilities: links,

@@ -119,6 +119,9 @@ pub struct ModelEntry {
     pub rate_limit_per_minute: Option<i64>,
     #[serde(default)]
     pub api_version: Option<String>,
+    /// Models tried in order when every route of this one failed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fallback_models: Vec<String>,
     #[serde(default)]
     pub is_active: Option<bool>,
     #[serde(default)]

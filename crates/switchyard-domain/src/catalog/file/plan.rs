@@ -336,6 +336,7 @@ fn plan_model(
         currency: entry.currency,
         rate_limit_per_minute: entry.rate_limit_per_minute,
         api_version: entry.api_version,
+        fallback_models: Some(entry.fallback_models),
         is_active: entry.is_active,
     };
     let spec = errors.check(path, ModelSpec::parse(input))?;

@@ -1,0 +1,112 @@
+//! Routing: each supplier's upstream keys get what their health and use need — a status
+//! reason, a usage count, the last use and a cooldown — on top of the rows issue 4 made (a
+//! supplier's single key is its first row); models get their ordered fallback models; the call
+//! log says which try of a request a row is and whether the caller's own key carried it.
+
+use sea_orm_migration::prelude::*;
+
+use crate::schema;
+
+#[derive(Debug, DeriveMigrationName)]
+pub struct Migration;
+
+#[derive(Debug, DeriveIden)]
+enum UpstreamKeys {
+    Table,
+    StatusReason,
+    UsageCount,
+    LastUsedAt,
+    CooldownUntil,
+}
+
+#[derive(Debug, DeriveIden)]
+enum Models {
+    Table,
+    FallbackModels,
+}
+
+#[derive(Debug, DeriveIden)]
+enum ApiCallLogs {
+    Table,
+    UpstreamKeyId,
+    CreatedAt,
+    Attempt,
+    Byok,
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for Migration {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        let m = manager;
+        // One column per statement: SQLite alters one thing at a time.
+        for column in [
+            schema::string(UpstreamKeys::StatusReason, 300).null().to_owned(),
+            ColumnDef::new(UpstreamKeys::UsageCount).big_integer().not_null().default(0).to_owned(),
+            schema::timestamp(m, UpstreamKeys::LastUsedAt).null().to_owned(),
+            schema::timestamp(m, UpstreamKeys::CooldownUntil).null().to_owned(),
+        ] {
+            manager
+                .alter_table(Table::alter().table(UpstreamKeys::Table).add_column(column).to_owned())
+                .await?;
+        }
+        // A JSON array of model names; `null` = none.
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(Models::Table)
+                    .add_column(ColumnDef::new(Models::FallbackModels).text().null())
+                    .to_owned(),
+            )
+            .await?;
+        for column in [
+            ColumnDef::new(ApiCallLogs::Attempt).small_integer().not_null().default(1).to_owned(),
+            ColumnDef::new(ApiCallLogs::Byok).boolean().not_null().default(false).to_owned(),
+        ] {
+            manager
+                .alter_table(Table::alter().table(ApiCallLogs::Table).add_column(column).to_owned())
+                .await?;
+        }
+        // A key's statistics read its calls.
+        manager
+            .create_index(
+                Index::create()
+                    .name("api_call_logs_upstream_key_idx")
+                    .table(ApiCallLogs::Table)
+                    .col(ApiCallLogs::UpstreamKeyId)
+                    .col(ApiCallLogs::CreatedAt)
+                    .to_owned(),
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .drop_index(
+                Index::drop()
+                    .name("api_call_logs_upstream_key_idx")
+                    .table(ApiCallLogs::Table)
+                    .to_owned(),
+            )
+            .await?;
+        for column in [ApiCallLogs::Attempt, ApiCallLogs::Byok] {
+            manager
+                .alter_table(Table::alter().table(ApiCallLogs::Table).drop_column(column).to_owned())
+                .await?;
+        }
+        manager
+            .alter_table(Table::alter().table(Models::Table).drop_column(Models::FallbackModels).to_owned())
+            .await?;
+        for column in [
+            UpstreamKeys::StatusReason,
+            UpstreamKeys::UsageCount,
+            UpstreamKeys::LastUsedAt,
+            UpstreamKeys::CooldownUntil,
+        ] {
+            manager
+                .alter_table(Table::alter().table(UpstreamKeys::Table).drop_column(column).to_owned())
+                .await?;
+        }
+        Ok(())
+    }
+}
