@@ -41,7 +41,11 @@ impl MigrationTrait for Migration {
         // One column per statement: SQLite alters one thing at a time.
         for column in [
             schema::string(UpstreamKeys::StatusReason, 300).null().to_owned(),
-            ColumnDef::new(UpstreamKeys::UsageCount).big_integer().not_null().default(0).to_owned(),
+            ColumnDef::new(UpstreamKeys::UsageCount)
+                .big_integer()
+                .not_null()
+                .default(0)
+                .to_owned(),
             schema::timestamp(m, UpstreamKeys::LastUsedAt).null().to_owned(),
             schema::timestamp(m, UpstreamKeys::CooldownUntil).null().to_owned(),
         ] {
@@ -59,8 +63,16 @@ impl MigrationTrait for Migration {
             )
             .await?;
         for column in [
-            ColumnDef::new(ApiCallLogs::Attempt).small_integer().not_null().default(1).to_owned(),
-            ColumnDef::new(ApiCallLogs::Byok).boolean().not_null().default(false).to_owned(),
+            ColumnDef::new(ApiCallLogs::Attempt)
+                .small_integer()
+                .not_null()
+                .default(1)
+                .to_owned(),
+            ColumnDef::new(ApiCallLogs::Byok)
+                .boolean()
+                .not_null()
+                .default(false)
+                .to_owned(),
         ] {
             manager
                 .alter_table(Table::alter().table(ApiCallLogs::Table).add_column(column).to_owned())
@@ -95,7 +107,12 @@ impl MigrationTrait for Migration {
                 .await?;
         }
         manager
-            .alter_table(Table::alter().table(Models::Table).drop_column(Models::FallbackModels).to_owned())
+            .alter_table(
+                Table::alter()
+                    .table(Models::Table)
+                    .drop_column(Models::FallbackModels)
+                    .to_owned(),
+            )
             .await?;
         for column in [
             UpstreamKeys::StatusReason,

@@ -126,10 +126,15 @@ impl UpstreamKeyRepo for SqlUpstreamKeyRepo {
         } else if !filter.include_removed {
             select = select.filter(upstream_keys::Column::Status.ne(REMOVED));
         }
-        let rows = paginate(select, upstream_keys::Column::CreatedAt, upstream_keys::Column::Id, page)
-            .all(&self.db)
-            .await
-            .map_err(store_error)?;
+        let rows = paginate(
+            select,
+            upstream_keys::Column::CreatedAt,
+            upstream_keys::Column::Id,
+            page,
+        )
+        .all(&self.db)
+        .await
+        .map_err(store_error)?;
         let keys = rows.into_iter().map(to_domain).collect::<Result<Vec<_>, _>>()?;
         Ok(Page::from_rows(keys, page.limit, |key: &UpstreamKeyRecord| Cursor {
             created_at: key.created_at,
@@ -186,7 +191,11 @@ impl UpstreamKeyRepo for SqlUpstreamKeyRepo {
 
 /// `SUM(column)` as a 64-bit integer on every backend (PostgreSQL sums `bigint` into `numeric`).
 fn sum(backend: DbBackend, column: &str) -> SimpleExpr {
-    let integer = if backend == DbBackend::MySql { "SIGNED" } else { "BIGINT" };
+    let integer = if backend == DbBackend::MySql {
+        "SIGNED"
+    } else {
+        "BIGINT"
+    };
     Expr::cust(format!("CAST(COALESCE(SUM({column}), 0) AS {integer})"))
 }
 
@@ -240,10 +249,7 @@ impl KeyStore for SqlUpstreamKeyRepo {
             .column_as(api_call_logs::Column::Id.count(), "requests")
             .column_as(sum(backend, "prompt_tokens"), "prompt_tokens")
             .column_as(sum(backend, "completion_tokens"), "completion_tokens")
-            .column_as(
-                sum(backend, "CASE WHEN error_code IS NULL THEN 0 ELSE 1 END"),
-                "errors",
-            )
+            .column_as(sum(backend, "CASE WHEN error_code IS NULL THEN 0 ELSE 1 END"), "errors")
             .filter(api_call_logs::Column::UpstreamKeyId.eq(key))
             .into_model::<Totals>()
             .one(&self.db)

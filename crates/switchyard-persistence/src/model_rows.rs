@@ -69,8 +69,9 @@ pub(crate) fn write_model(row: &mut models::ActiveModel, spec: &ModelSpec) {
     row.currency = Set(spec.pricing.currency.clone());
     row.rate_limit_per_minute = Set(spec.rate_limit_per_minute);
     row.api_version = Set(spec.api_version.clone());
-    row.fallback_models = Set((!spec.fallback_models.is_empty())
-        .then(|| serde_json::Value::from(spec.fallback_models.clone()).to_string()));
+    row.fallback_models =
+        Set((!spec.fallback_models.is_empty())
+            .then(|| serde_json::Value::from(spec.fallback_models.clone()).to_string()));
     row.is_active = Set(spec.is_active);
 }
 

@@ -374,7 +374,9 @@ async fn flush_keys(gateway: Arc<Gateway>, interval: Duration, token: Cancellati
         match gateway.flush_keys().await {
             Ok(0) => {}
             Ok(keys) => tracing::debug!(keys, "upstream keys' use and health written"),
-            Err(error) => tracing::warn!(%error, "upstream keys' use could not be written; it is kept for the next flush"),
+            Err(error) => {
+                tracing::warn!(%error, "upstream keys' use could not be written; it is kept for the next flush")
+            }
         }
         if stopping {
             return;

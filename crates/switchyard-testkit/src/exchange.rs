@@ -29,23 +29,27 @@ fn header<'a>(request: &'a HttpRequest, name: &str) -> Option<&'a str> {
     request.headers().get(name).and_then(|value| value.to_str().ok())
 }
 
-/// Whether the request carries [`FakeUpstream::KEY`] where its protocol puts keys.
-pub(crate) fn authorized(protocol: Protocol, request: &HttpRequest) -> bool {
-    let key = FakeUpstream::KEY;
+/// The key the request carries where its protocol puts keys.
+pub(crate) fn presented_key(protocol: Protocol, request: &HttpRequest) -> Option<String> {
     let bearer = || header(request, "authorization").and_then(|value| value.strip_prefix("Bearer "));
     match protocol {
-        Protocol::OpenAi => bearer() == Some(key),
-        Protocol::AzureOpenAi => header(request, "api-key") == Some(key),
-        Protocol::Anthropic => header(request, "x-api-key") == Some(key),
-        Protocol::Gemini => {
-            header(request, "x-goog-api-key") == Some(key) || query(request, "key").as_deref() == Some(key)
-        }
+        Protocol::OpenAi => bearer().map(str::to_owned),
+        Protocol::AzureOpenAi => header(request, "api-key").map(str::to_owned),
+        Protocol::Anthropic => header(request, "x-api-key").map(str::to_owned),
+        Protocol::Gemini => header(request, "x-goog-api-key")
+            .map(str::to_owned)
+            .or_else(|| query(request, "key")),
         // Replicate still takes its legacy `Token` scheme.
-        Protocol::Replicate => {
-            bearer() == Some(key)
-                || header(request, "authorization").and_then(|value| value.strip_prefix("Token ")) == Some(key)
-        }
+        Protocol::Replicate => bearer()
+            .or_else(|| header(request, "authorization").and_then(|value| value.strip_prefix("Token ")))
+            .map(str::to_owned),
     }
+}
+
+/// Whether the request carries [`FakeUpstream::KEY`], or a key made from it
+/// (`fake-upstream-key-2`: a pool of keys), where its protocol puts keys.
+pub(crate) fn authorized(protocol: Protocol, request: &HttpRequest) -> bool {
+    presented_key(protocol, request).is_some_and(|key| FakeUpstream::accepts(&key))
 }
 
 /// How an exchange opens.
@@ -83,7 +87,8 @@ pub(crate) async fn begin(
     body: &Value,
 ) -> Result<Scenario, HttpResponse> {
     shared.record(request, body);
-    let scenario = shared.take_scenario();
+    let key = presented_key(opening.protocol, request);
+    let scenario = shared.take_scenario(key.as_deref());
     let mut wait = if opening.first_byte_delay {
         scenario.first_byte_delay
     } else {
@@ -126,6 +131,26 @@ pub(crate) fn follow_up(
 ) -> Option<HttpResponse> {
     shared.record(request, &parse(body));
     (!authorized(protocol, request)).then(|| errors::unauthorized(protocol))
+}
+
+/// A probe (a model list, Replicate's account): recorded, its key checked and a key's
+/// scripted failure played; otherwise a small success.
+pub(crate) async fn probe(protocol: Protocol, request: HttpRequest, shared: Data<Shared>) -> HttpResponse {
+    shared.record(&request, &Value::Null);
+    if !authorized(protocol, &request) {
+        return errors::unauthorized(protocol);
+    }
+    let key = presented_key(protocol, &request);
+    if let Some(Failure::Status { status, headers, body }) = key
+        .and_then(|key| shared.key_scenario(&key))
+        .and_then(|scenario| scenario.failure)
+    {
+        return errors::scripted(protocol, status, &headers, body.as_deref());
+    }
+    match protocol {
+        Protocol::Replicate => errors::json(200, &json!({"type": "organization", "username": "fake"})),
+        _ => errors::json(200, &json!({"object": "list", "data": [], "models": []})),
+    }
 }
 
 /// Any route the fake does not serve: recorded like the others, then 404.

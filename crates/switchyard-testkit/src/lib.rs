@@ -124,8 +124,25 @@ impl fmt::Debug for FakeUpstream {
 }
 
 impl FakeUpstream {
-    /// The only key the fake upstream accepts, in every protocol.
+    /// The key the fake upstream accepts in every protocol; keys that extend it with `-` and
+    /// more (`fake-upstream-key-2`, see [`FakeUpstream::pool_key`]) are accepted too, for pools.
     pub const KEY: &'static str = "fake-upstream-key";
+
+    /// The `n`th key of a pool the fake accepts.
+    pub fn pool_key(n: usize) -> String {
+        format!("{}-{n}", Self::KEY)
+    }
+
+    /// Whether the fake accepts `key`.
+    pub fn accepts(key: &str) -> bool {
+        key == Self::KEY || key.strip_prefix(Self::KEY).is_some_and(|rest| rest.starts_with('-'))
+    }
+
+    /// The scenario of every exchange (and probe) that carries `key`, ahead of the queue and
+    /// the default; `None` clears it.
+    pub fn set_for_key(&self, key: &str, scenario: Option<Scenario>) {
+        self.shared.set_for_key(key, scenario);
+    }
 
     /// Starts a fake upstream on a free port of 127.0.0.1, served inside the caller's tokio
     /// runtime; it is listening when this returns.
@@ -293,7 +310,20 @@ fn routes(config: &mut web::ServiceConfig) {
             "/replicate/v1/predictions/{id}",
             web::get().to(replicate::get),
         ))
-        .service(resource("/replicate/v1/streams/{id}", web::get().to(replicate::stream)));
+        .service(resource("/replicate/v1/streams/{id}", web::get().to(replicate::stream)))
+        .service(probe_resource("/openai/v1/models", Protocol::OpenAi))
+        .service(probe_resource("/azure/openai/models", Protocol::AzureOpenAi))
+        .service(probe_resource("/anthropic/v1/models", Protocol::Anthropic))
+        .service(probe_resource("/gemini/v1beta/models", Protocol::Gemini))
+        .service(probe_resource("/replicate/v1/account", Protocol::Replicate));
+}
+
+/// A probe's route (`GET`), answered by [`exchange::probe`].
+fn probe_resource(path: &str, protocol: Protocol) -> actix_web::Resource {
+    resource(
+        path,
+        web::get().to(move |request, shared| exchange::probe(protocol, request, shared)),
+    )
 }
 
 /// A route at `path`; its other methods fall to the default service, so they are recorded too.

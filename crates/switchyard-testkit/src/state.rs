@@ -73,6 +73,8 @@ pub(crate) struct Prediction {
 struct Inner {
     default: Scenario,
     queue: VecDeque<Scenario>,
+    /// Scenarios of the exchanges that carry a key, before the queue and the default.
+    by_key: HashMap<String, Scenario>,
     requests: Vec<Recorded>,
     predictions: HashMap<String, Prediction>,
     /// Prediction ids, oldest first, to forget the oldest beyond the limit.
@@ -121,9 +123,12 @@ impl Shared {
         self.recording.store(enabled, Ordering::Relaxed);
     }
 
-    /// The next one-off scenario, or the default.
-    pub(crate) fn take_scenario(&self) -> Scenario {
+    /// The scenario of `key`, else the next one-off scenario, else the default.
+    pub(crate) fn take_scenario(&self, key: Option<&str>) -> Scenario {
         let mut inner = self.lock();
+        if let Some(scenario) = key.and_then(|key| inner.by_key.get(key)) {
+            return scenario.clone();
+        }
         match inner.queue.pop_front() {
             Some(scenario) => scenario,
             None => inner.default.clone(),
@@ -132,6 +137,18 @@ impl Shared {
 
     pub(crate) fn set(&self, scenario: Scenario) {
         self.lock().default = scenario;
+    }
+
+    pub(crate) fn key_scenario(&self, key: &str) -> Option<Scenario> {
+        self.lock().by_key.get(key).cloned()
+    }
+
+    pub(crate) fn set_for_key(&self, key: &str, scenario: Option<Scenario>) {
+        let mut inner = self.lock();
+        match scenario {
+            Some(scenario) => inner.by_key.insert(key.to_owned(), scenario),
+            None => inner.by_key.remove(key),
+        };
     }
 
     pub(crate) fn push(&self, scenario: Scenario) {

@@ -267,7 +267,11 @@ async fn create_key(
 #[utoipa::path(tag = "keys", security(("bearer_jwt" = [])), params(("key_id" = Uuid, Path, description = "The key's id")),
     responses((status = 200, description = "The key", body = KeyBody), (status = 403, description = "Not an admin", body = ErrorBody), (status = 404, description = "No such key", body = ErrorBody)))]
 #[get("/api/v1/keys/{key_id}")]
-async fn get_key(state: web::Data<AppState>, user: AdminUser, key_id: web::Path<Uuid>) -> Result<HttpResponse, ApiError> {
+async fn get_key(
+    state: web::Data<AppState>,
+    user: AdminUser,
+    key_id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
     let key = state.catalog.get_key(&user.admin, *key_id).await?;
     Ok(HttpResponse::Ok().json(KeyBody::from(key)))
 }

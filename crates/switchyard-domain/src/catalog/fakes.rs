@@ -19,8 +19,9 @@ use crate::catalog::ids::{CapabilityId, CategoryId, ModelId, ParameterId, RouteI
 use crate::catalog::model::{Model, ModelDetail, ModelSpec, ModelType, Route, RouteSpec, SupplierSummary};
 use crate::catalog::parameter::{Parameter, ParameterSpec};
 use crate::catalog::ports::{
-    CapabilityFilter, CapabilityRepo, CatalogFileRepo, CatalogWriteError, CategoryRepo, ModelFilter, ModelRepo,
-    SupplierFilter, SupplierRepo, KeyFilter, SealedKey, UpstreamKeyRepo,};
+    CapabilityFilter, CapabilityRepo, CatalogFileRepo, CatalogWriteError, CategoryRepo, KeyFilter, ModelFilter,
+    ModelRepo, SealedKey, SupplierFilter, SupplierRepo, UpstreamKeyRepo,
+};
 use crate::catalog::supplier::{KeyChange, Supplier, SupplierSpec};
 use crate::catalog::upstream_key::{KeySpec, KeyStatus, UpstreamKeyRecord};
 use crate::kernel::error::StoreError;
@@ -332,7 +333,10 @@ impl UpstreamKeyRepo for MemoryCatalog {
         now: DateTime<Utc>,
     ) -> Result<UpstreamKeyRecord, CatalogWriteError> {
         self.with(|state| {
-            let Some((record, ciphertext)) = state.keys.get_mut(&id).filter(|(record, _)| record.status != KeyStatus::Removed)
+            let Some((record, ciphertext)) = state
+                .keys
+                .get_mut(&id)
+                .filter(|(record, _)| record.status != KeyStatus::Removed)
             else {
                 return Err(CatalogWriteError::Missing("key"));
             };
@@ -351,7 +355,10 @@ impl UpstreamKeyRepo for MemoryCatalog {
 
     async fn remove(&self, id: uuid::Uuid, now: DateTime<Utc>) -> Result<(), CatalogWriteError> {
         self.with(|state| {
-            let Some((record, ciphertext)) = state.keys.get_mut(&id).filter(|(record, _)| record.status != KeyStatus::Removed)
+            let Some((record, ciphertext)) = state
+                .keys
+                .get_mut(&id)
+                .filter(|(record, _)| record.status != KeyStatus::Removed)
             else {
                 return Err(CatalogWriteError::Missing("key"));
             };

@@ -17,9 +17,9 @@ pub mod service;
 pub mod supplier;
 pub mod suppliers;
 pub mod taxonomy;
-pub mod upstream_key;
 #[cfg(test)]
 mod tests;
+pub mod upstream_key;
 
 pub use capability::{
     Capability, CapabilityDomain, CapabilityInput, CapabilityPatch, CapabilitySpec, Modality, join_modalities,
@@ -35,8 +35,8 @@ pub use model::{
 };
 pub use parameter::{Parameter, ParameterInput, ParameterSpec, ParameterType};
 pub use ports::{
-    CapabilityFilter, CapabilityRepo, CatalogFileRepo, CatalogWriteError, CategoryRepo, KeyFilter, ModelFilter, ModelRepo,
-    SealedKey, SupplierFilter, SupplierRepo, UpstreamKeyRepo,
+    CapabilityFilter, CapabilityRepo, CatalogFileRepo, CatalogWriteError, CategoryRepo, KeyFilter, ModelFilter,
+    ModelRepo, SealedKey, SupplierFilter, SupplierRepo, UpstreamKeyRepo,
 };
 pub use service::{Catalog, CatalogPorts};
 pub use supplier::{KeyChange, Protocol, Supplier, SupplierInput, SupplierPatch, SupplierSpec};

@@ -100,8 +100,16 @@ mod tests {
             ..KeyInput::default()
         })
         .expect("a spec");
-        assert_eq!((spec.name.as_str(), spec.weight, spec.status), ("primary", 1, KeyStatus::Active));
-        for (weight, status) in [(Some(0), None), (Some(1001), None), (None, Some("error")), (None, Some("removed"))] {
+        assert_eq!(
+            (spec.name.as_str(), spec.weight, spec.status),
+            ("primary", 1, KeyStatus::Active)
+        );
+        for (weight, status) in [
+            (Some(0), None),
+            (Some(1001), None),
+            (None, Some("error")),
+            (None, Some("removed")),
+        ] {
             let input = KeyInput {
                 name: "k".into(),
                 weight,

@@ -76,13 +76,21 @@ pub enum Availability {
 /// How a call through a key ended, as its health counts it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
-    Success { latency: Duration },
+    Success {
+        latency: Duration,
+    },
     /// 429: cooling down for `retry_after` (or the default).
-    RateLimited { retry_after: Option<Duration> },
+    RateLimited {
+        retry_after: Option<Duration>,
+    },
     /// 401/403: the supplier refused the key.
-    Refused { reason: String },
+    Refused {
+        reason: String,
+    },
     /// 5xx, a timeout, a connection error: counts toward the circuit.
-    Failure { reason: String },
+    Failure {
+        reason: String,
+    },
     /// The request's own fault (400): says nothing about the key.
     Neutral,
 }
@@ -115,7 +123,9 @@ pub fn millis(at: DateTime<Utc>) -> i64 {
 }
 
 fn instant(millis: i64) -> Option<DateTime<Utc>> {
-    (millis > 0).then(|| Utc.timestamp_millis_opt(millis).single()).flatten()
+    (millis > 0)
+        .then(|| Utc.timestamp_millis_opt(millis).single())
+        .flatten()
 }
 
 fn duration_millis(duration: Duration) -> i64 {
@@ -206,6 +216,11 @@ impl KeyHealth {
         }
     }
 
+    /// Out of rotation because its supplier refused it.
+    pub fn refused(&self) -> bool {
+        self.state.load(Ordering::Acquire) == REFUSED
+    }
+
     pub fn in_flight(&self) -> u32 {
         self.in_flight.load(Ordering::Relaxed)
     }
@@ -273,8 +288,10 @@ impl KeyHealth {
 
     fn out(&self, state: u8, reason: &str, now: i64, settings: &HealthSettings) {
         *self.reason_lock() = Some(crate::gateway::call_log::CallLogEntry::summary(reason));
-        self.next_probe
-            .store(now.saturating_add(duration_millis(settings.probe_interval)), Ordering::Release);
+        self.next_probe.store(
+            now.saturating_add(duration_millis(settings.probe_interval)),
+            Ordering::Release,
+        );
         if self.state.swap(state, Ordering::AcqRel) != state || state == REFUSED {
             self.changed.store(true, Ordering::Release);
         }
@@ -300,10 +317,22 @@ impl KeyHealth {
             }
             // A rate-limited probe reached a key the supplier accepts: it is back, cooling.
             Outcome::RateLimited { .. } => {
-                self.record(&Outcome::Success { latency: Duration::ZERO }, now, settings);
+                self.record(
+                    &Outcome::Success {
+                        latency: Duration::ZERO,
+                    },
+                    now,
+                    settings,
+                );
                 self.record(outcome, now, settings);
             }
-            Outcome::Neutral => self.record(&Outcome::Success { latency: Duration::ZERO }, now, settings),
+            Outcome::Neutral => self.record(
+                &Outcome::Success {
+                    latency: Duration::ZERO,
+                },
+                now,
+                settings,
+            ),
         }
         self.probing.store(false, Ordering::Release);
     }
@@ -394,10 +423,20 @@ mod tests {
         let failure = Outcome::Failure { reason: "502".into() };
         health.record(&failure, 0, &SETTINGS);
         health.record(&failure, 0, &SETTINGS);
-        health.record(&Outcome::Success { latency: Duration::from_millis(3) }, 0, &SETTINGS);
+        health.record(
+            &Outcome::Success {
+                latency: Duration::from_millis(3),
+            },
+            0,
+            &SETTINGS,
+        );
         health.record(&failure, 0, &SETTINGS);
         health.record(&failure, 0, &SETTINGS);
-        assert_eq!(health.availability(0), Availability::Ready, "a success resets the count");
+        assert_eq!(
+            health.availability(0),
+            Availability::Ready,
+            "a success resets the count"
+        );
         health.record(&failure, 10, &SETTINGS);
         assert_eq!(health.availability(10), Availability::Out);
         let view = health.view(10);
@@ -406,7 +445,13 @@ mod tests {
         assert!(!health.claim_probe(30_009), "not before its time");
         assert!(health.claim_probe(30_010));
         assert!(!health.claim_probe(30_010), "one probe at a time");
-        health.probed(&Outcome::Success { latency: Duration::from_millis(1) }, 30_020, &SETTINGS);
+        health.probed(
+            &Outcome::Success {
+                latency: Duration::from_millis(1),
+            },
+            30_020,
+            &SETTINGS,
+        );
         assert_eq!(health.availability(30_020), Availability::Ready);
         assert_eq!(health.view(30_020).reason, None);
     }
@@ -414,14 +459,35 @@ mod tests {
     #[test]
     fn a_refused_key_keeps_its_reason_until_a_probe_succeeds() {
         let health = KeyHealth::default();
-        health.record(&Outcome::Refused { reason: "401 invalid key".into() }, 0, &SETTINGS);
+        health.record(
+            &Outcome::Refused {
+                reason: "401 invalid key".into(),
+            },
+            0,
+            &SETTINGS,
+        );
         let view = health.view(0);
-        assert_eq!((view.condition, view.reason.as_deref()), (Condition::Error, Some("401 invalid key")));
+        assert_eq!(
+            (view.condition, view.reason.as_deref()),
+            (Condition::Error, Some("401 invalid key"))
+        );
         assert!(health.claim_probe(30_000));
-        health.probed(&Outcome::Refused { reason: "401 again".into() }, 30_000, &SETTINGS);
+        health.probed(
+            &Outcome::Refused {
+                reason: "401 again".into(),
+            },
+            30_000,
+            &SETTINGS,
+        );
         assert_eq!(health.view(30_000).next_probe_at.map(millis), Some(60_000));
         assert!(health.claim_probe(60_000));
-        health.probed(&Outcome::Success { latency: Duration::ZERO }, 60_000, &SETTINGS);
+        health.probed(
+            &Outcome::Success {
+                latency: Duration::ZERO,
+            },
+            60_000,
+            &SETTINGS,
+        );
         assert_eq!(health.view(60_000).condition, Condition::Healthy);
     }
 
@@ -431,7 +497,13 @@ mod tests {
         let health = KeyHealth::default();
         assert_eq!(health.take_flush(id), None);
         health.begin(5_000);
-        health.end(&Outcome::Success { latency: Duration::ZERO }, 5_001, &SETTINGS);
+        health.end(
+            &Outcome::Success {
+                latency: Duration::ZERO,
+            },
+            5_001,
+            &SETTINGS,
+        );
         health.begin(6_000);
         health.end(&Outcome::Refused { reason: "403".into() }, 6_001, &SETTINGS);
         let flush = health.take_flush(id).expect("a flush");

@@ -29,12 +29,12 @@ pub use chat::{
     Delta, FinishReason, ImageSource, MessageContent, ResponseFormat, Tool, ToolCall, ToolCallDelta, ToolChoice,
 };
 pub use embedding::{EmbeddingRequest, EmbeddingResponse};
+pub use health::{Condition, HealthSettings, HealthView, KeyFlush};
+pub use pool::Strategy;
 pub use ports::{
     CallLogCounts, CallLogSink, CallObserver, ChatProvider, ChatStream, FinishedCall, ProviderError, RoutingRows,
     RoutingSource, StoredUpstreamKey, TimeoutPhase, Timeouts, Tokenizer, UpstreamCall,
 };
-pub use health::{Condition, HealthSettings, HealthView, KeyFlush};
-pub use pool::Strategy;
 pub use routing::{KeySelection, RoutableModel, RouteTarget, RoutingSnapshot};
 pub use service::{
     CallContext, Caller, Gateway, GatewayPorts, GatewaySettings, ProbeReport, RetrySettings, Served, ServedBy,

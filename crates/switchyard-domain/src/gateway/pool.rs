@@ -61,6 +61,8 @@ pub struct Selection {
     pub earliest_back: Option<i64>,
     /// Keys out until a probe brings them back.
     pub out: usize,
+    /// Of those, the ones their supplier refused (the others fail too often).
+    pub refused: usize,
 }
 
 impl KeyPool {
@@ -104,7 +106,12 @@ impl KeyPool {
                 Availability::CoolingUntil(until) => {
                     selection.earliest_back = Some(selection.earliest_back.map_or(until, |e| e.min(until)));
                 }
-                Availability::Out => selection.out += 1,
+                Availability::Out => {
+                    selection.out += 1;
+                    if self.keys[index].health.refused() {
+                        selection.refused += 1;
+                    }
+                }
             }
         }
         // Stable sorts: equals keep the rotation's order, so ties still spread.
@@ -198,7 +205,10 @@ mod tests {
 
     #[test]
     fn round_robin_spreads_evenly_and_weights_share_exactly() {
-        assert_eq!(firsts(&pool(Strategy::RoundRobin, &[1, 9, 1]), 300), vec![100, 100, 100]);
+        assert_eq!(
+            firsts(&pool(Strategy::RoundRobin, &[1, 9, 1]), 300),
+            vec![100, 100, 100]
+        );
         assert_eq!(firsts(&pool(Strategy::Weighted, &[1, 3]), 2000), vec![500, 1500]);
     }
 
@@ -210,7 +220,9 @@ mod tests {
             retry_after: Some(Duration::from_secs(seconds)),
         };
         pool.keys[0].health.record(&limited(10), 0, &settings);
-        pool.keys[1].health.record(&Outcome::Refused { reason: "401".into() }, 0, &settings);
+        pool.keys[1]
+            .health
+            .record(&Outcome::Refused { reason: "401".into() }, 0, &settings);
         let selection = pool.select(0);
         assert_eq!((selection.ready.clone(), selection.out), (vec![2], 1));
         pool.keys[2].health.record(&limited(4), 0, &settings);

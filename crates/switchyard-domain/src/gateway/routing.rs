@@ -136,7 +136,11 @@ impl RoutingSnapshot {
             match cipher.decrypt(&key.ciphertext, upstream_key_slot(&key.id.to_string())) {
                 Ok(secret) => {
                     let health = old_health.get(&(key.id, key.updated_at)).cloned().unwrap_or_else(|| {
-                        Arc::new(KeyHealth::restored(key.error, key.status_reason.clone(), key.cooldown_until))
+                        Arc::new(KeyHealth::restored(
+                            key.error,
+                            key.status_reason.clone(),
+                            key.cooldown_until,
+                        ))
                     });
                     keys.entry(key.supplier_id).or_default().push(PoolKey {
                         id: key.id,

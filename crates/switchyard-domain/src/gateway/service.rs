@@ -13,10 +13,10 @@ use crate::accounts::api_key::ApiKeyId;
 use crate::gateway::attempt::{Attempt, Lease, retriable, upstream_failure};
 use crate::gateway::call_log::{CallLogEntry, Endpoint};
 use crate::gateway::chat::{ChatChunk, ChatRequest, ChatResponse};
-use crate::gateway::health::{Availability, HealthSettings, HealthView, KeyFlush, Outcome, millis};
-use crate::gateway::pool::PoolKey;
 use crate::gateway::embedding::{EmbeddingRequest, EmbeddingResponse};
+use crate::gateway::health::{Availability, HealthSettings, HealthView, KeyFlush, Outcome, millis};
 use crate::gateway::metering::{Meter, estimate_prompt, estimate_response};
+use crate::gateway::pool::PoolKey;
 use crate::gateway::ports::{
     CallLogCounts, CallLogSink, CallObserver, ChatProvider, ChatStream, KeyCallStats, KeyStore, ProviderError,
     RoutingSource, Timeouts, Tokenizer, UpstreamCall,
@@ -354,6 +354,8 @@ impl Gateway {
         let mut last: Option<ProviderError> = None;
         let mut earliest_back: Option<i64> = None;
         let mut keyless: Option<&RouteTarget> = None;
+        // Keys out of rotation: how many, and how many their suppliers refused.
+        let (mut out, mut refused) = (0, 0);
         'models: for candidate in &chain {
             for index in candidate.route_order() {
                 let route = &candidate.routes[index];
@@ -368,6 +370,8 @@ impl Gateway {
                     if let Some(back) = selection.earliest_back {
                         earliest_back = Some(earliest_back.map_or(back, |known| known.min(back)));
                     }
+                    out += selection.out;
+                    refused += selection.refused;
                     selection.ready.iter().map(|&key| Some(&route.pool.keys[key])).collect()
                 };
                 for key in keys {
@@ -397,7 +401,9 @@ impl Gateway {
         let now = self.ports.clock.now();
         let route = keyless.or_else(|| model.routes.first()).cloned();
         let Some(route) = route else {
-            return Err(DomainError::UnknownModel { model: model.name.clone() });
+            return Err(DomainError::UnknownModel {
+                model: model.name.clone(),
+            });
         };
         let attempt = self.attempt(&base, &model, &route, None, 1);
         let error = match (earliest_back, keyless) {
@@ -408,11 +414,16 @@ impl Gateway {
                     message: "every key of the model's suppliers is cooling down after a rate limit".to_owned(),
                 }
             }
-            (None, Some(route)) => ProviderError::Unauthorized {
+            (None, Some(route)) if out == 0 => ProviderError::Unauthorized {
                 status: 0,
                 message: format!("supplier {} has no API key configured", route.supplier_name),
             },
-            (None, None) => ProviderError::Overloaded {
+            (None, _) if out > 0 && refused == out => ProviderError::Unauthorized {
+                status: 0,
+                message: "every key of the model's suppliers was refused by its supplier; an operator must fix them (they are probed again)"
+                    .to_owned(),
+            },
+            (None, _) => ProviderError::Overloaded {
                 retry_after: Some(self.settings.health.probe_interval),
                 message: "every key of the model's suppliers is out of rotation (refused or failing); they are probed again"
                     .to_owned(),

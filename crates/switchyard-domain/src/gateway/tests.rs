@@ -14,7 +14,9 @@ use crate::catalog::suppliers::upstream_key_slot;
 use crate::gateway::chat::{
     AssistantMessage, ChatChunk, ChatMessage, ChatRequest, ChatResponse, Choice, ChunkChoice, Delta, MessageContent,
 };
-use crate::gateway::fakes::{KeptLabels, Rows, Scripted, ScriptedProvider, WordTokenizer, log, model, supplier};
+use crate::gateway::fakes::{
+    KeptFlushes, KeptLabels, Rows, Scripted, ScriptedProvider, WordTokenizer, log, model, supplier,
+};
 use crate::gateway::ports::{ProviderError, RoutingRows, StoredUpstreamKey};
 use crate::gateway::service::{CallContext, Caller, Gateway, GatewayPorts, GatewaySettings};
 use crate::gateway::stream::{CLIENT_CLOSED, GatewayStream};
@@ -26,6 +28,7 @@ use crate::kernel::ids::UserId;
 
 struct World {
     gateway: Gateway,
+    clock: Arc<ManualClock>,
     provider: Arc<ScriptedProvider>,
     log: Arc<crate::gateway::fakes::KeptLog>,
     labels: Arc<KeptLabels>,
@@ -82,13 +85,14 @@ async fn world() -> World {
     let provider = Arc::new(ScriptedProvider::default());
     let log = log();
     let labels = Arc::new(KeptLabels::default());
+    let clock = Arc::new(ManualClock::new(start));
     let ports = GatewayPorts {
         provider: provider.clone(),
         routing: Arc::new(Rows(std::sync::Mutex::new(rows))),
         log: log.clone(),
         observer: labels.clone(),
         tokenizer: Arc::new(WordTokenizer),
-        clock: Arc::new(ManualClock::new(start)),
+        clock: clock.clone(),
         keys: Arc::new(KeptFlushes::default()),
     };
     let gateway = Gateway::new(ports, cipher, GatewaySettings::default());
@@ -101,6 +105,7 @@ async fn world() -> World {
     );
     World {
         gateway,
+        clock,
         provider,
         log,
         labels,
@@ -467,7 +472,10 @@ async fn embeddings_are_priced_and_estimated_when_the_supplier_counts_nothing() 
         .await
         .expect("vectors");
     assert_eq!(response.value.vectors.len(), 2);
-    assert_eq!((response.value.usage.prompt_tokens, response.value.usage.estimated), (5, true));
+    assert_eq!(
+        (response.value.usage.prompt_tokens, response.value.usage.estimated),
+        (5, true)
+    );
     let entry = &world.log.entries()[0];
     assert_eq!(
         (entry.endpoint, entry.cost_nanos),
@@ -499,4 +507,49 @@ async fn a_call_dropped_before_the_supplier_answers_is_logged_as_cancelled() {
         1,
         "it had gone upstream"
     );
+}
+
+#[tokio::test]
+async fn a_refused_key_is_out_until_its_probe_and_its_use_is_flushed() {
+    let world = world().await;
+    world.provider.then(Scripted::Complete(Err(ProviderError::Unauthorized {
+        status: 401,
+        message: "invalid key".into(),
+    })));
+    let refused = world
+        .gateway
+        .chat(&world.caller, &world.context, request("gpt-4o", false))
+        .await;
+    assert!(refused.is_err());
+    // The only key is out: the next call is refused without reaching the supplier.
+    let out = world
+        .gateway
+        .chat(&world.caller, &world.context, request("gpt-4o", false))
+        .await;
+    match out {
+        Err(DomainError::Upstream {
+            failure: UpstreamFailure::Overloaded,
+            ..
+        }) => {}
+        other => panic!("expected every key out, got {other:?}"),
+    }
+    assert_eq!(world.provider.calls.lock().expect("calls").len(), 1);
+    let key = world.provider.calls.lock().expect("calls")[0].clone();
+    assert!(key.api_key.is_some());
+    // Not due yet: nothing is probed.
+    assert!(world.gateway.probe_due().await.is_empty());
+    world.clock.advance(chrono::Duration::seconds(31));
+    world.provider.then(Scripted::Probe(Ok(())));
+    let reports = world.gateway.probe_due().await;
+    assert_eq!(reports.len(), 1);
+    assert!(reports[0].back, "{reports:?}");
+    world.provider.then(Scripted::Complete(Ok(answer("back", None))));
+    let served = world
+        .gateway
+        .chat(&world.caller, &world.context, request("gpt-4o", false))
+        .await
+        .expect("an answer");
+    assert_eq!((served.by.model.as_str(), served.by.attempts), ("gpt-4o", 1));
+    assert_eq!(world.gateway.flush_keys().await.expect("a flush"), 1);
+    assert_eq!(world.gateway.flush_keys().await.expect("a flush"), 0, "nothing new");
 }

@@ -247,6 +247,8 @@ async fn a_gateway_call_makes_no_database_query_once_warm() {
         // The writer's batches are deferred past the measurement: logging is not the hot path.
         settings.gateway.call_log.flush_interval = std::time::Duration::from_secs(3600);
         settings.gateway.call_log.batch_size = 1000;
+        // Likewise the keys' use counts.
+        settings.gateway.key_flush_interval = std::time::Duration::from_secs(3600);
     })
     .await;
     world.fake.set(Scenario::text("fast").with_chunks(2));

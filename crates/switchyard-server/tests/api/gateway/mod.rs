@@ -5,6 +5,7 @@
 mod chaos;
 mod conformance;
 mod endpoints;
+mod routing;
 mod sdk;
 
 use std::collections::HashMap;
@@ -69,6 +70,9 @@ fn gateway_settings(settings: &mut Settings) {
     settings.gateway.timeouts.idle = Duration::from_millis(1500);
     settings.gateway.timeouts.total = Duration::from_secs(30);
     settings.gateway.call_log.flush_interval = Duration::from_millis(10);
+    // The prober and the keys' flush run often, so a test waits little for them.
+    settings.gateway.health.probe_tick = Duration::from_millis(20);
+    settings.gateway.key_flush_interval = Duration::from_millis(20);
 }
 
 pub async fn world() -> World {
