@@ -23,6 +23,7 @@ use ipnet::IpNet;
 use switchyard_domain::accounts::Accounts;
 use switchyard_domain::catalog::Catalog;
 use switchyard_domain::gateway::Gateway;
+use switchyard_domain::gateway::model_configs::ModelConfigs;
 use switchyard_domain::{Clock, HealthProbe};
 use tracing_actix_web::TracingLogger;
 use utoipa::OpenApi;
@@ -46,6 +47,7 @@ pub struct AppState {
     pub accounts: Arc<Accounts>,
     pub catalog: Arc<Catalog>,
     pub gateway: Arc<Gateway>,
+    pub model_configs: Arc<ModelConfigs>,
     pub metrics: Metrics,
     /// The largest `/v1` request body, in bytes.
     pub gateway_body_limit: usize,
@@ -60,6 +62,7 @@ pub struct Services {
     pub accounts: Arc<Accounts>,
     pub catalog: Arc<Catalog>,
     pub gateway: Arc<Gateway>,
+    pub model_configs: Arc<ModelConfigs>,
     pub metrics: Metrics,
 }
 
@@ -96,6 +99,7 @@ impl Api {
                 accounts: services.accounts,
                 catalog: services.catalog,
                 gateway: services.gateway,
+                model_configs: services.model_configs,
                 metrics: metrics.clone(),
                 gateway_body_limit: settings.gateway_body_limit,
             }),
@@ -178,6 +182,7 @@ impl Api {
             .configure(routes::admin::configure)
             .configure(routes::suppliers::configure)
             .configure(routes::keys::configure)
+            .configure(routes::model_configs::configure)
             .configure(routes::categories::configure)
             .configure(routes::capabilities::configure)
             .configure(routes::associations::configure)

@@ -241,6 +241,10 @@ impl KeyStore for SqlUpstreamKeyRepo {
         Ok(())
     }
 
+    async fn configs_used(&self, used: &[(Uuid, DateTime<Utc>)]) -> Result<(), StoreError> {
+        crate::model_config_repo::configs_used(&self.db, used).await
+    }
+
     #[instrument(skip(self), err)]
     async fn call_stats(&self, key: Uuid) -> Result<KeyCallStats, StoreError> {
         let backend = self.db.get_database_backend();

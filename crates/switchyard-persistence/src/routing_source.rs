@@ -9,8 +9,9 @@ use switchyard_domain::catalog::SupplierId;
 use switchyard_domain::gateway::{RoutingRows, RoutingSource, StoredUpstreamKey};
 use tracing::instrument;
 
-use crate::entity::{models, suppliers, upstream_keys};
+use crate::entity::{models, suppliers, upstream_keys, user_model_configs};
 use crate::error::store_error;
+use crate::model_config_repo::stored;
 use crate::model_repo::details;
 use crate::model_rows::assemble;
 use crate::supplier_repo::{ACTIVE, ERROR, to_domain};
@@ -65,10 +66,19 @@ impl RoutingSource for SqlRoutingSource {
                 updated_at: row.updated_at,
             })
             .collect();
+        let configs = user_model_configs::Entity::find()
+            .filter(user_model_configs::Column::IsEnabled.eq(true))
+            .all(db)
+            .await
+            .map_err(store_error)?
+            .into_iter()
+            .map(stored)
+            .collect();
         Ok(RoutingRows {
             models,
             suppliers,
             keys,
+            configs,
         })
     }
 }

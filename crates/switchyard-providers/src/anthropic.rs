@@ -576,6 +576,7 @@ mod tests {
             max_output_tokens: Some(8192),
             request_id: "r".into(),
             timeouts: Timeouts::default(),
+            guarded: false,
         }
     }
 

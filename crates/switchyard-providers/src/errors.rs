@@ -253,6 +253,7 @@ mod tests {
             max_output_tokens: None,
             request_id: "r".into(),
             timeouts: Timeouts::default(),
+            guarded: false,
         }
     }
 

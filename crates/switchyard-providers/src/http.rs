@@ -4,7 +4,7 @@
 //! body into server-sent events, then into chunks through a protocol's decoder.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use eventsource_stream::{Event, Eventsource};
@@ -13,25 +13,39 @@ use switchyard_domain::gateway::{ChatChunk, ChatStream, ProviderError, TimeoutPh
 use tokio::time::Instant;
 
 use crate::errors::{ErrorReader, from_status};
+use crate::guard::Guard;
 
 /// The most bytes of an error body read (enough for any supplier's error, not a flood).
 const MAX_ERROR_BODY: usize = 64 * 1024;
 /// The most bytes of a whole (non-streamed) answer read.
 const MAX_BODY: usize = 32 * 1024 * 1024;
 
-/// Clients by connect timeout: reqwest sets that per client, and suppliers rarely differ.
-#[derive(Debug, Default)]
+/// Clients by connect timeout (reqwest sets that per client, and suppliers rarely differ) and
+/// by whether they are guarded (users' own endpoints resolve through the [`Guard`]).
+#[derive(Debug)]
 pub struct Http {
-    clients: Mutex<HashMap<Duration, reqwest::Client>>,
+    clients: Mutex<HashMap<(Duration, bool), reqwest::Client>>,
+    guard: Arc<Guard>,
 }
 
 impl Http {
-    fn client(&self, connect: Duration) -> Result<reqwest::Client, ProviderError> {
+    pub fn new(guard: Guard) -> Self {
+        Self {
+            clients: Mutex::default(),
+            guard: Arc::new(guard),
+        }
+    }
+
+    fn client(&self, connect: Duration, guarded: bool) -> Result<reqwest::Client, ProviderError> {
         let mut clients = self.clients.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        if let Some(client) = clients.get(&connect) {
+        if let Some(client) = clients.get(&(connect, guarded)) {
             return Ok(client.clone());
         }
-        let client = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder();
+        if guarded {
+            builder = builder.dns_resolver(self.guard.clone());
+        }
+        let client = builder
             .connect_timeout(connect)
             .pool_idle_timeout(Duration::from_secs(90))
             .tcp_keepalive(Duration::from_secs(30))
@@ -43,7 +57,7 @@ impl Http {
             .map_err(|error| ProviderError::Connection {
                 message: format!("cannot build the HTTP client: {error}"),
             })?;
-        clients.insert(connect, client.clone());
+        clients.insert((connect, guarded), client.clone());
         Ok(client)
     }
 
@@ -57,14 +71,25 @@ impl Http {
         build: impl FnOnce(&reqwest::Client) -> reqwest::RequestBuilder,
     ) -> Result<(reqwest::Response, Instant), ProviderError> {
         let started = Instant::now();
-        let client = self.client(call.timeouts.connect)?;
-        let request = build(&client).header("x-request-id", &call.request_id);
+        let client = self.client(call.timeouts.connect, call.guarded)?;
+        let request = build(&client)
+            .header("x-request-id", &call.request_id)
+            .build()
+            .map_err(|error| ProviderError::Connection {
+                message: format!("the request cannot be made: {}", error.without_url()),
+            })?;
+        if call.guarded {
+            self.guard.check_url(request.url())?;
+        }
         let wait = call.timeouts.connect + call.timeouts.first_byte.min(call.timeouts.total);
-        let response = match tokio::time::timeout(wait, request.send()).await {
+        let response = match tokio::time::timeout(wait, client.execute(request)).await {
             Err(_) => {
                 return Err(ProviderError::Timeout {
                     phase: TimeoutPhase::FirstByte,
                 });
+            }
+            Ok(Err(error)) if call.guarded && crate::guard::refusal(&error).is_some() => {
+                return Err(crate::guard::refusal(&error).unwrap_or_else(|| transport(error, TimeoutPhase::FirstByte)));
             }
             Ok(Err(error)) => return Err(transport(error, TimeoutPhase::FirstByte)),
             Ok(Ok(response)) => response,

@@ -7,6 +7,7 @@ mod anthropic;
 mod azure;
 mod errors;
 mod gemini;
+mod guard;
 mod http;
 mod openai;
 mod probe;
@@ -18,11 +19,13 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use switchyard_domain::catalog::Protocol;
+use switchyard_domain::gateway::byok::{EndpointPolicy, HostResolver};
 use switchyard_domain::gateway::{
     ChatProvider, ChatRequest, ChatResponse, ChatStream, EmbeddingRequest, EmbeddingResponse, ProviderError,
     UpstreamCall,
 };
 
+pub use guard::SystemResolver;
 pub use tokenizer::Tiktoken;
 
 /// Every protocol's client.
@@ -38,13 +41,15 @@ pub struct Providers {
 
 impl Default for Providers {
     fn default() -> Self {
-        Self::new()
+        Self::new(Arc::new(SystemResolver), EndpointPolicy::default())
     }
 }
 
 impl Providers {
-    pub fn new() -> Self {
-        let http = Arc::new(http::Http::default());
+    /// The clients; users' own endpoints resolve through `resolver` and reach no internal
+    /// address unless `policy` allows their host.
+    pub fn new(resolver: Arc<dyn HostResolver>, policy: EndpointPolicy) -> Self {
+        let http = Arc::new(http::Http::new(guard::Guard::new(resolver, policy)));
         Self {
             http: http.clone(),
             openai: openai::OpenAi::new(http.clone(), openai::OPENAI),
@@ -132,6 +137,7 @@ mod tests {
             max_output_tokens: Some(16),
             request_id: "r".into(),
             timeouts: Timeouts::default(),
+            guarded: false,
         };
         let request = ChatRequest {
             messages: vec![ChatMessage {
@@ -140,11 +146,103 @@ mod tests {
             }],
             ..ChatRequest::default()
         };
-        let outcome = Providers::new().complete(&call, &request).await;
+        let outcome = Providers::default().complete(&call, &request).await;
         assert!(
             matches!(outcome, Err(ProviderError::Failed { status: 307, .. })),
             "{outcome:?}"
         );
         assert_eq!(visits.load(Ordering::SeqCst), 0, "the key went to the redirect's host");
+    }
+
+    /// A resolver that answers from a table, and counts its questions.
+    #[derive(Debug, Default)]
+    struct Table {
+        names: std::collections::HashMap<String, std::net::IpAddr>,
+        asked: AtomicUsize,
+    }
+
+    #[async_trait]
+    impl HostResolver for Table {
+        async fn resolve(&self, host: &str, _port: u16) -> Result<Vec<std::net::IpAddr>, String> {
+            self.asked.fetch_add(1, Ordering::SeqCst);
+            self.names
+                .get(host)
+                .map(|ip| vec![*ip])
+                .ok_or_else(|| "unknown host".to_owned())
+        }
+    }
+
+    fn user_call(base_url: String) -> UpstreamCall {
+        UpstreamCall {
+            protocol: Protocol::OpenAi,
+            supplier: "openai".into(),
+            base_url,
+            api_key: Some(SecretString::from("sk-user-own".to_owned())),
+            upstream_model: "gpt-4o".into(),
+            api_version: None,
+            max_output_tokens: None,
+            request_id: "r".into(),
+            timeouts: Timeouts::default(),
+            guarded: true,
+        }
+    }
+
+    fn hello() -> ChatRequest {
+        ChatRequest {
+            messages: vec![ChatMessage {
+                content: MessageContent::Text("hi".into()),
+                ..ChatMessage::default()
+            }],
+            ..ChatRequest::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn a_users_endpoint_never_connects_to_an_internal_address_whatever_its_name_says_now() {
+        let (server, visits) = serve("HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n{}".to_owned()).await;
+        let port = server.rsplit(':').next().expect("a port").to_owned();
+        // The name resolved to a public address when it was saved; it answers 127.0.0.1 now.
+        let table = Arc::new(Table {
+            names: [(
+                "rebind.example.com".to_owned(),
+                "127.0.0.1".parse().expect("an address"),
+            )]
+            .into(),
+            ..Table::default()
+        });
+        let providers = Providers::new(table.clone(), EndpointPolicy::default());
+        for base in [
+            format!("http://rebind.example.com:{port}/v1"),
+            format!("http://127.0.0.1:{port}/v1"),
+            format!("http://[::1]:{port}/v1"),
+            "http://10.0.0.1/v1".to_owned(),
+            "http://169.254.169.254/latest".to_owned(),
+        ] {
+            let outcome = providers.complete(&user_call(base.clone()), &hello()).await;
+            match outcome {
+                Err(ProviderError::Connection { message }) => {
+                    assert!(message.contains("internal address"), "{base}: {message}");
+                }
+                other => panic!("{base}: expected a refusal, got {other:?}"),
+            }
+        }
+        assert_eq!(visits.load(Ordering::SeqCst), 0, "nothing reached the server");
+        assert_eq!(
+            table.asked.load(Ordering::SeqCst),
+            1,
+            "the name was resolved at connect time"
+        );
+        // An admin may allow a host by name: then it connects.
+        let allowed = Providers::new(
+            table,
+            EndpointPolicy {
+                allowed_hosts: vec!["rebind.example.com".into()],
+            },
+        );
+        let outcome = allowed
+            .complete(&user_call(format!("http://rebind.example.com:{port}/v1")), &hello())
+            .await;
+        assert!(!matches!(outcome, Err(ProviderError::Connection { .. })), "{outcome:?}");
+        assert_eq!(visits.load(Ordering::SeqCst), 1);
     }
 }

@@ -632,6 +632,7 @@ mod tests {
             max_output_tokens: None,
             request_id: "r".into(),
             timeouts: Default::default(),
+            guarded: false,
         };
         let request = ChatRequest {
             stop: vec!["END".into()],

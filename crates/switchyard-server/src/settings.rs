@@ -47,6 +47,16 @@ pub struct GatewayConfig {
     /// How often keys' use counts, last use and health changes are written to their rows.
     #[serde(with = "humantime_serde")]
     pub key_flush_interval: Duration,
+    pub byok: ByokConfig,
+}
+
+/// Users' own keys and endpoints.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ByokConfig {
+    /// Hosts a user's custom endpoint may name even though they are, or resolve to, internal
+    /// addresses (an Ollama or vLLM on the private network); these may also use plain http.
+    pub allowed_hosts: Vec<String>,
 }
 
 /// How keys' health reacts to their suppliers' answers.
@@ -112,6 +122,7 @@ impl Default for GatewayConfig {
             health: HealthConfig::default(),
             retry: RetryConfig::default(),
             key_flush_interval: Duration::from_secs(10),
+            byok: ByokConfig::default(),
         }
     }
 }

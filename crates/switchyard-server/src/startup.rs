@@ -11,6 +11,8 @@ use switchyard_api::{Api, HttpSettings, Metrics, RouteConfig, Services};
 use switchyard_domain::accounts::token::TokenKeys;
 use switchyard_domain::accounts::{AccountPorts, Accounts, Attempt, AuthPolicy, CacheLimits, IdentityCache, Scope};
 use switchyard_domain::catalog::{Catalog, CatalogPorts};
+use switchyard_domain::gateway::byok::{EndpointPolicy, HostResolver};
+use switchyard_domain::gateway::model_configs::{ModelConfigPorts, ModelConfigs};
 use switchyard_domain::gateway::{
     Gateway, GatewayPorts, GatewaySettings, HealthSettings, KeySelection, RetrySettings, Strategy, Timeouts,
 };
@@ -18,10 +20,10 @@ use switchyard_domain::kernel::crypto::SecretCipher;
 use switchyard_domain::{Clock, HealthProbe};
 use switchyard_persistence::{
     CallLogSettings, Database, DatabaseOptions, InMemoryAttemptLimiter, SqlApiKeyRepo, SqlCapabilityRepo,
-    SqlCatalogFileRepo, SqlCategoryRepo, SqlModelRepo, SqlRefreshTokenRepo, SqlRoutingSource, SqlSettingsRepo,
-    SqlSupplierRepo, SqlUpstreamKeyRepo, SqlUserRepo, call_log,
+    SqlCatalogFileRepo, SqlCategoryRepo, SqlModelConfigRepo, SqlModelRepo, SqlRefreshTokenRepo, SqlRoutingSource,
+    SqlSettingsRepo, SqlSupplierRepo, SqlUpstreamKeyRepo, SqlUserRepo, call_log,
 };
-use switchyard_providers::{Providers, Tiktoken};
+use switchyard_providers::{Providers, SystemResolver, Tiktoken};
 use tokio_util::sync::CancellationToken;
 
 use crate::clock::SystemClock;
@@ -207,9 +209,22 @@ impl Application {
             call_log_settings(&settings.gateway.call_log),
             &settings.data_dir,
         );
+        let policy = EndpointPolicy {
+            allowed_hosts: settings.gateway.byok.allowed_hosts.clone(),
+        };
+        let resolver: Arc<dyn HostResolver> = Arc::new(SystemResolver);
+        let model_configs = Arc::new(ModelConfigs::new(
+            ModelConfigPorts {
+                repo: Arc::new(SqlModelConfigRepo::new(database.connection().clone())),
+                resolver: resolver.clone(),
+                clock: clock.clone(),
+                policy: policy.clone(),
+            },
+            cipher.clone(),
+        ));
         let gateway = Arc::new(Gateway::new(
             GatewayPorts {
-                provider: Arc::new(Providers::new()),
+                provider: Arc::new(Providers::new(resolver, policy)),
                 routing: Arc::new(SqlRoutingSource::new(database.connection().clone())),
                 log: Arc::new(log_queue),
                 observer: Arc::new(metrics.clone()),
@@ -227,6 +242,7 @@ impl Application {
             accounts,
             catalog,
             gateway: gateway.clone(),
+            model_configs,
             metrics,
         };
         let api = overrides

@@ -17,6 +17,7 @@ const ROUTING_PATHS: &[&str] = &[
     "/api/v1/keys",
     "/api/v1/models",
     "/api/v1/capabilities",
+    "/api/v1/users/me/model-configs",
 ];
 
 fn changes_routing(method: &Method, path: &str) -> bool {

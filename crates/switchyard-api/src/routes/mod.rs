@@ -10,6 +10,7 @@ pub mod gateway;
 pub mod health;
 pub mod keys;
 pub mod meta;
+pub mod model_configs;
 pub mod model_parts;
 pub mod models;
 pub mod suppliers;

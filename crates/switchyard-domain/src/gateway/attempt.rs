@@ -18,8 +18,12 @@ use crate::kernel::error::{DomainError, UpstreamFailure};
 pub struct Attempt {
     pub model: Arc<RoutableModel>,
     pub route: RouteTarget,
-    /// The key it goes with (`None` for a supplier that needs none).
+    /// The pool key it goes with (`None` for a supplier that needs none, or a user's own key).
     pub key: Option<PoolKey>,
+    /// The secret sent: the pool key's, or the user's own.
+    pub secret: Option<secrecy::SecretString>,
+    /// A user's own endpoint: connections are checked against internal addresses.
+    pub guarded: bool,
     /// The key's share of the load while the call runs.
     pub lease: Option<Lease>,
     pub entry: CallLogEntry,

@@ -269,6 +269,10 @@ impl crate::gateway::ports::KeyStore for KeptFlushes {
         Ok(())
     }
 
+    async fn configs_used(&self, _used: &[(uuid::Uuid, DateTime<Utc>)]) -> Result<(), StoreError> {
+        Ok(())
+    }
+
     async fn call_stats(&self, _key: uuid::Uuid) -> Result<crate::gateway::ports::KeyCallStats, StoreError> {
         Ok(Default::default())
     }

@@ -5,6 +5,7 @@
 //! (`call_log.rs`). Reads the catalog; nothing depends on the gateway.
 
 pub mod attempt;
+pub mod byok;
 pub mod call_log;
 pub mod chat;
 pub mod embedding;
@@ -12,6 +13,7 @@ pub mod embedding;
 mod fakes;
 pub mod health;
 pub mod metering;
+pub mod model_configs;
 pub mod pool;
 pub mod ports;
 mod recorder;

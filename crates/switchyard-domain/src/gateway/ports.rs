@@ -60,6 +60,9 @@ pub struct UpstreamCall {
     /// Sent upstream as `x-request-id`.
     pub request_id: String,
     pub timeouts: Timeouts,
+    /// A user's own endpoint: every connection must reach no internal address (checked on the
+    /// addresses the name resolves to when connecting).
+    pub guarded: bool,
 }
 
 /// A phase of a call that ran out of time.
@@ -197,6 +200,8 @@ pub struct RoutingRows {
     pub models: Vec<ModelDetail>,
     pub suppliers: Vec<crate::catalog::supplier::Supplier>,
     pub keys: Vec<StoredUpstreamKey>,
+    /// Users' enabled model configs (bring your own key).
+    pub configs: Vec<crate::gateway::byok::StoredModelConfig>,
 }
 
 /// A key's calls, from the call log.
@@ -226,6 +231,8 @@ pub trait KeyStore: Send + Sync + std::fmt::Debug {
     /// Adds the uses, moves the last use forward and writes state changes (never over an
     /// operator's `inactive` or a removal).
     async fn flush(&self, flushes: &[crate::gateway::health::KeyFlush]) -> Result<(), StoreError>;
+    /// Moves users' model configs' last use forward.
+    async fn configs_used(&self, used: &[(Uuid, chrono::DateTime<chrono::Utc>)]) -> Result<(), StoreError>;
     async fn call_stats(&self, key: Uuid) -> Result<KeyCallStats, StoreError>;
 }
 

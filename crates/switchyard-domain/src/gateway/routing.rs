@@ -5,7 +5,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 
 use chrono::{DateTime, Utc};
 use secrecy::SecretString;
@@ -17,10 +17,12 @@ use crate::catalog::model::{ModelDetail, ModelType, Pricing, SubType};
 use crate::catalog::parameter::ParameterSpec;
 use crate::catalog::supplier::{Protocol, Supplier};
 use crate::catalog::suppliers::upstream_key_slot;
+use crate::gateway::byok::user_key_slot;
 use crate::gateway::health::KeyHealth;
 use crate::gateway::pool::{KeyPool, PoolKey, Strategy, route_order};
 use crate::gateway::ports::RoutingRows;
 use crate::kernel::crypto::SecretCipher;
+use crate::kernel::ids::UserId;
 
 /// One way to reach a model.
 #[derive(Debug, Clone)]
@@ -104,11 +106,36 @@ impl KeySelection {
     }
 }
 
-/// Every routable model by name, and every supplier's key pool.
+/// A user's enabled config of a model, its key decrypted (bring your own key).
+pub struct UserRoute {
+    pub id: Uuid,
+    pub secret: SecretString,
+    pub custom_endpoint: Option<String>,
+    pub max_tokens: Option<i64>,
+    pub temperature: Option<f64>,
+    pub priority: i32,
+    /// Unix ms of its last use here; 0 = none since start.
+    pub last_used: AtomicI64,
+    /// The last use written.
+    pub flushed: AtomicI64,
+}
+
+impl std::fmt::Debug for UserRoute {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UserRoute")
+            .field("id", &self.id)
+            .field("custom_endpoint", &self.custom_endpoint)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Every routable model by name, every supplier's key pool, and users' own configs.
 #[derive(Debug, Default)]
 pub struct RoutingSnapshot {
     models: BTreeMap<String, Arc<RoutableModel>>,
     pools: HashMap<SupplierId, SupplierPool>,
+    /// By user and model, in priority order.
+    user_routes: HashMap<(UserId, ModelId), Vec<Arc<UserRoute>>>,
     /// Which refresh built it: a refresh that began later (and so read later rows) wins.
     pub(crate) generation: u64,
 }
@@ -199,14 +226,47 @@ impl RoutingSnapshot {
                 models.insert(model.name.clone(), Arc::new(model));
             }
         }
+        let mut user_routes: HashMap<(UserId, ModelId), Vec<Arc<UserRoute>>> = HashMap::new();
+        for config in rows.configs {
+            match cipher.decrypt(&config.ciphertext, user_key_slot(&config.id.to_string())) {
+                Ok(secret) => user_routes
+                    .entry((config.user_id, config.model_id))
+                    .or_default()
+                    .push(Arc::new(UserRoute {
+                        id: config.id,
+                        secret: SecretString::from(secret),
+                        custom_endpoint: config.custom_endpoint,
+                        max_tokens: config.max_tokens,
+                        temperature: config.temperature,
+                        priority: config.priority,
+                        last_used: AtomicI64::new(0),
+                        flushed: AtomicI64::new(0),
+                    })),
+                Err(error) => problems.push(format!("model config {} does not decrypt: {error}", config.id)),
+            }
+        }
+        for routes in user_routes.values_mut() {
+            routes.sort_by_key(|route| route.priority);
+        }
         (
             Self {
                 models,
                 pools,
+                user_routes,
                 generation: 0,
             },
             problems,
         )
+    }
+
+    /// A user's enabled configs of a model, in priority order.
+    pub fn user_routes(&self, user: UserId, model: ModelId) -> &[Arc<UserRoute>] {
+        self.user_routes.get(&(user, model)).map_or(&[], Vec::as_slice)
+    }
+
+    /// Every user config's route.
+    pub fn all_user_routes(&self) -> impl Iterator<Item = &Arc<UserRoute>> {
+        self.user_routes.values().flatten()
     }
 
     /// Every supplier's pool.

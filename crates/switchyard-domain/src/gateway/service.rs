@@ -313,6 +313,8 @@ impl Gateway {
             model: model.clone(),
             route: route.clone(),
             key: key.cloned(),
+            secret: key.map(|key| key.secret.clone()),
+            guarded: false,
             lease: None,
             entry,
             started: base.created_at,
@@ -352,6 +354,33 @@ impl Gateway {
         let deadline = base.created_at + chrono::Duration::from_std(retry.deadline).unwrap_or(chrono::Duration::MAX);
         let mut tries: u16 = 0;
         let mut last: Option<ProviderError> = None;
+        // The caller's own keys for the model go first (bring your own key).
+        let primary = model
+            .routes
+            .iter()
+            .find(|route| route.is_primary)
+            .or(model.routes.first());
+        if let Some(primary) = primary {
+            for own in snapshot.user_routes(caller.user_id, model.id) {
+                if tries >= retry.max_attempts.max(1) {
+                    break;
+                }
+                tries += 1;
+                let mut route = primary.clone();
+                if let Some(endpoint) = &own.custom_endpoint {
+                    route.base_url = endpoint.clone();
+                }
+                let mut attempt = self.attempt(&base, &model, &route, None, tries);
+                attempt.secret = Some(own.secret.clone());
+                attempt.guarded = own.custom_endpoint.is_some();
+                attempt.entry.byok = true;
+                own.last_used
+                    .fetch_max(millis(self.ports.clock.now()), std::sync::atomic::Ordering::Relaxed);
+                if let Some(done) = self.try_once(attempt, context, work, &mut last).await {
+                    return done;
+                }
+            }
+        }
         let mut earliest_back: Option<i64> = None;
         let mut keyless: Option<&RouteTarget> = None;
         // Keys out of rotation: how many, and how many their suppliers refused.
@@ -380,16 +409,8 @@ impl Gateway {
                     }
                     tries += 1;
                     let attempt = self.attempt(&base, candidate, route, key, tries);
-                    match self.send(attempt, context, work).await {
-                        Ok(done) => return Ok(done),
-                        Err((attempt, error)) => {
-                            let again = retriable(&error);
-                            let refused = self.fail(attempt, &error);
-                            if !again {
-                                return Err(refused);
-                            }
-                            last = Some(error);
-                        }
+                    if let Some(done) = self.try_once(attempt, context, work, &mut last).await {
+                        return done;
                     }
                 }
             }
@@ -431,6 +452,29 @@ impl Gateway {
         };
         let refused = self.fail(attempt, &error);
         Err(refused)
+    }
+
+    /// Sends one try: `Some` ends the call (an answer, or a failure that is the request's own);
+    /// `None` means try elsewhere, with the failure kept in `last`.
+    async fn try_once(
+        &self,
+        attempt: Attempt,
+        context: &CallContext,
+        work: Work<'_>,
+        last: &mut Option<ProviderError>,
+    ) -> Option<Result<(Answer, Attempt), DomainError>> {
+        match self.send(attempt, context, work).await {
+            Ok(done) => Some(Ok(done)),
+            Err((attempt, error)) => {
+                let again = retriable(&error);
+                let refused = self.fail(attempt, &error);
+                if !again {
+                    return Some(Err(refused));
+                }
+                *last = Some(error);
+                None
+            }
+        }
     }
 
     /// One try: the supplier's answer (for a stream, its first chunk), or the attempt back with
@@ -488,12 +532,13 @@ impl Gateway {
             protocol: route.protocol,
             supplier: route.supplier_name.clone(),
             base_url: route.base_url.clone(),
-            api_key: attempt.key.as_ref().map(|key| key.secret.clone()),
+            api_key: attempt.secret.clone(),
             upstream_model: route.upstream_model.clone(),
             api_version: attempt.model.api_version.clone(),
             max_output_tokens: attempt.model.max_output_tokens,
             request_id: context.request_id.clone(),
             timeouts: self.timeouts(&route.supplier_name),
+            guarded: attempt.guarded,
         }
     }
 
@@ -529,6 +574,41 @@ impl Gateway {
         failure.into_domain(error)
     }
 
+    /// The caller's own defaults for the model (their first enabled config's `max_tokens` and
+    /// `temperature`), where the request sets none, kept within the model's limits.
+    fn with_user_defaults(&self, caller: &Caller, mut request: ChatRequest) -> ChatRequest {
+        let snapshot = self.snapshot.load();
+        let Some(model) = snapshot.get(&request.model) else {
+            return request;
+        };
+        let Some(own) = snapshot.user_routes(caller.user_id, model.id).first() else {
+            return request;
+        };
+        if request.max_tokens.is_none()
+            && request.max_completion_tokens.is_none()
+            && let Some(max_tokens) = own.max_tokens
+        {
+            request.max_tokens = Some(model.max_output_tokens.map_or(max_tokens, |most| max_tokens.min(most)));
+        }
+        if request.temperature.is_none()
+            && let Some(temperature) = own.temperature
+        {
+            let range = model
+                .parameters
+                .iter()
+                .find(|parameter| parameter.name == "temperature");
+            let bound = |value: Option<&serde_json::Value>| value.and_then(serde_json::Value::as_f64);
+            let low = range
+                .and_then(|range| bound(range.min_value.as_ref()))
+                .unwrap_or(f64::MIN);
+            let high = range
+                .and_then(|range| bound(range.max_value.as_ref()))
+                .unwrap_or(f64::MAX);
+            request.temperature = Some(temperature.clamp(low, high.max(low)));
+        }
+        request
+    }
+
     /// A whole chat completion.
     pub async fn chat(
         &self,
@@ -536,6 +616,7 @@ impl Gateway {
         context: &CallContext,
         request: ChatRequest,
     ) -> Result<Served<ChatResponse>, DomainError> {
+        let request = self.with_user_defaults(caller, request);
         let (answer, mut attempt) = self.run(caller, context, Work::Chat(&request)).await?;
         let Answer::Chat(mut response) = answer else {
             return Err(DomainError::Internal("a chat call answered otherwise".to_owned()));
@@ -566,6 +647,7 @@ impl Gateway {
         context: &CallContext,
         request: ChatRequest,
     ) -> Result<GatewayStream, DomainError> {
+        let request = self.with_user_defaults(caller, request);
         let (answer, attempt) = self.run(caller, context, Work::Stream(&request)).await?;
         let Answer::Stream(upstream, first) = answer else {
             return Err(DomainError::Internal("a stream call answered otherwise".to_owned()));
@@ -633,6 +715,7 @@ impl Gateway {
                     max_output_tokens: None,
                     request_id: format!("probe-{}", uuid::Uuid::now_v7()),
                     timeouts: self.timeouts(&supplier.name),
+                    guarded: false,
                 };
                 let sent = std::time::Instant::now();
                 let outcome = match self.ports.provider.probe(&call).await {
@@ -682,8 +765,19 @@ impl Gateway {
             .flat_map(|supplier| supplier.pool.keys.iter())
             .filter_map(|key| key.health.take_flush(key.id))
             .collect();
+        let used: Vec<(uuid::Uuid, chrono::DateTime<chrono::Utc>)> = snapshot
+            .all_user_routes()
+            .filter_map(|route| {
+                let at = route.last_used.load(std::sync::atomic::Ordering::Relaxed);
+                let before = route.flushed.swap(at, std::sync::atomic::Ordering::Relaxed);
+                (at > before).then(|| chrono::DateTime::from_timestamp_millis(at).map(|when| (route.id, when)))?
+            })
+            .collect();
+        if !used.is_empty() {
+            self.ports.keys.configs_used(&used).await?;
+        }
         if flushes.is_empty() {
-            return Ok(0);
+            return Ok(used.len());
         }
         if let Err(error) = self.ports.keys.flush(&flushes).await {
             for flush in &flushes {
@@ -693,6 +787,6 @@ impl Gateway {
             }
             return Err(error.into());
         }
-        Ok(flushes.len())
+        Ok(flushes.len() + used.len())
     }
 }

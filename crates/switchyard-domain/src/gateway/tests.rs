@@ -81,6 +81,7 @@ async fn world() -> World {
         ],
         suppliers: vec![openai, keyless],
         keys: vec![key, broken],
+        configs: Vec::new(),
     };
     let provider = Arc::new(ScriptedProvider::default());
     let log = log();

@@ -15,4 +15,5 @@ pub mod refresh_tokens;
 pub mod suppliers;
 pub mod system_settings;
 pub mod upstream_keys;
+pub mod user_model_configs;
 pub mod users;

@@ -64,6 +64,8 @@ async fn the_openapi_document_is_3_1_and_lists_every_route() {
             "/api/v1/suppliers/{supplier_id}",
             "/api/v1/suppliers/{supplier_id}/restore",
             "/api/v1/users/me",
+            "/api/v1/users/me/model-configs",
+            "/api/v1/users/me/model-configs/{config_id}",
             "/api/v1/users/me/password",
             "/docs",
             "/health/live",

@@ -2,6 +2,7 @@
 //! 127.0.0.1 speaking every supplier protocol), with one supplier and model per protocol made
 //! through the platform API, called with a real gateway key.
 
+mod byok;
 mod chaos;
 mod conformance;
 mod endpoints;
