@@ -21,6 +21,7 @@ enum UpstreamKeys {
 }
 
 #[derive(Debug, DeriveIden)]
+#[expect(clippy::enum_variant_names, reason = "the column is named fallback_models")]
 enum Models {
     Table,
     Id,

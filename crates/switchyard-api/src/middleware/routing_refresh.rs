@@ -1,5 +1,6 @@
 //! Keeps the gateway's routing snapshot in step with the catalog: after a successful write to
-//! suppliers (and their keys), models (and their routes and links) or capabilities, the
+//! suppliers and their keys, models (and their routes and links), capabilities, categories or a
+//! user's model configs, the
 //! snapshot is rebuilt before the answer goes, so the next `/v1` call sees the change. Other
 //! instances sharing the database pick it up on the refresh interval.
 
@@ -17,6 +18,8 @@ const ROUTING_PATHS: &[&str] = &[
     "/api/v1/keys",
     "/api/v1/models",
     "/api/v1/capabilities",
+    // Categories choose among models for `auto:<category>`.
+    "/api/v1/categories",
     "/api/v1/users/me/model-configs",
 ];
 
@@ -63,7 +66,8 @@ mod tests {
         assert!(changes_routing(&Method::PATCH, "/api/v1/suppliers/0190/key"));
         assert!(changes_routing(&Method::DELETE, "/api/v1/capabilities/x"));
         assert!(!changes_routing(&Method::GET, "/api/v1/models"));
-        assert!(!changes_routing(&Method::POST, "/api/v1/categories"));
+        assert!(changes_routing(&Method::POST, "/api/v1/categories/associations"));
+        assert!(!changes_routing(&Method::POST, "/api/v1/api-keys"));
         assert!(!changes_routing(&Method::POST, "/api/v1/modelsx"));
     }
 }

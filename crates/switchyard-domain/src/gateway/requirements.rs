@@ -187,6 +187,7 @@ mod tests {
                 description: None,
             }],
             fallback_models: Vec::new(),
+            categories: Vec::new(),
             routes: Vec::new(),
             turns: Default::default(),
         }

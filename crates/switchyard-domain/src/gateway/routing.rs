@@ -44,9 +44,16 @@ pub struct RouteTarget {
 }
 
 impl RouteTarget {
-    /// Whether the route can be called at all: it has keys, or its supplier needs none.
-    pub fn callable(&self) -> bool {
-        !self.key_required || !self.pool.is_empty()
+    /// Whether the route can take a call now: its supplier needs no key, or a key is in
+    /// rotation.
+    pub fn ready(&self, now: i64) -> bool {
+        if self.pool.is_empty() {
+            return !self.key_required;
+        }
+        self.pool
+            .keys
+            .iter()
+            .any(|key| key.health.availability(now) == crate::gateway::health::Availability::Ready)
     }
 }
 
@@ -71,6 +78,8 @@ pub struct RoutableModel {
     pub parameters: Vec<ParameterSpec>,
     /// Models to try, in order, when every route of this one failed.
     pub fallback_models: Vec<String>,
+    /// Names of its live, active categories (for `auto:<category>`).
+    pub categories: Vec<String>,
     /// Usable routes by priority (the primary first among equals).
     pub routes: Vec<RouteTarget>,
     /// Calls so far: which route of the best priority goes first (kept across refreshes).
@@ -78,6 +87,16 @@ pub struct RoutableModel {
 }
 
 impl RoutableModel {
+    /// Its cheapest route's price of a million input and a million output tokens, in
+    /// micro-units of the route's currency.
+    pub fn cheapest(&self) -> i64 {
+        self.routes
+            .iter()
+            .map(|route| route.pricing.input.saturating_add(route.pricing.output))
+            .min()
+            .unwrap_or(i64::MAX)
+    }
+
     /// The routes in the order one call tries them.
     pub fn route_order(&self) -> Vec<usize> {
         let priorities: Vec<(i32, u32)> = self
@@ -369,6 +388,12 @@ fn routable(
         output_types,
         parameters: detail.parameters.into_iter().map(|parameter| parameter.spec).collect(),
         fallback_models: spec.fallback_models.clone(),
+        categories: detail
+            .categories
+            .iter()
+            .filter(|category| category.spec.is_active && category.deleted_at.is_none())
+            .map(|category| category.spec.name.clone())
+            .collect(),
         routes,
         turns,
     }

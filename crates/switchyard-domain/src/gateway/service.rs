@@ -107,6 +107,18 @@ impl ServedBy {
     }
 }
 
+/// The code of an `auto` request no model can serve.
+pub const NO_CAPABLE_MODEL: &str = "no_capable_model";
+
+/// The category an `auto` model name asks for: `Some(None)` for `auto`, `Some(Some(c))` for
+/// `auto:c`, `None` for any other name.
+pub fn auto_category(name: &str) -> Option<Option<&str>> {
+    match name {
+        "auto" => Some(None),
+        _ => name.strip_prefix("auto:").map(Some),
+    }
+}
+
 /// How a probe of a key out of rotation went.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProbeReport {
@@ -332,24 +344,11 @@ impl Gateway {
     ) -> Result<(Answer, Attempt), DomainError> {
         let base = self.entry(caller, context, work.endpoint(), matches!(work, Work::Stream(_)));
         let snapshot = self.snapshot.load_full();
-        let model = self.resolve(&snapshot, caller, work.model(), base.clone())?;
-        if let Err(error) = work.check(&model) {
-            let Some(route) = model.routes.first() else {
-                return Err(error);
-            };
-            let attempt = self.attempt(&base, &model, route, None, 1);
-            return Err(self.refuse(attempt, error));
-        }
-        let mut chain = vec![model.clone()];
-        for name in &model.fallback_models {
-            if let Some(fallback) = snapshot.get(name)
-                && caller.may_use(name)
-                && work.check(fallback).is_ok()
-                && !chain.iter().any(|known| known.id == fallback.id)
-            {
-                chain.push(fallback.clone());
-            }
-        }
+        let chain = match auto_category(work.model()) {
+            Some(category) => self.auto_chain(&snapshot, caller, work, category, base.clone())?,
+            None => self.chain(&snapshot, caller, work, base.clone())?,
+        };
+        let model = chain[0].clone();
         let retry = self.settings.retry;
         let deadline = base.created_at + chrono::Duration::from_std(retry.deadline).unwrap_or(chrono::Duration::MAX);
         let mut tries: u16 = 0;
@@ -452,6 +451,73 @@ impl Gateway {
         };
         let refused = self.fail(attempt, &error);
         Err(refused)
+    }
+
+    /// The named model and its fallbacks the caller may use and that can serve the request; a
+    /// model that cannot is refused (logged) before any call.
+    fn chain(
+        &self,
+        snapshot: &RoutingSnapshot,
+        caller: &Caller,
+        work: Work<'_>,
+        base: CallLogEntry,
+    ) -> Result<Vec<Arc<RoutableModel>>, DomainError> {
+        let model = self.resolve(snapshot, caller, work.model(), base.clone())?;
+        if let Err(error) = work.check(&model) {
+            let Some(route) = model.routes.first() else {
+                return Err(error);
+            };
+            let attempt = self.attempt(&base, &model, route, None, 1);
+            return Err(self.refuse(attempt, error));
+        }
+        let mut chain = vec![model.clone()];
+        for name in &model.fallback_models {
+            if let Some(fallback) = snapshot.get(name)
+                && caller.may_use(name)
+                && work.check(fallback).is_ok()
+                && !chain.iter().any(|known| known.id == fallback.id)
+            {
+                chain.push(fallback.clone());
+            }
+        }
+        Ok(chain)
+    }
+
+    /// `auto` (or `auto:<category>`): every model the caller may use (in the category) that can
+    /// serve the request and has a key in rotation, cheapest first — the next cheapest are the
+    /// fallbacks. None is a 400, logged.
+    fn auto_chain(
+        &self,
+        snapshot: &RoutingSnapshot,
+        caller: &Caller,
+        work: Work<'_>,
+        category: Option<&str>,
+        mut base: CallLogEntry,
+    ) -> Result<Vec<Arc<RoutableModel>>, DomainError> {
+        let now = millis(self.ports.clock.now());
+        let mut chain: Vec<Arc<RoutableModel>> = snapshot
+            .models()
+            .filter(|model| caller.may_use(&model.name))
+            .filter(|model| category.is_none_or(|wanted| model.categories.iter().any(|name| name == wanted)))
+            .filter(|model| work.check(model).is_ok())
+            .filter(|model| model.routes.iter().any(|route| route.ready(now)))
+            .cloned()
+            .collect();
+        chain.sort_by_key(|model| (model.cheapest(), model.name.clone()));
+        if chain.is_empty() {
+            let message = match category {
+                Some(category) => {
+                    format!("no model of category {category} that you may use can serve this request now")
+                }
+                None => "no model that you may use can serve this request now".to_owned(),
+            };
+            base.status_code = 400;
+            base.error_code = Some(NO_CAPABLE_MODEL.to_owned());
+            base.error_summary = Some(CallLogEntry::summary(&message));
+            self.recorder().refused(base, "auto");
+            return Err(DomainError::validation("model", NO_CAPABLE_MODEL, message));
+        }
+        Ok(chain)
     }
 
     /// Sends one try: `Some` ends the call (an answer, or a failure that is the request's own);

@@ -35,6 +35,14 @@ fn served(response: &mut actix_web::HttpResponseBuilder, by: &ServedBy) {
         .insert_header(("x-switchyard-attempts", by.attempts.to_string()));
 }
 
+/// The model an answer names: the one asked for, or for `auto` the one chosen.
+fn shown_model(asked: String, by: &ServedBy) -> String {
+    match switchyard_domain::gateway::service::auto_category(&asked) {
+        Some(_) => by.model.clone(),
+        None => asked,
+    }
+}
+
 fn context(req: &HttpRequest) -> CallContext {
     let extensions = req.extensions();
     CallContext {

@@ -453,3 +453,112 @@ async fn a_stream_falls_back_before_its_first_byte_and_never_after() {
     assert!(streamed.error().is_some(), "{streamed:?}");
     assert_eq!(world.fake.requests().len(), 1);
 }
+
+/// Makes a chat model through the platform API, with capabilities (made on first use) and a
+/// price; returns its id.
+async fn priced_model(world: &World, name: &str, capabilities: &[(&str, &[&str])], price: i64) -> String {
+    let model = json!({
+        "name": name, "supplier_id": openai(world), "upstream_name": "gpt-4o", "model_type": "multimodal",
+        "input_price": price, "output_price": price, "currency": "USD",
+    });
+    let (status, created) = world
+        .app
+        .call(Method::POST, "/api/v1/models", &world.admin, Some(model))
+        .await;
+    assert_eq!(status, 201, "{created}");
+    for (capability, inputs) in capabilities {
+        let body = json!({"name": capability, "display_name": capability, "input_types": inputs, "output_types": ["text"], "domain": "nlp"});
+        let (status, made) = world
+            .app
+            .call(Method::POST, "/api/v1/capabilities", &world.admin, Some(body))
+            .await;
+        let id = if status == 201 {
+            made["id"].clone()
+        } else {
+            let (_, list) = world
+                .app
+                .call(
+                    Method::GET,
+                    &format!("/api/v1/capabilities?q={capability}"),
+                    &world.admin,
+                    None,
+                )
+                .await;
+            list["data"][0]["id"].clone()
+        };
+        let link = json!({"model_id": created["id"], "capability_id": id});
+        let (status, body) = world
+            .app
+            .call(
+                Method::POST,
+                "/api/v1/capabilities/associations",
+                &world.admin,
+                Some(link),
+            )
+            .await;
+        assert!((200..300).contains(&status), "{body}");
+    }
+    created["id"].as_str().expect("an id").to_owned()
+}
+
+#[tokio::test]
+async fn auto_picks_the_cheapest_model_that_can_serve_the_request_and_names_it() {
+    let world = world().await;
+    let text: &[&str] = &["text"];
+    let vision: &[&str] = &["text", "image"];
+    priced_model(&world, "text-cheap", &[("text_generation", text)], 1_000).await;
+    priced_model(&world, "vision-cheap", &[("image_understanding", vision)], 500_000).await;
+    let pricey = priced_model(&world, "vision-pricey", &[("image_understanding", vision)], 900_000).await;
+    // A category holds only the pricey one.
+    let (status, category) = world
+        .app
+        .call(
+            Method::POST,
+            "/api/v1/categories",
+            &world.admin,
+            Some(json!({"name": "coding"})),
+        )
+        .await;
+    assert_eq!(status, 201, "{category}");
+    let link = json!({"model_id": pricey, "category_id": category["id"]});
+    let (status, body) = world
+        .app
+        .call(
+            Method::POST,
+            "/api/v1/categories/associations",
+            &world.admin,
+            Some(link),
+        )
+        .await;
+    assert!((200..300).contains(&status), "{body}");
+
+    let image = json!({"role": "user", "content": [
+        {"type": "text", "text": "what is this?"},
+        {"type": "image_url", "image_url": {"url": "https://example.com/cat.jpg"}}]});
+    for (model, messages, chosen) in [
+        ("auto", json!([{"role": "user", "content": "hi"}]), "text-cheap"),
+        ("auto", json!([image]), "vision-cheap"),
+        (
+            "auto:coding",
+            json!([{"role": "user", "content": "hi"}]),
+            "vision-pricey",
+        ),
+    ] {
+        let response = world.chat(&json!({"model": model, "messages": messages})).await;
+        assert_eq!(response.status().as_u16(), 200, "{model} {messages}");
+        assert_eq!(header(&response, "x-switchyard-model"), chosen, "{model} {messages}");
+        let body: Value = response.json().await.expect("a completion");
+        assert_eq!(body["model"], chosen, "the answer names the model chosen");
+    }
+    // Nothing in the category has tool calling: refused before any call, and logged.
+    let sent = world.fake.requests().len();
+    let tools = json!({"model": "auto:coding", "messages": [{"role": "user", "content": "x"}],
+        "tools": [{"type": "function", "function": {"name": "f"}}]});
+    let response = world.chat(&tools).await;
+    assert_eq!(response.status().as_u16(), 400);
+    let body: Value = response.json().await.expect("an error");
+    assert_eq!(body["error"]["param"], "model", "{body}");
+    assert_eq!(world.fake.requests().len(), sent);
+    let entries = world.log(4).await;
+    assert_eq!(entries[3].error_code.as_deref(), Some("no_capable_model"));
+}
