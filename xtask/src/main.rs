@@ -2,6 +2,7 @@
 //!
 //! - `cargo xtask ci`: exactly what CI runs (`.ci/run`).
 //! - `cargo xtask tidy`: the architecture's invariants (see `docs/architecture.md`).
+//! - `cargo xtask bench gateway`: the gateway benchmark (see `docs/benchmarks.md`).
 //! - `cargo xtask seed | create-admin | rotate-master-key`: shortcuts to the operator commands.
 
 mod tidy;
@@ -14,6 +15,7 @@ const USAGE: &str = "usage: cargo xtask <command>
 commands:
   ci                 run what CI runs (.ci/run): fmt, clippy, tidy, tests on SQLite, PostgreSQL and MariaDB, schemathesis
   tidy               check dependency direction, a //! doc on every file, no ignored tests
+  bench gateway      build release binaries, benchmark the gateway against the fake upstream, write docs/benchmarks.md ([--quick])
   seed [ARGS]        = switchyard catalog seed ([--database-url URL]): import the bundled catalog
   create-admin ARGS  = switchyard admin create ARGS (--username NAME [--email E] [--database-url URL])
   rotate-master-key  = switchyard secrets rotate ARGS ([--new-key KEY] [--database-url URL])";
@@ -24,6 +26,7 @@ fn main() -> ExitCode {
     let outcome = match args.first().map(String::as_str) {
         Some("ci") => run_ci(&root),
         Some("tidy") => tidy::run(&root),
+        Some("bench") => bench(&root, &args[1..]),
         Some("create-admin") => switchyard(&root, &["admin", "create"], &args[1..]),
         Some("seed") => switchyard(&root, &["catalog", "seed"], &args[1..]),
         Some("rotate-master-key") => switchyard(&root, &["secrets", "rotate"], &args[1..]),
@@ -71,6 +74,50 @@ fn switchyard(root: &Path, command: &[&str], args: &[String]) -> anyhow::Result<
         .current_dir(root)
         .status()?;
     anyhow::ensure!(status.success(), "switchyard {} failed ({status})", command.join(" "));
+    Ok(())
+}
+
+/// Builds the release binaries (cargo shows its progress), then runs the benchmark against them.
+fn bench(root: &Path, args: &[String]) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        args.first().map(String::as_str) == Some("gateway"),
+        "usage: cargo xtask bench gateway [--quick]"
+    );
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    eprintln!("bench: building release binaries (the first build takes several minutes)");
+    let status = Command::new(&cargo)
+        .args([
+            "build",
+            "--release",
+            "--package",
+            "switchyard-server",
+            "--package",
+            "switchyard-bench",
+        ])
+        .current_dir(root)
+        .status()?;
+    anyhow::ensure!(status.success(), "the release build failed ({status})");
+    let metadata = Command::new(&cargo)
+        .args(["metadata", "--format-version", "1", "--no-deps"])
+        .current_dir(root)
+        .output()?;
+    anyhow::ensure!(metadata.status.success(), "cargo metadata failed");
+    let metadata: serde_json::Value = serde_json::from_slice(&metadata.stdout)?;
+    let target = metadata["target_directory"]
+        .as_str()
+        .map(PathBuf::from)
+        .ok_or_else(|| anyhow::anyhow!("cargo metadata names no target directory"))?;
+    let release = target.join("release");
+    let status = Command::new(release.join("switchyard-bench"))
+        .arg("gateway")
+        .arg("--server")
+        .arg(release.join("switchyard"))
+        .arg("--out")
+        .arg(root.join("docs/benchmarks.md"))
+        .args(&args[1..])
+        .current_dir(root)
+        .status()?;
+    anyhow::ensure!(status.success(), "the benchmark failed ({status})");
     Ok(())
 }
 

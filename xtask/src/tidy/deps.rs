@@ -143,6 +143,11 @@ pub fn rule_for(krate: &str) -> Option<Rule> {
             ours: &[],
             third_party: &["actix-web", "base64", "futures-util", "serde", "serde_json", "tokio"],
         },
+        "switchyard-bench" => Rule {
+            layer: "the benchmark drives the released binaries over HTTP, knowing only the fake upstream",
+            ours: &["switchyard-testkit"],
+            third_party: &["anyhow", "http-body-util", "hyper", "hyper-util", "serde_json", "tokio"],
+        },
         "migration" => Rule {
             layer: "migrations are plain sea-orm-migration code that imports nothing of ours",
             ours: &[],

@@ -1,0 +1,127 @@
+//! `switchyard-bench gateway --server PATH --out FILE`: the gateway benchmark. It starts the
+//! fake upstream (this binary's `fake` role, in its own process) and the released server
+//! (SQLite in a fresh directory, a user and a gateway key, a pool of 4 upstream keys, capability
+//! checks and the call log all on), then measures the fake directly and through Switchyard:
+//! latency at 1 request at a time and at a fixed 500/s (open loop: each latency counts from the
+//! request's intended send time, so a stall is not hidden), the most requests per second at
+//! concurrency 64, and 512 concurrent streams (20 ms between chunks) — added time to first
+//! token, stalls over 100 ms and the server's resident memory. It prints a table and writes the
+//! figures, the machine and the commands to FILE.
+
+mod load;
+mod report;
+mod setup;
+
+use std::time::Duration;
+
+use anyhow::Context;
+
+use crate::load::{Target, open_loop, sequential, streams, throughput};
+use crate::report::{Figures, Report};
+
+/// How long each phase runs.
+#[derive(Debug, Clone, Copy)]
+pub struct Plan {
+    pub sequential: usize,
+    pub rate: u32,
+    pub open_loop: Duration,
+    pub concurrency: usize,
+    pub throughput: Duration,
+    pub streams: usize,
+}
+
+impl Plan {
+    const FULL: Plan = Plan {
+        sequential: 5_000,
+        rate: 500,
+        open_loop: Duration::from_secs(10),
+        concurrency: 64,
+        throughput: Duration::from_secs(10),
+        streams: 512,
+    };
+
+    /// A smoke run: every phase, briefly.
+    const QUICK: Plan = Plan {
+        sequential: 300,
+        rate: 500,
+        open_loop: Duration::from_secs(2),
+        concurrency: 64,
+        throughput: Duration::from_secs(2),
+        streams: 64,
+    };
+}
+
+fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        Some("fake") => setup::run_fake(),
+        Some("gateway") => {
+            let option = |name: &str| {
+                args.iter()
+                    .position(|arg| arg == name)
+                    .and_then(|at| args.get(at + 1))
+                    .cloned()
+            };
+            let server = option("--server").context("--server PATH (the released switchyard binary) is required")?;
+            let out = option("--out").unwrap_or_else(|| "docs/benchmarks.md".to_owned());
+            let plan = if args.iter().any(|arg| arg == "--quick") {
+                Plan::QUICK
+            } else {
+                Plan::FULL
+            };
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()?;
+            runtime.block_on(gateway(&server, &out, plan))
+        }
+        _ => anyhow::bail!(
+            "usage: switchyard-bench gateway --server PATH [--out FILE] [--quick] | switchyard-bench fake"
+        ),
+    }
+}
+
+fn step(text: &str) {
+    eprintln!("bench: {text}");
+}
+
+async fn gateway(server: &str, out: &str, plan: Plan) -> anyhow::Result<()> {
+    step("starting the fake upstream and the server");
+    let world = setup::World::start(server).await?;
+    let direct_fast = Target::direct(world.fast_url(), "gpt-4o");
+    let through_fast = Target::through(world.gateway_url(), &world.gateway_key, setup::FAST_MODEL);
+    let direct_paced = Target::direct(world.paced_url(), "gpt-4o");
+    let through_paced = Target::through(world.gateway_url(), &world.gateway_key, setup::STREAM_MODEL);
+
+    // Connections and caches warm; the idle memory is read after.
+    sequential(&direct_fast, 200).await?;
+    sequential(&through_fast, 200).await?;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let idle_kib = world.resident_kib()?;
+
+    let mut figures = Figures::default();
+    step(&format!("1 request at a time: {} requests each", plan.sequential));
+    figures.sequential_direct = sequential(&direct_fast, plan.sequential).await?;
+    figures.sequential_through = sequential(&through_fast, plan.sequential).await?;
+    step(&format!("open loop at {}/s for {:?} each", plan.rate, plan.open_loop));
+    figures.open_direct = open_loop(&direct_fast, plan.rate, plan.open_loop).await?;
+    figures.open_through = open_loop(&through_fast, plan.rate, plan.open_loop).await?;
+    step(&format!(
+        "throughput at concurrency {} for {:?} each",
+        plan.concurrency, plan.throughput
+    ));
+    figures.rps_direct = throughput(&direct_fast, plan.concurrency, plan.throughput).await?;
+    figures.rps_through = throughput(&through_fast, plan.concurrency, plan.throughput).await?;
+    step(&format!("{} concurrent streams, 20 ms between chunks", plan.streams));
+    figures.streams_direct = streams(&direct_paced, plan.streams, None).await?;
+    figures.streams_through = streams(&through_paced, plan.streams, Some(world.server_pid())).await?;
+    figures.idle_kib = idle_kib;
+    let logged = world.call_log_rows().await.unwrap_or(-1);
+    world.stop();
+
+    let report = Report::new(figures, plan, logged);
+    println!("{}", report.table());
+    std::fs::write(out, report.markdown()).with_context(|| format!("cannot write {out}"))?;
+    step(&format!("wrote {out}"));
+    Ok(())
+}
