@@ -2,7 +2,6 @@
 //! supplier's failure is told to the client; shared by whole and streamed answers.
 
 use std::sync::Arc;
-use std::time::Instant;
 
 use chrono::{DateTime, Utc};
 
@@ -42,12 +41,30 @@ impl Attempt {
     }
 }
 
+/// The model, supplier and number of tries that produced an answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServedBy {
+    pub model: String,
+    pub supplier: String,
+    pub attempts: u16,
+}
+
+impl ServedBy {
+    pub(super) fn of(attempt: &Attempt) -> Self {
+        Self {
+            model: attempt.model.name.clone(),
+            supplier: attempt.route.supplier_name.clone(),
+            attempts: attempt.entry.attempt,
+        }
+    }
+}
+
 /// A call in flight through a key: counted in the key's load until it ends or is dropped.
 #[derive(Debug)]
 pub struct Lease {
     health: Arc<KeyHealth>,
     settings: HealthSettings,
-    sent: Instant,
+    sent: DateTime<Utc>,
     ended: bool,
 }
 
@@ -57,7 +74,7 @@ impl Lease {
         Self {
             health,
             settings,
-            sent: Instant::now(),
+            sent: now,
             ended: false,
         }
     }
@@ -69,7 +86,7 @@ impl Lease {
         self.ended = true;
         let outcome = match outcome {
             Ok(()) => Outcome::Success {
-                latency: self.sent.elapsed(),
+                latency: (now - self.sent).to_std().unwrap_or_default(),
             },
             Err(error) => Outcome::of(error),
         };

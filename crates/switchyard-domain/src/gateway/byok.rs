@@ -8,7 +8,8 @@
 //! it is saved and again when each connection is made (so a name that changes its answer after
 //! the check, DNS rebinding, is refused too) — unless an admin setting allows the host by name.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+// `core::net`: addresses are values here; resolving them is the `HostResolver` port's.
+use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};

@@ -10,6 +10,7 @@ use std::time::Duration;
 use arc_swap::ArcSwap;
 
 use crate::accounts::api_key::ApiKeyId;
+pub use crate::gateway::attempt::ServedBy;
 use crate::gateway::attempt::{Attempt, Lease, retriable, upstream_failure};
 use crate::gateway::call_log::{CallLogEntry, Endpoint};
 use crate::gateway::chat::{ChatChunk, ChatRequest, ChatResponse};
@@ -87,24 +88,6 @@ impl Default for RetrySettings {
 pub struct Served<T> {
     pub value: T,
     pub by: ServedBy,
-}
-
-/// The model, supplier and number of tries that produced an answer.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ServedBy {
-    pub model: String,
-    pub supplier: String,
-    pub attempts: u16,
-}
-
-impl ServedBy {
-    pub(super) fn of(attempt: &Attempt) -> Self {
-        Self {
-            model: attempt.model.name.clone(),
-            supplier: attempt.route.supplier_name.clone(),
-            attempts: attempt.entry.attempt,
-        }
-    }
 }
 
 /// The code of an `auto` request no model can serve.
@@ -783,14 +766,15 @@ impl Gateway {
                     timeouts: self.timeouts(&supplier.name),
                     guarded: false,
                 };
-                let sent = std::time::Instant::now();
-                let outcome = match self.ports.provider.probe(&call).await {
+                let sent = self.ports.clock.now();
+                let outcome = self.ports.provider.probe(&call).await;
+                let done = self.ports.clock.now();
+                let outcome = match outcome {
                     Ok(()) => Outcome::Success {
-                        latency: sent.elapsed(),
+                        latency: (done - sent).to_std().unwrap_or_default(),
                     },
                     Err(error) => Outcome::of(&error),
                 };
-                let done = self.ports.clock.now();
                 key.health.probed(&outcome, millis(done), &self.settings.health);
                 reports.push(ProbeReport {
                     key_id: key.id,

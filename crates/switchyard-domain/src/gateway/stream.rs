@@ -10,13 +10,12 @@ use std::task::{Context, Poll};
 use chrono::{DateTime, Utc};
 use futures_core::Stream;
 
-use crate::gateway::attempt::{Attempt, upstream_failure};
+use crate::gateway::attempt::{Attempt, ServedBy, upstream_failure};
 use crate::gateway::call_log::CallLogEntry;
 use crate::gateway::chat::{ChatChunk, ChatRequest};
 use crate::gateway::metering::{Meter, estimate_delta, estimate_prompt};
 use crate::gateway::ports::{ChatStream, ProviderError, Tokenizer};
 use crate::gateway::recorder::Recorder;
-use crate::gateway::service::ServedBy;
 use crate::gateway::usage::Usage;
 use crate::kernel::ports::Clock;
 
