@@ -529,10 +529,11 @@ async fn a_refused_key_is_out_until_its_probe_and_its_use_is_flushed() {
         .await;
     match out {
         Err(DomainError::Upstream {
-            failure: UpstreamFailure::Overloaded,
+            failure: UpstreamFailure::Failed,
+            message,
             ..
-        }) => {}
-        other => panic!("expected every key out, got {other:?}"),
+        }) => assert!(message.contains("credentials"), "{message}"),
+        other => panic!("expected every key refused, got {other:?}"),
     }
     assert_eq!(world.provider.calls.lock().expect("calls").len(), 1);
     let key = world.provider.calls.lock().expect("calls")[0].clone();
