@@ -19,6 +19,9 @@ KEY = os.environ["SY_KEY"]
 LIMITED_KEY = os.environ["SY_LIMITED_KEY"]
 CHAT = os.environ["SY_CHAT_MODEL"]
 OTHER_CHAT = os.environ["SY_OTHER_CHAT_MODEL"]
+# A 429 cools its key down: the rate-limited call goes to a model of its own, so the failures
+# that follow still reach CHAT's supplier.
+LIMITED_CHAT = os.environ["SY_LIMITED_CHAT_MODEL"]
 EMBED = os.environ["SY_EMBED_MODEL"]
 PIXEL = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
 
@@ -136,7 +139,7 @@ raises(
     "bad request",
 )
 error = raises(
-    openai.RateLimitError, 429, lambda: client.chat.completions.create(model=CHAT, messages=hello()), "rate limited"
+    openai.RateLimitError, 429, lambda: client.chat.completions.create(model=LIMITED_CHAT, messages=hello()), "rate limited"
 )
 check(error.response.headers.get("retry-after") == "7", "rate limited: Retry-After")
 raises(openai.InternalServerError, 502, lambda: client.chat.completions.create(model=CHAT, messages=hello()), "upstream failure")

@@ -55,6 +55,7 @@ async fn the_official_openai_python_sdk_works_against_the_gateway() {
         .env("SY_LIMITED_KEY", limited)
         .env("SY_CHAT_MODEL", chat_model(Protocol::OpenAi))
         .env("SY_OTHER_CHAT_MODEL", chat_model(Protocol::Anthropic))
+        .env("SY_LIMITED_CHAT_MODEL", chat_model(Protocol::AzureOpenAi))
         .env("SY_EMBED_MODEL", embedding_model(Protocol::OpenAi));
     // The server runs on this runtime: wait for the script off it.
     let output = tokio::task::spawn_blocking(move || command.output())
