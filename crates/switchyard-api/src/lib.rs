@@ -174,6 +174,9 @@ impl Api {
             .app_data(web::PayloadConfig::new(self.settings.body_limit))
             .app_data(extract::query_config())
             .app_data(extract::path_config())
+            // The gateway first: the router tries resources in order, and the platform API's
+            // patterns (with regular expressions) would be matched on every `/v1` call.
+            .configure(routes::gateway::configure)
             .configure(routes::health::configure)
             .configure(routes::meta::configure)
             .configure(routes::auth::configure)
@@ -187,8 +190,7 @@ impl Api {
             .configure(routes::capabilities::configure)
             .configure(routes::associations::configure)
             .configure(routes::models::configure)
-            .configure(routes::model_parts::configure)
-            .configure(routes::gateway::configure);
+            .configure(routes::model_parts::configure);
         for routes in &self.extra_routes {
             app = app.configure(routes);
         }
@@ -208,7 +210,13 @@ impl Api {
         };
         cors.allow_any_method()
             .allow_any_header()
-            .expose_headers([REQUEST_ID_HEADER])
+            .expose_headers([
+                REQUEST_ID_HEADER,
+                actix_web::http::header::RETRY_AFTER,
+                actix_web::http::header::HeaderName::from_static("x-switchyard-model"),
+                actix_web::http::header::HeaderName::from_static("x-switchyard-supplier"),
+                actix_web::http::header::HeaderName::from_static("x-switchyard-attempts"),
+            ])
             .max_age(3600)
     }
 }

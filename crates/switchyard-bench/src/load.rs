@@ -260,7 +260,7 @@ async fn one_stream(target: &Target) -> anyhow::Result<(u64, Vec<u64>, bool)> {
         let now = Instant::now();
         if first.is_some() {
             gaps.push(micros(now - last));
-        } else if data.windows(9).any(|window| window == b"\"content\"") {
+        } else if has_text(data) {
             first = Some(micros(now - started));
         }
         last = now;
@@ -271,6 +271,14 @@ async fn one_stream(target: &Target) -> anyhow::Result<(u64, Vec<u64>, bool)> {
     }
     let complete = tail.windows(6).any(|window| window == b"[DONE]");
     Ok((first.unwrap_or(micros(started.elapsed())), gaps, complete))
+}
+
+/// Whether an event carries content text (not the empty content of a role-only first chunk):
+/// a `"content":"` not followed by its closing quote.
+fn has_text(data: &[u8]) -> bool {
+    const KEY: &[u8] = b"\"content\":\"";
+    data.windows(KEY.len() + 1)
+        .any(|window| &window[..KEY.len()] == KEY && window[KEY.len()] != b'"')
 }
 
 /// A process's resident memory, in KiB, from `/proc`.

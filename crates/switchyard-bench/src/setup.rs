@@ -271,7 +271,14 @@ impl World {
             .context("the metrics show no call_log_entries")
     }
 
-    pub fn stop(mut self) {
+    pub fn stop(self) {
+        drop(self);
+    }
+}
+
+impl Drop for World {
+    /// Stops both processes and removes the directory, also when the benchmark fails midway.
+    fn drop(&mut self) {
         let _ = self.server.kill();
         let _ = self.server.wait();
         drop(self.fake.stdin.take());

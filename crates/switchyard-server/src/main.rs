@@ -34,7 +34,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     }
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => {
-            telemetry::init(&settings.log)?;
+            let _logs = telemetry::init(&settings.log)?;
             Application::build(settings).await?.run_until_stopped().await
         }
         Command::Admin {
@@ -45,7 +45,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     display_name,
                 },
         } => {
-            telemetry::init(&quiet(&settings.log))?;
+            let _logs = telemetry::init(&quiet(&settings.log))?;
             switchyard_server::operator::create_admin(&settings, &username, email.as_deref(), display_name.as_deref())
                 .await
         }
@@ -59,12 +59,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 Ok(())
             }
             SecretsCommand::Rotate { new_key } => {
-                telemetry::init(&quiet(&settings.log))?;
+                let _logs = telemetry::init(&quiet(&settings.log))?;
                 switchyard_server::operator::rotate_master_key(&settings, new_key.as_deref()).await
             }
         },
         Command::Catalog { command } => {
-            telemetry::init(&quiet(&settings.log))?;
+            let _logs = telemetry::init(&quiet(&settings.log))?;
             switchyard_server::catalog_file::run(&settings, command).await
         }
         Command::Migrate { command } => {

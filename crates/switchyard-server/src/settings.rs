@@ -48,6 +48,10 @@ pub struct GatewayConfig {
     #[serde(with = "humantime_serde")]
     pub key_flush_interval: Duration,
     pub byok: ByokConfig,
+    /// Build the tokenizer of usage estimates (about 40 MB) at start, and let an estimate wait
+    /// for it; otherwise it is built in the background on the first estimate, and estimates
+    /// before it is ready count 4 bytes a token.
+    pub preload_tokenizer: bool,
 }
 
 /// Users' own keys and endpoints.
@@ -123,6 +127,7 @@ impl Default for GatewayConfig {
             retry: RetryConfig::default(),
             key_flush_interval: Duration::from_secs(10),
             byok: ByokConfig::default(),
+            preload_tokenizer: false,
         }
     }
 }

@@ -139,6 +139,7 @@ pub fn rule_for(krate: &str) -> Option<Rule> {
                 "tokio",
                 "tokio-util",
                 "tracing",
+                "tracing-appender",
                 "tracing-subscriber",
             ],
         },

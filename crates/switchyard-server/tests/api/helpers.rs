@@ -19,14 +19,15 @@ pub const TEST_JWT_SECRET: &str = "test-secret-test-secret-test-secret-012345678
 /// The master key tests configure on server databases (base64 of 32 bytes; tests only).
 pub const TEST_MASTER_KEY: &str = "c3dpdGNoeWFyZC10ZXN0LW1hc3Rlci1rZXktMzJieXQ=";
 
-static TRACING: LazyLock<()> = LazyLock::new(|| {
-    if std::env::var_os("TEST_LOG").is_some() {
+/// The log writer's guard, kept for the whole test run (dropping it would stop the writer).
+static TRACING: LazyLock<Option<tracing_appender::non_blocking::WorkerGuard>> = LazyLock::new(|| {
+    std::env::var_os("TEST_LOG").is_some().then(|| {
         let settings = LogSettings {
             level: "debug".to_owned(),
             ..LogSettings::default()
         };
-        let _ = switchyard_server::telemetry::init(&settings);
-    }
+        switchyard_server::telemetry::init(&settings).ok()
+    })?
 });
 
 /// A running server and what a test needs to talk to it.
@@ -132,6 +133,8 @@ async fn try_spawn(configure: impl FnOnce(&mut Settings), behind_proxy: bool) ->
     settings.database.max_connections = 4;
     settings.auth.bcrypt_cost = 4;
     settings.auth.allow_weak_bcrypt = true;
+    // Estimates in assertions are the tokenizer's, never the rough count used while it loads.
+    settings.gateway.preload_tokenizer = true;
     // Tests make accounts over HTTP and log in often from one address; the tests of these
     // rules set them back.
     settings.auth.allow_registration = true;
