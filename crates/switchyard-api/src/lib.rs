@@ -51,6 +51,8 @@ pub struct AppState {
     pub metrics: Metrics,
     /// The largest `/v1` request body, in bytes.
     pub gateway_body_limit: usize,
+    /// Rebuilds the routing snapshot after catalog writes, coalesced.
+    pub refresher: middleware::routing_refresh::Refresher,
 }
 
 /// The domain services and ports the API calls, and the metrics registry (made first: the
@@ -102,6 +104,7 @@ impl Api {
                 model_configs: services.model_configs,
                 metrics: metrics.clone(),
                 gateway_body_limit: settings.gateway_body_limit,
+                refresher: middleware::routing_refresh::Refresher::default(),
             }),
             proxies: web::Data::new(TrustedProxies(settings.trusted_proxies.clone())),
             metrics: web::Data::new(metrics),

@@ -210,39 +210,16 @@ struct Totals {
 #[async_trait]
 impl KeyStore for SqlUpstreamKeyRepo {
     #[instrument(skip_all, fields(keys = flushes.len()), err)]
-    async fn flush(&self, flushes: &[KeyFlush]) -> Result<(), StoreError> {
-        for flush in flushes {
-            let mut uses = upstream_keys::Entity::update_many()
-                .col_expr(
-                    upstream_keys::Column::UsageCount,
-                    Expr::col(upstream_keys::Column::UsageCount).add(i64::try_from(flush.uses).unwrap_or(i64::MAX)),
-                )
-                .filter(upstream_keys::Column::Id.eq(flush.id))
-                .filter(upstream_keys::Column::Status.ne(REMOVED));
-            if let Some(at) = flush.last_used_at {
-                uses = uses.col_expr(upstream_keys::Column::LastUsedAt, Expr::value(at));
+    async fn flush(&self, flushes: &[KeyFlush], configs_used: &[(Uuid, DateTime<Utc>)]) -> Result<(), StoreError> {
+        let txn = begin_write(&self.db).await?;
+        let outcome = async {
+            for flush in flushes {
+                write_flush(&txn, flush).await?;
             }
-            uses.exec(&self.db).await.map_err(store_error)?;
-            if let Some(state) = &flush.state {
-                upstream_keys::Entity::update_many()
-                    .col_expr(
-                        upstream_keys::Column::Status,
-                        Expr::value(if state.error { ERROR } else { ACTIVE }),
-                    )
-                    .col_expr(upstream_keys::Column::StatusReason, Expr::value(state.reason.clone()))
-                    .col_expr(upstream_keys::Column::CooldownUntil, Expr::value(state.cooldown_until))
-                    .filter(upstream_keys::Column::Id.eq(flush.id))
-                    .filter(upstream_keys::Column::Status.is_in([ACTIVE, ERROR]))
-                    .exec(&self.db)
-                    .await
-                    .map_err(store_error)?;
-            }
+            crate::model_config_repo::configs_used(&txn, configs_used).await
         }
-        Ok(())
-    }
-
-    async fn configs_used(&self, used: &[(Uuid, DateTime<Utc>)]) -> Result<(), StoreError> {
-        crate::model_config_repo::configs_used(&self.db, used).await
+        .await;
+        finish(txn, outcome).await
     }
 
     #[instrument(skip(self), err)]
@@ -285,4 +262,34 @@ impl KeyStore for SqlUpstreamKeyRepo {
             }),
         })
     }
+}
+
+/// One key's uses and state change.
+async fn write_flush(db: &impl ConnectionTrait, flush: &KeyFlush) -> Result<(), StoreError> {
+    let mut uses = upstream_keys::Entity::update_many()
+        .col_expr(
+            upstream_keys::Column::UsageCount,
+            Expr::col(upstream_keys::Column::UsageCount).add(i64::try_from(flush.uses).unwrap_or(i64::MAX)),
+        )
+        .filter(upstream_keys::Column::Id.eq(flush.id))
+        .filter(upstream_keys::Column::Status.ne(REMOVED));
+    if let Some(at) = flush.last_used_at {
+        uses = uses.col_expr(upstream_keys::Column::LastUsedAt, Expr::value(at));
+    }
+    uses.exec(db).await.map_err(store_error)?;
+    if let Some(state) = &flush.state {
+        upstream_keys::Entity::update_many()
+            .col_expr(
+                upstream_keys::Column::Status,
+                Expr::value(if state.error { ERROR } else { ACTIVE }),
+            )
+            .col_expr(upstream_keys::Column::StatusReason, Expr::value(state.reason.clone()))
+            .col_expr(upstream_keys::Column::CooldownUntil, Expr::value(state.cooldown_until))
+            .filter(upstream_keys::Column::Id.eq(flush.id))
+            .filter(upstream_keys::Column::Status.is_in([ACTIVE, ERROR]))
+            .exec(db)
+            .await
+            .map_err(store_error)?;
+    }
+    Ok(())
 }

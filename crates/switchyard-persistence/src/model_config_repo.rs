@@ -5,7 +5,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, IntoActiveModel, QueryFilter,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, IntoActiveModel,
+    QueryFilter,
 };
 use switchyard_domain::StoreError;
 use switchyard_domain::catalog::ModelId;
@@ -199,7 +200,7 @@ impl ModelConfigRepo for SqlModelConfigRepo {
 }
 
 /// Moves configs' last use forward (never back).
-pub(crate) async fn configs_used(db: &DatabaseConnection, used: &[(Uuid, DateTime<Utc>)]) -> Result<(), StoreError> {
+pub(crate) async fn configs_used(db: &impl ConnectionTrait, used: &[(Uuid, DateTime<Utc>)]) -> Result<(), StoreError> {
     for (id, at) in used {
         user_model_configs::Entity::update_many()
             .col_expr(user_model_configs::Column::LastUsedAt, Expr::value(*at))

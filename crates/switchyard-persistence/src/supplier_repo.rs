@@ -24,7 +24,7 @@ pub(crate) const ACTIVE: &str = "active";
 pub(crate) const REMOVED: &str = "removed";
 pub(crate) const ERROR: &str = "error";
 /// The name of the key a supplier's own `api_key` field sets.
-pub(crate) const DEFAULT_KEY: &str = "default";
+pub(crate) const DEFAULT_KEY: &str = switchyard_domain::catalog::SUPPLIER_KEY_NAME;
 
 #[derive(Debug, Clone)]
 pub struct SqlSupplierRepo {

@@ -26,12 +26,25 @@ impl HostResolver for SystemResolver {
     }
 }
 
-/// A connection the guard refused.
+/// A connection the guard refused. Its message does not name the address (what an internal
+/// name resolves to is not the user's to learn); the server's log does.
 #[derive(Debug, thiserror::Error)]
-#[error("{host} is or resolves to {ip}, an internal address: a user's endpoint may not reach it")]
+#[error(
+    "the endpoint's host is or resolves to an internal address (or a port not allowed): a user's endpoint may not reach it"
+)]
 pub struct InternalAddress {
     host: String,
-    ip: IpAddr,
+    ip: Option<IpAddr>,
+}
+
+impl InternalAddress {
+    fn new(host: &str, ip: Option<IpAddr>) -> Self {
+        tracing::warn!(host, ip = ?ip, "a user's endpoint was refused: an internal address or a port not allowed");
+        Self {
+            host: host.to_owned(),
+            ip,
+        }
+    }
 }
 
 /// Resolves names for guarded clients, refusing internal addresses unless the host is allowed.
@@ -46,19 +59,24 @@ impl Guard {
         Self { resolver, policy }
     }
 
-    /// Refuses a URL whose host is an internal address written out (no resolver sees those).
+    /// Refuses a URL whose host is an internal address written out (no resolver sees those),
+    /// and an allowed host on a port it is not allowed on (the resolver, which sees no port,
+    /// lets an allowed name through).
     pub fn check_url(&self, url: &reqwest::Url) -> Result<(), ProviderError> {
+        let host = url.host_str().unwrap_or_default();
+        if self.policy.allows(url) {
+            return Ok(());
+        }
+        if self.policy.names(host) {
+            return Err(refused(&InternalAddress::new(host, None)));
+        }
         let ip = match url.host() {
             Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip),
             Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip),
             _ => return Ok(()),
         };
-        let host = url.host_str().unwrap_or_default();
-        if is_internal(ip) && !self.policy.allows(host) {
-            return Err(refused(&InternalAddress {
-                host: host.to_owned(),
-                ip,
-            }));
+        if is_internal(ip) {
+            return Err(refused(&InternalAddress::new(host, Some(ip))));
         }
         Ok(())
     }
@@ -86,14 +104,14 @@ impl Resolve for Guard {
     fn resolve(&self, name: Name) -> Resolving {
         let host = name.as_str().to_owned();
         let resolver = self.resolver.clone();
-        let allowed = self.policy.allows(&host);
+        let allowed = self.policy.names(&host);
         Box::pin(async move {
             let ips = resolver
                 .resolve(&host, 0)
                 .await
                 .map_err(|error| Box::new(std::io::Error::other(error)) as Box<dyn std::error::Error + Send + Sync>)?;
             if !allowed && let Some(ip) = ips.iter().copied().find(|ip| is_internal(*ip)) {
-                return Err(Box::new(InternalAddress { host, ip }) as Box<dyn std::error::Error + Send + Sync>);
+                return Err(Box::new(InternalAddress::new(&host, Some(ip))) as Box<dyn std::error::Error + Send + Sync>);
             }
             let addresses: Addrs = Box::new(ips.into_iter().map(|ip| SocketAddr::new(ip, 0)));
             Ok(addresses)

@@ -43,7 +43,9 @@ impl Http {
         }
         let mut builder = reqwest::Client::builder();
         if guarded {
-            builder = builder.dns_resolver(self.guard.clone());
+            // Through a proxy (`HTTPS_PROXY` and the like) the proxy would resolve the name
+            // and connect, past the guard: a user's endpoint is always reached directly.
+            builder = builder.dns_resolver(self.guard.clone()).no_proxy();
         }
         let client = builder
             .connect_timeout(connect)

@@ -197,6 +197,58 @@ mod tests {
         }
     }
 
+    /// Run by the test below in a child process whose environment names a proxy (the
+    /// environment is the process's: it cannot be set for one test here).
+    #[tokio::test]
+    #[ignore = "run by a_proxy_in_the_environment_does_not_take_a_users_endpoint_past_the_guard"]
+    async fn guarded_call_under_a_proxy() {
+        let table = Arc::new(Table {
+            names: [(
+                "rebind.example.com".to_owned(),
+                "127.0.0.1".parse().expect("an address"),
+            )]
+            .into(),
+            ..Table::default()
+        });
+        let providers = Providers::new(table.clone(), EndpointPolicy::default());
+        for base in ["https://rebind.example.com/v1", "http://rebind.example.com/v1"] {
+            let outcome = providers.complete(&user_call(base.to_owned()), &hello()).await;
+            assert!(
+                matches!(&outcome, Err(ProviderError::Connection { message }) if message.contains("internal address")),
+                "{base}: {outcome:?}"
+            );
+        }
+        assert_eq!(table.asked.load(Ordering::SeqCst), 2, "the guard resolved the names");
+    }
+
+    #[tokio::test]
+    async fn a_proxy_in_the_environment_does_not_take_a_users_endpoint_past_the_guard() {
+        let (proxy, connections) = serve("HTTP/1.1 200 Connection established\r\n\r\n".to_owned()).await;
+        let binary = std::env::current_exe().expect("the test binary");
+        let child = tokio::task::spawn_blocking(move || {
+            std::process::Command::new(binary)
+                .args([
+                    "--exact",
+                    "tests::guarded_call_under_a_proxy",
+                    "--ignored",
+                    "--nocapture",
+                ])
+                .env("HTTPS_PROXY", &proxy)
+                .env("HTTP_PROXY", &proxy)
+                .env("ALL_PROXY", &proxy)
+                .env_remove("NO_PROXY")
+                .env_remove("no_proxy")
+                .output()
+        })
+        .await
+        .expect("the child's thread")
+        .expect("the child test runs");
+        let output = String::from_utf8_lossy(&child.stdout);
+        assert!(child.status.success(), "{output}");
+        assert!(output.contains("1 passed"), "{output}");
+        assert_eq!(connections.load(Ordering::SeqCst), 0, "the proxy was used");
+    }
+
     #[tokio::test]
     async fn a_users_endpoint_never_connects_to_an_internal_address_whatever_its_name_says_now() {
         let (server, visits) = serve("HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n{}".to_owned()).await;
@@ -232,12 +284,19 @@ mod tests {
             1,
             "the name was resolved at connect time"
         );
-        // An admin may allow a host by name: then it connects.
+        // An admin may allow a host by name and port: then it connects, on that port only.
         let allowed = Providers::new(
             table,
             EndpointPolicy {
-                allowed_hosts: vec!["rebind.example.com".into()],
+                allowed_hosts: vec![format!("rebind.example.com:{port}")],
             },
+        );
+        let elsewhere = allowed
+            .complete(&user_call("http://rebind.example.com:9/v1".to_owned()), &hello())
+            .await;
+        assert!(
+            matches!(&elsewhere, Err(ProviderError::Connection { message }) if message.contains("internal address")),
+            "{elsewhere:?}"
         );
         let outcome = allowed
             .complete(&user_call(format!("http://rebind.example.com:{port}/v1")), &hello())

@@ -65,7 +65,12 @@ impl Catalog {
         input: KeyInput,
         key: Option<&str>,
     ) -> Result<UpstreamKeyRecord, DomainError> {
-        let spec = KeySpec::parse(input)?;
+        let current = self
+            .keys
+            .get(id)
+            .await?
+            .ok_or(DomainError::NotFound { entity: "key" })?;
+        let spec = KeySpec::parse_for(input, Some(&current.name))?;
         let secret = key.map(|key| self.seal(id, key)).transpose()?;
         self.keys
             .update(id, &spec, secret.as_ref(), self.clock.now())

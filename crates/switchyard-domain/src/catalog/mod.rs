@@ -41,4 +41,4 @@ pub use ports::{
 pub use service::{Catalog, CatalogPorts};
 pub use supplier::{KeyChange, Protocol, Supplier, SupplierInput, SupplierPatch, SupplierSpec};
 pub use suppliers::{KeyUpdate, upstream_key_slot};
-pub use upstream_key::{KeyInput, KeySpec, KeyStatus, MAX_WEIGHT, UpstreamKeyRecord};
+pub use upstream_key::{KeyInput, KeySpec, KeyStatus, MAX_WEIGHT, SUPPLIER_KEY_NAME, UpstreamKeyRecord};

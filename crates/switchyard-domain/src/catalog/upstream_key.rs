@@ -23,6 +23,10 @@ named_enum!(
     }
 );
 
+/// The name of the supplier's own key (the one set with the supplier, `api_key`): reserved, so
+/// a change of the supplier's key replaces that one only, never a pool key an operator named so.
+pub const SUPPLIER_KEY_NAME: &str = "default";
+
 /// The most a key's weight may be.
 pub const MAX_WEIGHT: i32 = 1000;
 
@@ -61,9 +65,22 @@ pub struct KeySpec {
 }
 
 impl KeySpec {
+    /// A new key's fields.
     pub fn parse(input: KeyInput) -> Result<Self, DomainError> {
+        Self::parse_for(input, None)
+    }
+
+    /// The fields of a key now named `current` (the supplier's own key keeps its name).
+    pub fn parse_for(input: KeyInput, current: Option<&str>) -> Result<Self, DomainError> {
         let name = input.name.trim().to_owned();
         length("name", &name, 1, 100)?;
+        if name.eq_ignore_ascii_case(SUPPLIER_KEY_NAME) && current != Some(SUPPLIER_KEY_NAME) {
+            return Err(DomainError::validation(
+                "name",
+                "reserved",
+                "\"default\" is the supplier's own key (set with the supplier's api_key); choose another name",
+            ));
+        }
         let weight = input.weight.unwrap_or(1);
         if !(1..=MAX_WEIGHT).contains(&weight) {
             return Err(DomainError::validation(
@@ -103,6 +120,23 @@ mod tests {
         assert_eq!(
             (spec.name.as_str(), spec.weight, spec.status),
             ("primary", 1, KeyStatus::Active)
+        );
+        for name in ["default", "Default"] {
+            let input = KeyInput {
+                name: name.into(),
+                ..KeyInput::default()
+            };
+            assert!(KeySpec::parse(input).is_err(), "{name} is reserved");
+        }
+        let keeps = KeyInput {
+            name: "default".into(),
+            weight: Some(3),
+            ..KeyInput::default()
+        };
+        assert_eq!(
+            KeySpec::parse_for(keeps, Some("default")).map(|spec| spec.weight),
+            Ok(3),
+            "the supplier's own key keeps its name"
         );
         for (weight, status) in [
             (Some(0), None),

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use crate::gateway::call_log::CallLogEntry;
 use crate::gateway::health::{HealthSettings, KeyHealth, Outcome, millis};
 use crate::gateway::pool::PoolKey;
-use crate::gateway::ports::ProviderError;
+use crate::gateway::ports::{ProviderError, TimeoutPhase};
 use crate::gateway::routing::{RoutableModel, RouteTarget};
 use crate::kernel::error::{DomainError, UpstreamFailure};
 
@@ -105,12 +105,17 @@ impl Drop for Lease {
 }
 
 /// Whether a supplier's failure may be tried again elsewhere: its own trouble (429, 5xx,
-/// timeouts, connections, a key it refused, an answer that does not read) — never a refusal of
-/// the request itself.
+/// connecting or waiting for its answer to begin, a key it refused, an answer that does not
+/// read) — never a refusal of the request itself, nor a timeout between chunks or of the whole
+/// call (a long generation would only meet it again, at the cost of another).
 pub fn retriable(error: &ProviderError) -> bool {
     !matches!(
         error,
-        ProviderError::BadRequest { .. } | ProviderError::Unsupported { .. }
+        ProviderError::BadRequest { .. }
+            | ProviderError::Unsupported { .. }
+            | ProviderError::Timeout {
+                phase: TimeoutPhase::Idle | TimeoutPhase::Total
+            }
     )
 }
 
@@ -136,7 +141,9 @@ impl UpstreamFailure {
         }
     }
 
-    pub fn into_domain(self, error: &ProviderError) -> DomainError {
+    /// The failure in the domain's words; `own_key` when the call went with the caller's own
+    /// key (bring your own key), whose refusal is theirs to fix.
+    pub fn into_domain(self, error: &ProviderError, own_key: bool) -> DomainError {
         let retry_after_seconds = match error {
             ProviderError::RateLimited { retry_after, .. } | ProviderError::Overloaded { retry_after, .. } => {
                 retry_after.map(|wait| wait.as_secs().max(1))
@@ -147,6 +154,10 @@ impl UpstreamFailure {
         // words may hold a piece of the key or the account's billing state: callers get none of
         // them (the call log keeps the summary).
         let message = match error {
+            ProviderError::Unauthorized { .. } if own_key => {
+                "the supplier refused your own key for this model; fix or disable it under /api/v1/users/me/model-configs"
+                    .to_owned()
+            }
             ProviderError::Unauthorized { .. } => {
                 "the supplier refused the gateway's credentials for this model; an operator must fix the supplier's key"
                     .to_owned()

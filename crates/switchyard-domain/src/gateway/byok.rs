@@ -40,15 +40,31 @@ pub fn is_internal(ip: IpAddr) -> bool {
                 || (first & 0xfe00) == 0xfc00
                 // fe80::/10, link local.
                 || (first & 0xffc0) == 0xfe80
-                // 64:ff9b::/96 maps IPv4 (NAT64): judge the address it maps.
-                || (v6.segments()[..6] == [0x64, 0xff9b, 0, 0, 0, 0] && internal_v4(nat64(v6)))
+                // Forms that carry an IPv4 address in their last 32 bits: judge that address.
+                // 64:ff9b::/96 (NAT64), ::/96 (IPv4-compatible, `::a.b.c.d`) and
+                // ::ffff:0:0/96 (IPv4-translated, `::ffff:0:a.b.c.d`).
+                || (embeds_v4(v6) && internal_v4(last_v4(v6)))
+                // 2002::/16 (6to4) carries one in bits 16 to 48.
+                || (first == 0x2002 && internal_v4(six_to_four(v6)))
         }
     }
 }
 
-fn nat64(v6: Ipv6Addr) -> Ipv4Addr {
+fn embeds_v4(v6: Ipv6Addr) -> bool {
+    matches!(
+        v6.segments()[..6],
+        [0x64, 0xff9b, 0, 0, 0, 0] | [0, 0, 0, 0, 0, 0] | [0, 0, 0, 0, 0xffff, 0]
+    )
+}
+
+fn last_v4(v6: Ipv6Addr) -> Ipv4Addr {
     let octets = v6.octets();
     Ipv4Addr::new(octets[12], octets[13], octets[14], octets[15])
+}
+
+fn six_to_four(v6: Ipv6Addr) -> Ipv4Addr {
+    let octets = v6.octets();
+    Ipv4Addr::new(octets[2], octets[3], octets[4], octets[5])
 }
 
 fn internal_v4(ip: Ipv4Addr) -> bool {
@@ -71,17 +87,63 @@ fn internal_v4(ip: Ipv4Addr) -> bool {
 }
 
 /// Hosts an admin allows as custom endpoints whatever they resolve to (an internal Ollama or
-/// vLLM); they may also use plain http.
+/// vLLM); they may also use plain http. An entry is `host` (its scheme's default port only) or
+/// `host:port`; an IPv6 address is written in brackets (`[fd00::1]:8000`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct EndpointPolicy {
     pub allowed_hosts: Vec<String>,
 }
 
 impl EndpointPolicy {
-    pub fn allows(&self, host: &str) -> bool {
-        self.allowed_hosts
-            .iter()
-            .any(|allowed| allowed.eq_ignore_ascii_case(host.trim_start_matches('[').trim_end_matches(']')))
+    /// The entries as (host, port); `None` = the scheme's default port.
+    fn entries(&self) -> impl Iterator<Item = (&str, Option<u16>)> {
+        self.allowed_hosts.iter().map(|entry| {
+            let entry = entry.trim();
+            match entry.rsplit_once(':') {
+                // `host:port` or `[v6]:port`, not a bare IPv6 address.
+                Some((host, port)) if !host.contains(':') || host.ends_with(']') => match port.parse::<u16>() {
+                    Ok(port) => (unbracket(host), Some(port)),
+                    Err(_) => (unbracket(entry), None),
+                },
+                _ => (unbracket(entry), None),
+            }
+        })
+    }
+
+    /// Whether some entry names the host (on any port): the resolver, which sees no port,
+    /// lets such a name resolve to an internal address; the URL's port is checked apart.
+    pub fn names(&self, host: &str) -> bool {
+        let host = unbracket(host);
+        self.entries().any(|(allowed, _)| allowed.eq_ignore_ascii_case(host))
+    }
+
+    /// Whether `url`'s host and port are allowed.
+    pub fn allows(&self, url: &url::Url) -> bool {
+        let Some(host) = url.host_str() else {
+            return false;
+        };
+        let host = unbracket(host);
+        let port = url.port_or_known_default();
+        let default = url.port().is_none() || port == default_port(url.scheme());
+        self.entries().any(|(allowed, allowed_port)| {
+            allowed.eq_ignore_ascii_case(host)
+                && match allowed_port {
+                    Some(allowed_port) => port == Some(allowed_port),
+                    None => default,
+                }
+        })
+    }
+}
+
+fn unbracket(host: &str) -> &str {
+    host.trim_start_matches('[').trim_end_matches(']')
+}
+
+fn default_port(scheme: &str) -> Option<u16> {
+    match scheme {
+        "https" => Some(443),
+        "http" => Some(80),
+        _ => None,
     }
 }
 
@@ -118,11 +180,16 @@ pub async fn check_endpoint(
     if !url.username().is_empty() || url.password().is_some() {
         return Err(endpoint_error("must not carry credentials; the key goes in api_key"));
     }
-    if policy.allows(&host) {
+    if policy.allows(&url) {
         return match url.scheme() {
             "https" | "http" => Ok(trimmed.to_owned()),
             _ => Err(endpoint_error("must be an http or https URL")),
         };
+    }
+    if policy.names(&host) {
+        return Err(endpoint_error(
+            "its host is allowed on other ports only; an admin names the port in gateway.byok.allowed_hosts (host:port)",
+        ));
     }
     if url.scheme() != "https" {
         return Err(endpoint_error("must be an https URL"));
@@ -134,15 +201,16 @@ pub async fn check_endpoint(
         _ => resolver
             .resolve(&host, port)
             .await
-            .map_err(|error| endpoint_error(format!("its host {host} does not resolve: {error}")))?,
+            .map_err(|_| endpoint_error(format!("its host {host} does not resolve")))?,
     };
     if addresses.is_empty() {
         return Err(endpoint_error(format!("its host {host} resolves to no address")));
     }
-    if let Some(internal) = addresses.into_iter().find(|ip| is_internal(*ip)) {
-        return Err(endpoint_error(format!(
-            "its host {host} is or resolves to {internal}, an internal address; an admin can allow the host in gateway.byok.allowed_hosts"
-        )));
+    // The address is not named: what an internal name resolves to is not the caller's to learn.
+    if addresses.into_iter().any(is_internal) {
+        return Err(endpoint_error(
+            "its host is or resolves to an internal address; an admin can allow the host in gateway.byok.allowed_hosts",
+        ));
     }
     Ok(trimmed.to_owned())
 }
@@ -328,10 +396,22 @@ mod tests {
             "fe80::1",
             "::ffff:127.0.0.1",
             "64:ff9b::a00:1",
+            "::127.0.0.1",
+            "::10.0.0.1",
+            "::ffff:0:127.0.0.1",
+            "::ffff:0:a9fe:a9fe",
+            "2002:7f00:1::1",
+            "2002:a9fe:a9fe::",
         ] {
             assert!(is_internal(ip.parse().expect("an address")), "{ip}");
         }
-        for ip in ["93.184.216.34", "2606:4700::1111", "8.8.8.8"] {
+        for ip in [
+            "93.184.216.34",
+            "2606:4700::1111",
+            "8.8.8.8",
+            "::8.8.8.8",
+            "2002:5db8:d822::1",
+        ] {
             assert!(!is_internal(ip.parse().expect("an address")), "{ip}");
         }
     }
@@ -339,7 +419,7 @@ mod tests {
     #[tokio::test]
     async fn endpoints_must_be_https_and_reach_no_internal_address_unless_allowed() {
         let policy = EndpointPolicy {
-            allowed_hosts: vec!["ollama.internal".into()],
+            allowed_hosts: vec!["ollama.internal:11434".into(), "vllm.internal".into()],
         };
         let check = async |raw: &str| check_endpoint(raw, &policy, &names()).await;
         assert_eq!(
@@ -356,12 +436,28 @@ mod tests {
             "https://user:pw@api.example.com/v1",
             "https://nowhere.example.com/v1",
             "ftp://api.example.com",
+            // An allowed host, on a port it is not allowed on.
+            "http://ollama.internal:22/v1",
+            "https://vllm.internal:8443/v1",
         ] {
             assert!(check(refused).await.is_err(), "{refused}");
         }
-        assert_eq!(
-            check("http://ollama.internal:11434/v1").await,
-            Ok("http://ollama.internal:11434/v1".to_owned())
-        );
+        for allowed in [
+            "http://ollama.internal:11434/v1",
+            "https://vllm.internal/v1",
+            "http://vllm.internal:80/v1",
+        ] {
+            assert_eq!(check(allowed).await, Ok(allowed.to_owned()));
+        }
+    }
+
+    #[tokio::test]
+    async fn a_refused_endpoint_does_not_say_what_an_internal_name_resolves_to() {
+        let refused = check_endpoint("https://inside.example.com/v1", &EndpointPolicy::default(), &names())
+            .await
+            .expect_err("an internal address");
+        let message = refused.to_string();
+        assert!(message.contains("internal address"), "{message}");
+        assert!(!message.contains("10.1.2.3"), "the address leaked: {message}");
     }
 }

@@ -256,20 +256,30 @@ pub fn log() -> Arc<KeptLog> {
     Arc::new(KeptLog::default())
 }
 
-/// Keeps the key flushes it is given; knows no calls.
+/// Keeps the key flushes and configs' uses it is given, or fails while `failing`; knows no
+/// calls.
 #[derive(Debug, Default)]
 pub struct KeptFlushes {
     pub flushes: Mutex<Vec<crate::gateway::health::KeyFlush>>,
+    pub configs_used: Mutex<Vec<(uuid::Uuid, DateTime<Utc>)>>,
+    pub failing: std::sync::atomic::AtomicBool,
 }
 
 #[async_trait]
 impl crate::gateway::ports::KeyStore for KeptFlushes {
-    async fn flush(&self, flushes: &[crate::gateway::health::KeyFlush]) -> Result<(), StoreError> {
+    async fn flush(
+        &self,
+        flushes: &[crate::gateway::health::KeyFlush],
+        configs_used: &[(uuid::Uuid, DateTime<Utc>)],
+    ) -> Result<(), StoreError> {
+        if self.failing.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(StoreError::Unavailable("the database is down".to_owned()));
+        }
         self.flushes.lock().expect("the flushes").extend_from_slice(flushes);
-        Ok(())
-    }
-
-    async fn configs_used(&self, _used: &[(uuid::Uuid, DateTime<Utc>)]) -> Result<(), StoreError> {
+        self.configs_used
+            .lock()
+            .expect("the uses")
+            .extend_from_slice(configs_used);
         Ok(())
     }
 

@@ -6,14 +6,14 @@
 //! schedule and come back when a probe succeeds. Use counts, the last use and state changes are
 //! written to the keys' rows by a background flush, never per request.
 
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU8, AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
 use uuid::Uuid;
 
-use crate::gateway::ports::ProviderError;
+use crate::gateway::ports::{ProviderError, TimeoutPhase};
 
 /// How keys' health reacts, from configuration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -105,6 +105,12 @@ impl Outcome {
             ProviderError::Unauthorized { .. } => Self::Refused {
                 reason: error.to_string(),
             },
+            // A timeout between chunks or of the whole call is what a long generation meets:
+            // the request's length, not the key's health (else one caller's long requests
+            // could open every key's circuit).
+            ProviderError::Timeout {
+                phase: TimeoutPhase::Idle | TimeoutPhase::Total,
+            } => Self::Neutral,
             ProviderError::Overloaded { .. }
             | ProviderError::Failed { .. }
             | ProviderError::Timeout { .. }
@@ -166,6 +172,25 @@ pub struct HealthView {
     pub consecutive_failures: u32,
     /// Milliseconds; `None` before its first answer.
     pub latency_ewma_ms: Option<f64>,
+}
+
+/// A key's probe, claimed: [`ProbeClaim::done`] counts its outcome; done or dropped, it lets
+/// the next probe be claimed.
+#[derive(Debug)]
+pub struct ProbeClaim {
+    health: Arc<KeyHealth>,
+}
+
+impl ProbeClaim {
+    pub fn done(self, outcome: &Outcome, now: i64, settings: &HealthSettings) {
+        self.health.probed(outcome, now, settings);
+    }
+}
+
+impl Drop for ProbeClaim {
+    fn drop(&mut self) {
+        self.health.probing.store(false, Ordering::Release);
+    }
 }
 
 /// A key's changes since the last flush, for its row.
@@ -297,21 +322,26 @@ impl KeyHealth {
         }
     }
 
-    /// Whether a probe is due now; claims it (one probe at a time).
-    pub fn claim_probe(&self, now: i64) -> bool {
-        self.state.load(Ordering::Acquire) != HEALTHY
+    /// Claims the key's probe when one is due now (one at a time): the claim is released when
+    /// it is done or dropped (a probe cancelled midway does not keep the key from the next).
+    pub fn claim_probe(self: &Arc<Self>, now: i64) -> Option<ProbeClaim> {
+        let due = self.state.load(Ordering::Acquire) != HEALTHY
             && self.next_probe.load(Ordering::Acquire) <= now
-            && !self.probing.swap(true, Ordering::AcqRel)
+            && !self.probing.swap(true, Ordering::AcqRel);
+        due.then(|| ProbeClaim { health: self.clone() })
     }
 
-    /// A claimed probe ended: a success puts the key back, a failure schedules the next one.
-    pub fn probed(&self, outcome: &Outcome, now: i64, settings: &HealthSettings) {
+    /// A probe ended: a success puts the key back, a failure schedules the next one.
+    fn probed(&self, outcome: &Outcome, now: i64, settings: &HealthSettings) {
         match outcome {
             Outcome::Success { .. } => self.record(outcome, now, settings),
             Outcome::Refused { reason } | Outcome::Failure { reason } => {
+                // A refused key stays refused until its supplier accepts it: a probe that
+                // fails otherwise (a 5xx) proves nothing about the key.
                 let state = match outcome {
                     Outcome::Refused { .. } => REFUSED,
-                    _ => self.state.load(Ordering::Acquire).max(OPEN),
+                    _ if self.state.load(Ordering::Acquire) == REFUSED => REFUSED,
+                    _ => OPEN,
                 };
                 self.out(state, reason, now, settings);
             }
@@ -334,7 +364,6 @@ impl KeyHealth {
                 settings,
             ),
         }
-        self.probing.store(false, Ordering::Release);
     }
 
     pub fn view(&self, now: i64) -> HealthView {
@@ -419,7 +448,7 @@ mod tests {
 
     #[test]
     fn failures_in_a_row_open_the_circuit_and_a_probe_closes_it() {
-        let health = KeyHealth::default();
+        let health = Arc::new(KeyHealth::default());
         let failure = Outcome::Failure { reason: "502".into() };
         health.record(&failure, 0, &SETTINGS);
         health.record(&failure, 0, &SETTINGS);
@@ -442,10 +471,10 @@ mod tests {
         let view = health.view(10);
         assert_eq!(view.condition, Condition::CircuitOpen);
         assert_eq!(view.next_probe_at.map(millis), Some(30_010));
-        assert!(!health.claim_probe(30_009), "not before its time");
-        assert!(health.claim_probe(30_010));
-        assert!(!health.claim_probe(30_010), "one probe at a time");
-        health.probed(
+        assert!(health.claim_probe(30_009).is_none(), "not before its time");
+        let claim = health.claim_probe(30_010).expect("a claim");
+        assert!(health.claim_probe(30_010).is_none(), "one probe at a time");
+        claim.done(
             &Outcome::Success {
                 latency: Duration::from_millis(1),
             },
@@ -457,8 +486,50 @@ mod tests {
     }
 
     #[test]
+    fn a_dropped_probe_claim_lets_the_next_probe_run() {
+        let health = Arc::new(KeyHealth::default());
+        health.record(&Outcome::Refused { reason: "401".into() }, 0, &SETTINGS);
+        let claim = health.claim_probe(30_000).expect("a claim");
+        drop(claim);
+        assert!(
+            health.claim_probe(30_000).is_some(),
+            "the cancelled probe's claim was kept"
+        );
+    }
+
+    #[test]
+    fn a_refused_key_stays_refused_when_its_probe_fails_otherwise() {
+        let health = Arc::new(KeyHealth::default());
+        health.record(&Outcome::Refused { reason: "401".into() }, 0, &SETTINGS);
+        health.claim_probe(30_000).expect("a claim").done(
+            &Outcome::Failure { reason: "503".into() },
+            30_000,
+            &SETTINGS,
+        );
+        assert_eq!(health.view(30_000).condition, Condition::Error);
+        let flush = health.take_flush(Uuid::nil()).expect("a flush");
+        assert!(
+            flush.state.is_some_and(|state| state.error),
+            "it would be written active"
+        );
+    }
+
+    #[test]
+    fn a_long_generations_timeout_says_nothing_about_the_key() {
+        for phase in [TimeoutPhase::Idle, TimeoutPhase::Total] {
+            assert_eq!(Outcome::of(&ProviderError::Timeout { phase }), Outcome::Neutral);
+        }
+        for phase in [TimeoutPhase::Connect, TimeoutPhase::FirstByte] {
+            assert!(matches!(
+                Outcome::of(&ProviderError::Timeout { phase }),
+                Outcome::Failure { .. }
+            ));
+        }
+    }
+
+    #[test]
     fn a_refused_key_keeps_its_reason_until_a_probe_succeeds() {
-        let health = KeyHealth::default();
+        let health = Arc::new(KeyHealth::default());
         health.record(
             &Outcome::Refused {
                 reason: "401 invalid key".into(),
@@ -471,8 +542,7 @@ mod tests {
             (view.condition, view.reason.as_deref()),
             (Condition::Error, Some("401 invalid key"))
         );
-        assert!(health.claim_probe(30_000));
-        health.probed(
+        health.claim_probe(30_000).expect("a claim").done(
             &Outcome::Refused {
                 reason: "401 again".into(),
             },
@@ -480,8 +550,7 @@ mod tests {
             &SETTINGS,
         );
         assert_eq!(health.view(30_000).next_probe_at.map(millis), Some(60_000));
-        assert!(health.claim_probe(60_000));
-        health.probed(
+        health.claim_probe(60_000).expect("a claim").done(
             &Outcome::Success {
                 latency: Duration::ZERO,
             },

@@ -228,11 +228,14 @@ pub struct LastError {
 /// their history for the key API.
 #[async_trait]
 pub trait KeyStore: Send + Sync + std::fmt::Debug {
-    /// Adds the uses, moves the last use forward and writes state changes (never over an
-    /// operator's `inactive` or a removal).
-    async fn flush(&self, flushes: &[crate::gateway::health::KeyFlush]) -> Result<(), StoreError>;
-    /// Moves users' model configs' last use forward.
-    async fn configs_used(&self, used: &[(Uuid, chrono::DateTime<chrono::Utc>)]) -> Result<(), StoreError>;
+    /// In one transaction: adds the keys' uses, moves their last use forward and writes their
+    /// state changes (never over an operator's `inactive` or a removal), and moves users' model
+    /// configs' last use forward. All or nothing.
+    async fn flush(
+        &self,
+        keys: &[crate::gateway::health::KeyFlush],
+        configs_used: &[(Uuid, chrono::DateTime<chrono::Utc>)],
+    ) -> Result<(), StoreError>;
     async fn call_stats(&self, key: Uuid) -> Result<KeyCallStats, StoreError>;
 }
 

@@ -133,10 +133,39 @@ pub struct UserRoute {
     pub max_tokens: Option<i64>,
     pub temperature: Option<f64>,
     pub priority: i32,
-    /// Unix ms of its last use here; 0 = none since start.
-    pub last_used: AtomicI64,
-    /// The last use written.
-    pub flushed: AtomicI64,
+    /// Its last use, kept across refreshes by the config's id.
+    pub last_use: Arc<LastUse>,
+}
+
+impl UserRoute {
+    /// A call goes with it now (Unix ms).
+    pub fn used(&self, now: i64) {
+        self.last_use.at.fetch_max(now, Ordering::Relaxed);
+    }
+}
+
+/// When a user's config was last used here, and what of it was written.
+#[derive(Debug, Default)]
+pub struct LastUse {
+    /// Unix ms; 0 = not since start.
+    at: AtomicI64,
+    flushed: AtomicI64,
+}
+
+impl LastUse {
+    /// The last use when it is newer than the one written, marking it written: `(at, before)`.
+    pub fn take(&self) -> Option<(i64, i64)> {
+        let at = self.at.load(Ordering::Acquire);
+        let before = self.flushed.swap(at, Ordering::AcqRel);
+        (at > before).then_some((at, before))
+    }
+
+    /// Gives back a taken use that could not be written.
+    pub fn restore(&self, (at, before): (i64, i64)) {
+        let _ = self
+            .flushed
+            .compare_exchange(at, before, Ordering::AcqRel, Ordering::Acquire);
+    }
 }
 
 impl std::fmt::Debug for UserRoute {
@@ -245,6 +274,10 @@ impl RoutingSnapshot {
                 models.insert(model.name.clone(), Arc::new(model));
             }
         }
+        let old_uses: HashMap<Uuid, Arc<LastUse>> = previous
+            .all_user_routes()
+            .map(|route| (route.id, route.last_use.clone()))
+            .collect();
         let mut user_routes: HashMap<(UserId, ModelId), Vec<Arc<UserRoute>>> = HashMap::new();
         for config in rows.configs {
             match cipher.decrypt(&config.ciphertext, user_key_slot(&config.id.to_string())) {
@@ -258,8 +291,7 @@ impl RoutingSnapshot {
                         max_tokens: config.max_tokens,
                         temperature: config.temperature,
                         priority: config.priority,
-                        last_used: AtomicI64::new(0),
-                        flushed: AtomicI64::new(0),
+                        last_use: old_uses.get(&config.id).cloned().unwrap_or_default(),
                     })),
                 Err(error) => problems.push(format!("model config {} does not decrypt: {error}", config.id)),
             }

@@ -333,8 +333,13 @@ impl Gateway {
         };
         let model = chain[0].clone();
         let retry = self.settings.retry;
-        let deadline = base.created_at + chrono::Duration::from_std(retry.deadline).unwrap_or(chrono::Duration::MAX);
+        let deadline = chrono::Duration::from_std(retry.deadline)
+            .ok()
+            .and_then(|wait| base.created_at.checked_add_signed(wait))
+            .unwrap_or(chrono::DateTime::<chrono::Utc>::MAX_UTC);
         let mut tries: u16 = 0;
+        // The last retriable failure through the caller's own keys, and through the pools.
+        let mut last_own: Option<ProviderError> = None;
         let mut last: Option<ProviderError> = None;
         // The caller's own keys for the model go first (bring your own key).
         let primary = model
@@ -344,7 +349,7 @@ impl Gateway {
             .or(model.routes.first());
         if let Some(primary) = primary {
             for own in snapshot.user_routes(caller.user_id, model.id) {
-                if tries >= retry.max_attempts.max(1) {
+                if tries >= retry.max_attempts.max(1) || (tries > 0 && self.ports.clock.now() >= deadline) {
                     break;
                 }
                 tries += 1;
@@ -356,9 +361,8 @@ impl Gateway {
                 attempt.secret = Some(own.secret.clone());
                 attempt.guarded = own.custom_endpoint.is_some();
                 attempt.entry.byok = true;
-                own.last_used
-                    .fetch_max(millis(self.ports.clock.now()), std::sync::atomic::Ordering::Relaxed);
-                if let Some(done) = self.try_once(attempt, context, work, &mut last).await {
+                own.used(millis(self.ports.clock.now()));
+                if let Some(done) = self.try_once(attempt, context, work, &mut last_own).await {
                     return done;
                 }
             }
@@ -398,7 +402,14 @@ impl Gateway {
             }
         }
         if let Some(error) = last {
-            return Err(upstream_failure(&error).into_domain(&error));
+            return Err(upstream_failure(&error).into_domain(&error, false));
+        }
+        // Nothing went through the pools. The caller's own key failed, unless the pools' keys
+        // are only cooling down: then the earliest Retry-After is the better answer.
+        if let Some(error) = last_own
+            && earliest_back.is_none()
+        {
+            return Err(upstream_failure(&error).into_domain(&error, true));
         }
         // Nothing was sent: every key is cooling down or out, or the supplier has none.
         let now = self.ports.clock.now();
@@ -408,7 +419,7 @@ impl Gateway {
                 model: model.name.clone(),
             });
         };
-        let attempt = self.attempt(&base, &model, &route, None, 1);
+        let attempt = self.attempt(&base, &model, &route, None, tries + 1);
         let error = match (earliest_back, keyless) {
             (Some(back), _) => {
                 let wait = u64::try_from(back - millis(now)).unwrap_or(0);
@@ -619,8 +630,9 @@ impl Gateway {
         attempt.entry.error_code = Some(failure.code().to_owned());
         attempt.entry.error_summary = Some(CallLogEntry::summary(&error.to_string()));
         attempt.entry.latency_ms = (now - attempt.started).num_milliseconds().max(0);
+        let own_key = attempt.entry.byok;
         self.recorder().ended(attempt, now);
-        failure.into_domain(error)
+        failure.into_domain(error, own_key)
     }
 
     /// The caller's own defaults for the model (their first enabled config's `max_tokens` and
@@ -751,9 +763,9 @@ impl Gateway {
         let mut reports = Vec::new();
         for supplier in snapshot.pools() {
             for key in &supplier.pool.keys {
-                if !key.health.claim_probe(millis(now)) {
+                let Some(claim) = key.health.claim_probe(millis(now)) else {
                     continue;
-                }
+                };
                 let call = UpstreamCall {
                     protocol: supplier.protocol,
                     supplier: supplier.name.clone(),
@@ -775,7 +787,7 @@ impl Gateway {
                     },
                     Err(error) => Outcome::of(&error),
                 };
-                key.health.probed(&outcome, millis(done), &self.settings.health);
+                claim.done(&outcome, millis(done), &self.settings.health);
                 reports.push(ProbeReport {
                     key_id: key.id,
                     supplier: supplier.name.clone(),
@@ -806,8 +818,9 @@ impl Gateway {
         Ok((calls, self.key_health(id)))
     }
 
-    /// Writes every key's uses and state changes since the last flush to the keys' rows; what
-    /// could not be written is kept for the next one. Returns the keys written.
+    /// Writes every key's uses and state changes, and users' configs' last uses, since the last
+    /// flush — in one transaction, so a failure writes none of it and the next flush carries it
+    /// all. Returns the rows written.
     pub async fn flush_keys(&self) -> Result<usize, DomainError> {
         let snapshot = self.snapshot.load_full();
         let flushes: Vec<KeyFlush> = snapshot
@@ -815,25 +828,25 @@ impl Gateway {
             .flat_map(|supplier| supplier.pool.keys.iter())
             .filter_map(|key| key.health.take_flush(key.id))
             .collect();
-        let used: Vec<(uuid::Uuid, chrono::DateTime<chrono::Utc>)> = snapshot
+        let taken: Vec<(&Arc<crate::gateway::routing::UserRoute>, (i64, i64))> = snapshot
             .all_user_routes()
-            .filter_map(|route| {
-                let at = route.last_used.load(std::sync::atomic::Ordering::Relaxed);
-                let before = route.flushed.swap(at, std::sync::atomic::Ordering::Relaxed);
-                (at > before).then(|| chrono::DateTime::from_timestamp_millis(at).map(|when| (route.id, when)))?
-            })
+            .filter_map(|route| route.last_use.take().map(|taken| (route, taken)))
             .collect();
-        if !used.is_empty() {
-            self.ports.keys.configs_used(&used).await?;
+        let used: Vec<(uuid::Uuid, chrono::DateTime<chrono::Utc>)> = taken
+            .iter()
+            .filter_map(|(route, (at, _))| chrono::DateTime::from_timestamp_millis(*at).map(|when| (route.id, when)))
+            .collect();
+        if flushes.is_empty() && used.is_empty() {
+            return Ok(0);
         }
-        if flushes.is_empty() {
-            return Ok(used.len());
-        }
-        if let Err(error) = self.ports.keys.flush(&flushes).await {
+        if let Err(error) = self.ports.keys.flush(&flushes, &used).await {
             for flush in &flushes {
                 if let Some(health) = snapshot.key_health(flush.id) {
                     health.restore_flush(flush);
                 }
+            }
+            for (route, taken) in taken {
+                route.last_use.restore(taken);
             }
             return Err(error.into());
         }

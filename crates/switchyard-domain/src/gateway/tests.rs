@@ -34,6 +34,42 @@ struct World {
     labels: Arc<KeptLabels>,
     caller: Caller,
     context: CallContext,
+    keys: Arc<KeptFlushes>,
+    rows: Arc<Rows>,
+    cipher: SecretCipher,
+}
+
+impl World {
+    /// Gives the caller their own key for `model` and refreshes the snapshot; returns the
+    /// config's id.
+    async fn own_key(&self, model: &str) -> Uuid {
+        let id = Uuid::now_v7();
+        {
+            let mut rows = self.rows.0.lock().expect("the rows");
+            let model_id = rows
+                .models
+                .iter()
+                .find(|detail| detail.model.spec.name == model)
+                .expect("the model")
+                .model
+                .id;
+            rows.configs.push(crate::gateway::byok::StoredModelConfig {
+                id,
+                user_id: self.caller.user_id,
+                model_id,
+                ciphertext: self
+                    .cipher
+                    .encrypt("sk-users-own", crate::gateway::byok::user_key_slot(&id.to_string()))
+                    .expect("encrypted"),
+                custom_endpoint: None,
+                max_tokens: None,
+                temperature: None,
+                priority: 0,
+            });
+        }
+        self.gateway.refresh().await.expect("a snapshot");
+        id
+    }
 }
 
 async fn world() -> World {
@@ -84,19 +120,21 @@ async fn world() -> World {
         configs: Vec::new(),
     };
     let provider = Arc::new(ScriptedProvider::default());
+    let rows = Arc::new(Rows(std::sync::Mutex::new(rows)));
+    let keys = Arc::new(KeptFlushes::default());
     let log = log();
     let labels = Arc::new(KeptLabels::default());
     let clock = Arc::new(ManualClock::new(start));
     let ports = GatewayPorts {
         provider: provider.clone(),
-        routing: Arc::new(Rows(std::sync::Mutex::new(rows))),
+        routing: rows.clone(),
         log: log.clone(),
         observer: labels.clone(),
         tokenizer: Arc::new(WordTokenizer),
         clock: clock.clone(),
-        keys: Arc::new(KeptFlushes::default()),
+        keys: keys.clone(),
     };
-    let gateway = Gateway::new(ports, cipher, GatewaySettings::default());
+    let gateway = Gateway::new(ports, cipher.clone(), GatewaySettings::default());
     let (count, problems) = gateway.refresh().await.expect("a snapshot");
     assert_eq!(count, 3, "the inactive model is not routable");
     assert_eq!(
@@ -119,6 +157,9 @@ async fn world() -> World {
             request_id: "req-1".to_owned(),
             client_ip: Some("203.0.113.7".to_owned()),
         },
+        keys,
+        rows,
+        cipher,
     }
 }
 
@@ -554,4 +595,100 @@ async fn a_refused_key_is_out_until_its_probe_and_its_use_is_flushed() {
     assert_eq!((served.by.model.as_str(), served.by.attempts), ("gpt-4o", 1));
     assert_eq!(world.gateway.flush_keys().await.expect("a flush"), 1);
     assert_eq!(world.gateway.flush_keys().await.expect("a flush"), 0, "nothing new");
+}
+
+fn refused_key() -> ProviderError {
+    ProviderError::Unauthorized {
+        status: 401,
+        message: "invalid api key".into(),
+    }
+}
+
+#[tokio::test]
+async fn a_failed_flush_loses_nothing_and_a_refresh_keeps_configs_last_use() {
+    let world = world().await;
+    let config = world.own_key("gpt-4o").await;
+    // The caller's own key is refused; the pool's key answers.
+    world.provider.then(Scripted::Complete(Err(refused_key())));
+    world.provider.then(Scripted::Complete(Ok(answer("pool", None))));
+    let served = world
+        .gateway
+        .chat(&world.caller, &world.context, request("gpt-4o", false))
+        .await
+        .expect("an answer");
+    assert_eq!(served.by.attempts, 2);
+    world.keys.failing.store(true, std::sync::atomic::Ordering::SeqCst);
+    assert!(world.gateway.flush_keys().await.is_err());
+    world.keys.failing.store(false, std::sync::atomic::Ordering::SeqCst);
+    world.gateway.refresh().await.expect("a snapshot");
+    assert_eq!(world.gateway.flush_keys().await.expect("a flush"), 2);
+    let flushes = world.keys.flushes.lock().expect("the flushes").clone();
+    assert_eq!(flushes.iter().map(|flush| flush.uses).sum::<u64>(), 1, "{flushes:?}");
+    let used = world.keys.configs_used.lock().expect("the uses").clone();
+    assert_eq!(used.iter().map(|(id, _)| *id).collect::<Vec<_>>(), vec![config]);
+    assert_eq!(world.gateway.flush_keys().await.expect("a flush"), 0, "nothing new");
+}
+
+#[tokio::test]
+async fn a_refused_own_key_says_so_unless_the_pool_is_only_cooling_down() {
+    // The pool's key cools down for 30 s; the caller's own key is refused: 429, with the wait.
+    let cooling = world().await;
+    cooling
+        .provider
+        .then(Scripted::Complete(Err(ProviderError::RateLimited {
+            retry_after: Some(std::time::Duration::from_secs(30)),
+            message: "slow down".into(),
+        })));
+    let _ = cooling
+        .gateway
+        .chat(&cooling.caller, &cooling.context, request("gpt-4o", false))
+        .await;
+    cooling.own_key("gpt-4o").await;
+    cooling.provider.then(Scripted::Complete(Err(refused_key())));
+    match cooling
+        .gateway
+        .chat(&cooling.caller, &cooling.context, request("gpt-4o", false))
+        .await
+    {
+        Err(DomainError::Upstream {
+            failure: UpstreamFailure::RateLimited,
+            retry_after_seconds: Some(30),
+            ..
+        }) => {}
+        other => panic!("expected the pool's rate limit, got {other:?}"),
+    }
+    // The pool's key is refused too (out until a probe): the caller hears about their own key.
+    let out = world().await;
+    out.provider.then(Scripted::Complete(Err(refused_key())));
+    let _ = out
+        .gateway
+        .chat(&out.caller, &out.context, request("gpt-4o", false))
+        .await;
+    out.own_key("gpt-4o").await;
+    out.provider.then(Scripted::Complete(Err(refused_key())));
+    match out
+        .gateway
+        .chat(&out.caller, &out.context, request("gpt-4o", false))
+        .await
+    {
+        Err(DomainError::Upstream { message, .. }) => {
+            assert!(message.contains("your own key"), "{message}");
+        }
+        other => panic!("expected the own key's refusal, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_deadline_past_the_calendar_does_not_panic() {
+    let world = world().await;
+    let mut settings = GatewaySettings::default();
+    settings.retry.deadline = std::time::Duration::MAX;
+    let gateway = Gateway::new(world.gateway.ports.clone(), world.cipher.clone(), settings);
+    gateway.refresh().await.expect("a snapshot");
+    world.provider.then(Scripted::Complete(Ok(answer("fine", None))));
+    let served = gateway
+        .chat(&world.caller, &world.context, request("gpt-4o", false))
+        .await
+        .expect("an answer");
+    assert_eq!(served.by.attempts, 1);
 }

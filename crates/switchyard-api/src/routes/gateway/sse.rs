@@ -30,7 +30,7 @@ fn event(json: &impl serde::Serialize) -> Bytes {
 /// The error event of a supplier's failure mid-stream.
 fn error_event(error: ProviderError) -> Bytes {
     let failure = upstream_failure(&error);
-    let api = ApiError::from(failure.into_domain(&error));
+    let api = ApiError::from(failure.into_domain(&error, false));
     event(&OpenAiErrorBody {
         error: OpenAiErrorObject {
             message: api.message().to_owned(),

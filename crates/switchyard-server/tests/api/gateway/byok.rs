@@ -6,7 +6,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use switchyard_testkit::{Failure, FakeUpstream, Protocol, Scenario};
 
-use super::{World, ask, chat_model, world, world_with};
+use super::{World, ask, chat_model, world, world_with_fake};
 use crate::helpers::Session;
 
 async fn model_id(world: &World, name: &str) -> String {
@@ -149,8 +149,8 @@ async fn a_custom_endpoint_that_could_reach_the_servers_own_network_is_refused()
 
 #[tokio::test]
 async fn a_redirect_from_a_users_endpoint_is_not_followed_and_the_platform_serves() {
-    let world = world_with(|settings| {
-        settings.gateway.byok.allowed_hosts = vec!["127.0.0.1".to_owned()];
+    let world = world_with_fake(|settings, fake| {
+        settings.gateway.byok.allowed_hosts = vec![format!("127.0.0.1:{}", fake.address().port())];
     })
     .await;
     let model = model_id(&world, &chat_model(Protocol::OpenAi)).await;
@@ -159,10 +159,12 @@ async fn a_redirect_from_a_users_endpoint_is_not_followed_and_the_platform_serve
     let body = json!({"model_id": model, "api_key": own, "custom_endpoint": endpoint});
     let (status, config) = configure(&world, &world.user, body).await;
     assert_eq!(status, 201, "an allowed host: {config}");
+    // The redirect points back at the fake (where a followed request would be counted), with
+    // the user's key, which keeps answering 307: followed, the fake would see many requests.
     world.fake.set_for_key(
         &own,
         Some(Scenario::failing(
-            Failure::status(307).with_header("location", "http://169.254.169.254/latest/meta-data"),
+            Failure::status(307).with_header("location", format!("{endpoint}/chat/completions")),
         )),
     );
     let response = world.chat(&ask(&chat_model(Protocol::OpenAi), "hi")).await;

@@ -81,10 +81,15 @@ pub async fn world() -> World {
 }
 
 pub async fn world_with(configure: impl FnOnce(&mut Settings)) -> World {
+    world_with_fake(|settings, _| configure(settings)).await
+}
+
+/// A world whose settings may name the fake upstream (its address).
+pub async fn world_with_fake(configure: impl FnOnce(&mut Settings, &FakeUpstream)) -> World {
     let fake = FakeUpstream::start().await;
     let app = spawn_app_with(|settings| {
         gateway_settings(settings);
-        configure(settings);
+        configure(settings, &fake);
     })
     .await;
     furnish(app, fake).await

@@ -249,6 +249,11 @@ async fn a_refused_key_leaves_rotation_with_its_reason_and_returns_after_its_pro
     }
     assert_eq!(attempts.iter().filter(|tries| *tries == "2").count(), 1, "{attempts:?}");
     assert_eq!(counts(&keys_used(&world))[&bad], 1);
+    // The call log is written in the background.
+    eventually("the refused try in the call log", async || {
+        stats(&world, &id).await["errors"] == 1
+    })
+    .await;
     let seen = stats(&world, &id).await;
     let health = &seen["health"];
     assert_eq!(health["condition"], "error", "{seen}");

@@ -121,6 +121,12 @@ impl Drop for TestDatabase {
                 .ok()?;
             runtime.block_on(async move {
                 let admin = connect(&server_url).await;
+                if backend == Backend::MySql {
+                    // The app's connections are still open (its runtime is the test's, blocked
+                    // here): one in a transaction would hold a metadata lock the drop waits for,
+                    // forever. PostgreSQL's `WITH (FORCE)` does the same.
+                    kill_connections(&admin, &name).await;
+                }
                 let result = admin.connection().execute_unprepared(&drop_sql(backend, &name)).await;
                 admin.close().await;
                 result.ok()
@@ -129,6 +135,24 @@ impl Drop for TestDatabase {
         .join();
         if !matches!(dropped, Ok(Some(_))) {
             eprintln!("warning: could not drop test database {:?}", self.name);
+        }
+    }
+}
+
+/// Ends every MySQL connection to the database `name`.
+async fn kill_connections(admin: &Database, name: &str) {
+    let backend = admin.connection().get_database_backend();
+    let query = Statement::from_sql_and_values(
+        backend,
+        "SELECT id FROM information_schema.processlist WHERE db = ?",
+        [name.into()],
+    );
+    let Ok(rows) = admin.connection().query_all_raw(query).await else {
+        return;
+    };
+    for row in rows {
+        if let Ok(id) = row.try_get_by_index::<u64>(0) {
+            let _ = admin.connection().execute_unprepared(&format!("KILL {id}")).await;
         }
     }
 }
