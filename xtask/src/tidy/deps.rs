@@ -105,6 +105,8 @@ pub fn rule_for(krate: &str) -> Option<Rule> {
                 "serde",
                 "serde_json",
                 "serde_path_to_error",
+                // Its runtime is actix-web's; the API uses its synchronisation (coalesced refreshes).
+                "tokio",
                 "tracing",
                 "tracing-actix-web",
                 "utoipa",
@@ -139,7 +141,6 @@ pub fn rule_for(krate: &str) -> Option<Rule> {
                 "tokio",
                 "tokio-util",
                 "tracing",
-                "tracing-appender",
                 "tracing-subscriber",
             ],
         },

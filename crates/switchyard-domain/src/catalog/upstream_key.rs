@@ -74,6 +74,13 @@ impl KeySpec {
     pub fn parse_for(input: KeyInput, current: Option<&str>) -> Result<Self, DomainError> {
         let name = input.name.trim().to_owned();
         length("name", &name, 1, 100)?;
+        if current == Some(SUPPLIER_KEY_NAME) && name != SUPPLIER_KEY_NAME {
+            return Err(DomainError::validation(
+                "name",
+                "reserved",
+                "this is the supplier's own key (set with the supplier's api_key): its name stays \"default\"",
+            ));
+        }
         if name.eq_ignore_ascii_case(SUPPLIER_KEY_NAME) && current != Some(SUPPLIER_KEY_NAME) {
             return Err(DomainError::validation(
                 "name",
@@ -138,6 +145,16 @@ mod tests {
             Ok(3),
             "the supplier's own key keeps its name"
         );
+        for renamed in ["primary", "DEFAULT"] {
+            let input = KeyInput {
+                name: renamed.into(),
+                ..KeyInput::default()
+            };
+            assert!(
+                KeySpec::parse_for(input, Some("default")).is_err(),
+                "the supplier's own key renamed {renamed}"
+            );
+        }
         for (weight, status) in [
             (Some(0), None),
             (Some(1001), None),

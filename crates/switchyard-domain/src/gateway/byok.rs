@@ -38,8 +38,13 @@ pub fn is_internal(ip: IpAddr) -> bool {
                 || v6.is_multicast()
                 // fc00::/7, unique local (AWS's metadata fd00:ec2::254 among them).
                 || (first & 0xfe00) == 0xfc00
-                // fe80::/10, link local.
+                // fe80::/10, link local; fec0::/10, the deprecated site local.
                 || (first & 0xffc0) == 0xfe80
+                || (first & 0xffc0) == 0xfec0
+                // 2001::/32, Teredo: a tunnel to an address it hides.
+                || (first == 0x2001 && v6.segments()[1] == 0)
+                // 64:ff9b:1::/48, local-use NAT64 (RFC 8215): translated inside the network.
+                || v6.segments()[..3] == [0x64, 0xff9b, 1]
                 // Forms that carry an IPv4 address in their last 32 bits: judge that address.
                 // 64:ff9b::/96 (NAT64), ::/96 (IPv4-compatible, `::a.b.c.d`) and
                 // ::ffff:0:0/96 (IPv4-translated, `::ffff:0:a.b.c.d`).
@@ -186,10 +191,9 @@ pub async fn check_endpoint(
             _ => Err(endpoint_error("must be an http or https URL")),
         };
     }
+    // Said as an internal address is: which hosts an admin allowed is not the caller's to learn.
     if policy.names(&host) {
-        return Err(endpoint_error(
-            "its host is allowed on other ports only; an admin names the port in gateway.byok.allowed_hosts (host:port)",
-        ));
+        return Err(internal_endpoint());
     }
     if url.scheme() != "https" {
         return Err(endpoint_error("must be an https URL"));
@@ -208,11 +212,15 @@ pub async fn check_endpoint(
     }
     // The address is not named: what an internal name resolves to is not the caller's to learn.
     if addresses.into_iter().any(is_internal) {
-        return Err(endpoint_error(
-            "its host is or resolves to an internal address; an admin can allow the host in gateway.byok.allowed_hosts",
-        ));
+        return Err(internal_endpoint());
     }
     Ok(trimmed.to_owned())
+}
+
+fn internal_endpoint() -> DomainError {
+    endpoint_error(
+        "its host is or resolves to an internal address (or a port not allowed); an admin can allow host:port in gateway.byok.allowed_hosts",
+    )
 }
 
 /// A user's config of a model, as stored, without its key.
@@ -402,6 +410,9 @@ mod tests {
             "::ffff:0:a9fe:a9fe",
             "2002:7f00:1::1",
             "2002:a9fe:a9fe::",
+            "fec0::1",
+            "2001:0:4136:e378:8000:63bf:3fff:fdd2",
+            "64:ff9b:1::a00:1",
         ] {
             assert!(is_internal(ip.parse().expect("an address")), "{ip}");
         }

@@ -335,16 +335,16 @@ impl KeyHealth {
     fn probed(&self, outcome: &Outcome, now: i64, settings: &HealthSettings) {
         match outcome {
             Outcome::Success { .. } => self.record(outcome, now, settings),
-            Outcome::Refused { reason } | Outcome::Failure { reason } => {
-                // A refused key stays refused until its supplier accepts it: a probe that
-                // fails otherwise (a 5xx) proves nothing about the key.
-                let state = match outcome {
-                    Outcome::Refused { .. } => REFUSED,
-                    _ if self.state.load(Ordering::Acquire) == REFUSED => REFUSED,
-                    _ => OPEN,
-                };
-                self.out(state, reason, now, settings);
+            // A refused key stays refused, with the supplier's reason, until its supplier
+            // accepts it: a probe that fails otherwise (a 5xx) proves nothing about the key.
+            Outcome::Failure { .. } if self.state.load(Ordering::Acquire) == REFUSED => {
+                self.next_probe.store(
+                    now.saturating_add(duration_millis(settings.probe_interval)),
+                    Ordering::Release,
+                );
             }
+            Outcome::Refused { reason } => self.out(REFUSED, reason, now, settings),
+            Outcome::Failure { reason } => self.out(OPEN, reason, now, settings),
             // A rate-limited probe reached a key the supplier accepts: it is back, cooling.
             Outcome::RateLimited { .. } => {
                 self.record(
@@ -506,7 +506,13 @@ mod tests {
             30_000,
             &SETTINGS,
         );
-        assert_eq!(health.view(30_000).condition, Condition::Error);
+        let view = health.view(30_000);
+        assert_eq!(
+            (view.condition, view.reason.as_deref()),
+            (Condition::Error, Some("401")),
+            "the supplier's reason stays"
+        );
+        assert_eq!(view.next_probe_at.map(millis), Some(60_000));
         let flush = health.take_flush(Uuid::nil()).expect("a flush");
         assert!(
             flush.state.is_some_and(|state| state.error),

@@ -65,15 +65,16 @@ pub fn estimate_response(tokenizer: &dyn Tokenizer, prompt_tokens: i64, response
     }
 }
 
-/// The tokens a streamed delta adds, estimated.
-pub fn estimate_delta(tokenizer: &dyn Tokenizer, delta: &Delta) -> i64 {
-    let text = |text: &Option<String>| text.as_deref().map_or(0, |text| tokenizer.count(text));
-    let calls: i64 = delta
-        .tool_calls
-        .iter()
-        .map(|call| text(&call.name) + text(&call.arguments))
-        .sum();
-    text(&delta.content) + text(&delta.reasoning_content) + calls
+/// Appends the text a streamed delta adds (its content, reasoning and tool calls) to `text`:
+/// counted when the supplier reports no usage, never token by token as it streams.
+pub fn delta_text(delta: &Delta, text: &mut String) {
+    for part in [&delta.content, &delta.reasoning_content] {
+        text.push_str(part.as_deref().unwrap_or_default());
+    }
+    for call in &delta.tool_calls {
+        text.push_str(call.name.as_deref().unwrap_or_default());
+        text.push_str(call.arguments.as_deref().unwrap_or_default());
+    }
 }
 
 /// A call's usage and cost at the route's prices.

@@ -20,7 +20,7 @@ use crate::gateway::metering::{Meter, estimate_prompt, estimate_response};
 use crate::gateway::pool::PoolKey;
 use crate::gateway::ports::{
     CallLogCounts, CallLogSink, CallObserver, ChatProvider, ChatStream, KeyCallStats, KeyStore, ProviderError,
-    RoutingSource, Timeouts, Tokenizer, UpstreamCall,
+    RoutingSource, TimeoutPhase, Timeouts, Tokenizer, UpstreamCall,
 };
 use crate::gateway::recorder::{Pending, Recorder};
 use crate::gateway::requirements::{UNSUPPORTED_BY_MODEL, check_chat, check_embedding};
@@ -371,6 +371,8 @@ impl Gateway {
         let mut keyless: Option<&RouteTarget> = None;
         // Keys out of rotation: how many, and how many their suppliers refused.
         let (mut out, mut refused) = (0, 0);
+        // The budget or the deadline ended the tries before every ready key was tried.
+        let mut cut_short = false;
         'models: for candidate in &chain {
             for index in candidate.route_order() {
                 let route = &candidate.routes[index];
@@ -391,6 +393,7 @@ impl Gateway {
                 };
                 for key in keys {
                     if tries >= retry.max_attempts.max(1) || (tries > 0 && self.ports.clock.now() >= deadline) {
+                        cut_short = true;
                         break 'models;
                     }
                     tries += 1;
@@ -404,10 +407,10 @@ impl Gateway {
         if let Some(error) = last {
             return Err(upstream_failure(&error).into_domain(&error, false));
         }
-        // Nothing went through the pools. The caller's own key failed, unless the pools' keys
-        // are only cooling down: then the earliest Retry-After is the better answer.
+        // Nothing went through the pools. The caller's own key failed, unless the pools had no
+        // key to try but cooling ones: then the earliest Retry-After is the better answer.
         if let Some(error) = last_own
-            && earliest_back.is_none()
+            && (earliest_back.is_none() || cut_short)
         {
             return Err(upstream_failure(&error).into_domain(&error, true));
         }
@@ -559,6 +562,14 @@ impl Gateway {
             Work::Stream(request) => match self.ports.provider.stream(&call, request).await {
                 Ok(mut upstream) => match std::future::poll_fn(|cx| upstream.as_mut().poll_next(cx)).await {
                     Some(Ok(first)) => Ok(Answer::Stream(upstream, first)),
+                    // Headers then silence: nothing reached the client yet, so this is the
+                    // supplier not answering (counted against the key, and tried elsewhere),
+                    // not a long generation.
+                    Some(Err(ProviderError::Timeout {
+                        phase: TimeoutPhase::Idle,
+                    })) => Err(ProviderError::Timeout {
+                        phase: TimeoutPhase::FirstByte,
+                    }),
                     Some(Err(error)) => Err(error),
                     None => Err(ProviderError::Malformed {
                         message: "the stream ended before its first chunk".to_owned(),
@@ -823,19 +834,22 @@ impl Gateway {
     /// all. Returns the rows written.
     pub async fn flush_keys(&self) -> Result<usize, DomainError> {
         let snapshot = self.snapshot.load_full();
-        let flushes: Vec<KeyFlush> = snapshot
+        let mut flushes: Vec<KeyFlush> = snapshot
             .pools()
             .flat_map(|supplier| supplier.pool.keys.iter())
             .filter_map(|key| key.health.take_flush(key.id))
             .collect();
+        // Rows in one order, so two transactions over the same keys cannot deadlock.
+        flushes.sort_by_key(|flush| flush.id);
         let taken: Vec<(&Arc<crate::gateway::routing::UserRoute>, (i64, i64))> = snapshot
             .all_user_routes()
             .filter_map(|route| route.last_use.take().map(|taken| (route, taken)))
             .collect();
-        let used: Vec<(uuid::Uuid, chrono::DateTime<chrono::Utc>)> = taken
+        let mut used: Vec<(uuid::Uuid, chrono::DateTime<chrono::Utc>)> = taken
             .iter()
             .filter_map(|(route, (at, _))| chrono::DateTime::from_timestamp_millis(*at).map(|when| (route.id, when)))
             .collect();
+        used.sort_by_key(|(id, _)| *id);
         if flushes.is_empty() && used.is_empty() {
             return Ok(0);
         }

@@ -13,7 +13,7 @@ use futures_core::Stream;
 use crate::gateway::attempt::{Attempt, ServedBy, upstream_failure};
 use crate::gateway::call_log::CallLogEntry;
 use crate::gateway::chat::{ChatChunk, ChatRequest};
-use crate::gateway::metering::{Meter, estimate_delta, estimate_prompt};
+use crate::gateway::metering::{Meter, delta_text, estimate_prompt};
 use crate::gateway::ports::{ChatStream, ProviderError, Tokenizer};
 use crate::gateway::recorder::Recorder;
 use crate::gateway::usage::Usage;
@@ -21,6 +21,9 @@ use crate::kernel::ports::Clock;
 
 /// The code logged for a stream the client closed before its end.
 pub const CLIENT_CLOSED: &str = "client_closed";
+
+/// The most bytes of a streamed answer's text held before they are counted.
+const UNCOUNTED_MOST: usize = 16 * 1024;
 
 /// The gateway's side of a streamed answer.
 pub struct GatewayStream {
@@ -36,7 +39,11 @@ pub struct GatewayStream {
     request: ChatRequest,
     /// The supplier's usage so far.
     reported: Option<Usage>,
+    /// The answer's tokens counted so far, and its text not counted yet (counted in pieces of
+    /// [`UNCOUNTED_MOST`] bytes, or at the end, and only while the supplier reports no usage:
+    /// most do, and then nothing is tokenized).
     estimated_completion: i64,
+    uncounted: String,
     first_token_at: Option<DateTime<Utc>>,
     /// The id and time of the last chunk, for the usage chunk at the end.
     last: (String, i64),
@@ -77,6 +84,7 @@ impl GatewayStream {
             request,
             reported: None,
             estimated_completion: 0,
+            uncounted: String::new(),
             first_token_at: None,
             ended: false,
         }
@@ -91,22 +99,26 @@ impl GatewayStream {
         if let Some(usage) = chunk.usage.take() {
             self.reported = Some(self.reported.map_or(usage, |earlier| earlier.merge(usage)));
         }
-        let added: i64 = chunk
-            .choices
-            .iter()
-            .map(|choice| estimate_delta(self.tokenizer.as_ref(), &choice.delta))
-            .sum();
-        if added > 0 && self.first_token_at.is_none() {
+        let before = self.uncounted.len();
+        for choice in &chunk.choices {
+            delta_text(&choice.delta, &mut self.uncounted);
+        }
+        if self.uncounted.len() > before && self.first_token_at.is_none() {
             self.first_token_at = Some(self.clock.now());
         }
-        self.estimated_completion += added;
+        if self.reported.is_some() {
+            self.uncounted.clear();
+        } else if self.uncounted.len() > UNCOUNTED_MOST {
+            self.estimated_completion += self.tokenizer.count(&self.uncounted);
+            self.uncounted.clear();
+        }
         self.last = (chunk.id.clone(), chunk.created);
     }
 
     fn usage(&self) -> Usage {
         self.reported.unwrap_or_else(|| Usage {
             prompt_tokens: estimate_prompt(self.tokenizer.as_ref(), &self.request),
-            completion_tokens: self.estimated_completion,
+            completion_tokens: self.estimated_completion + self.tokenizer.count(&self.uncounted),
             estimated: true,
             ..Usage::default()
         })

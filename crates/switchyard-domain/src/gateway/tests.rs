@@ -692,3 +692,43 @@ async fn a_deadline_past_the_calendar_does_not_panic() {
         .expect("an answer");
     assert_eq!(served.by.attempts, 1);
 }
+
+#[tokio::test]
+async fn a_refused_own_key_says_so_when_the_budget_ends_before_the_pool_is_tried() {
+    let world = world().await;
+    let now = chrono::Utc::now();
+    {
+        let mut rows = world.rows.0.lock().expect("the rows");
+        let supplier_id = rows.keys[0].supplier_id;
+        let id = Uuid::now_v7();
+        // A second pool key, cooling down: the pool has a key ready and one cooling.
+        rows.keys.push(StoredUpstreamKey {
+            id,
+            supplier_id,
+            ciphertext: world
+                .cipher
+                .encrypt("sk-second", upstream_key_slot(&id.to_string()))
+                .expect("encrypted"),
+            weight: 1,
+            error: false,
+            status_reason: None,
+            cooldown_until: Some(now + chrono::Duration::days(365 * 10)),
+            updated_at: now,
+        });
+    }
+    world.own_key("gpt-4o").await;
+    let mut settings = GatewaySettings::default();
+    settings.retry.max_attempts = 1;
+    let gateway = Gateway::new(world.gateway.ports.clone(), world.cipher.clone(), settings);
+    gateway.refresh().await.expect("a snapshot");
+    world.provider.then(Scripted::Complete(Err(refused_key())));
+    match gateway
+        .chat(&world.caller, &world.context, request("gpt-4o", false))
+        .await
+    {
+        Err(DomainError::Upstream { message, .. }) => {
+            assert!(message.contains("your own key"), "{message}");
+        }
+        other => panic!("expected the own key's refusal, got {other:?}"),
+    }
+}

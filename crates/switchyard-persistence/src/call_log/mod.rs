@@ -23,7 +23,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{ColumnTrait, Condition, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder};
 use switchyard_domain::gateway::{CallLogCounts, CallLogEntry, CallLogSink};
-use tokio::sync::mpsc;
+use tokio::sync::{Notify, mpsc};
 use tokio::time::Instant;
 use uuid::Uuid;
 
@@ -84,12 +84,20 @@ pub struct CallLogQueue {
     sender: mpsc::Sender<CallLogEntry>,
     spill: Arc<SpillFile>,
     stats: Arc<Stats>,
+    /// Wakes the writer when a batch's worth waits (it is not woken entry by entry).
+    full: Arc<Notify>,
+    batch_size: usize,
 }
 
 impl CallLogSink for CallLogQueue {
     fn record(&self, entry: CallLogEntry) {
         let entry = match self.sender.try_send(entry) {
-            Ok(()) => return,
+            Ok(()) => {
+                if self.sender.max_capacity() - self.sender.capacity() >= self.batch_size {
+                    self.full.notify_one();
+                }
+                return;
+            }
             Err(mpsc::error::TrySendError::Full(entry) | mpsc::error::TrySendError::Closed(entry)) => entry,
         };
         let (spill, stats) = (self.spill.clone(), self.stats.clone());
@@ -133,6 +141,7 @@ pub struct CallLogWriter {
     receiver: mpsc::Receiver<CallLogEntry>,
     spill: Arc<SpillFile>,
     stats: Arc<Stats>,
+    full: Arc<Notify>,
     pending: VecDeque<CallLogEntry>,
     /// When the oldest pending entry arrived (its batch is due a flush interval later).
     oldest: Option<Instant>,
@@ -150,10 +159,13 @@ pub fn call_log(db: DatabaseConnection, settings: CallLogSettings, data_dir: &Pa
     let (sender, receiver) = mpsc::channel(settings.queue_capacity);
     let spill = Arc::new(SpillFile::in_dir(data_dir));
     let stats = Arc::new(Stats::default());
+    let full = Arc::new(Notify::new());
     let queue = CallLogQueue {
         sender,
         spill: spill.clone(),
         stats: stats.clone(),
+        full: full.clone(),
+        batch_size: settings.batch_size,
     };
     let writer = CallLogWriter {
         db,
@@ -161,6 +173,7 @@ pub fn call_log(db: DatabaseConnection, settings: CallLogSettings, data_dir: &Pa
         receiver,
         spill,
         stats,
+        full,
         pending: VecDeque::new(),
         oldest: None,
         retry: None,
@@ -184,19 +197,55 @@ impl CallLogWriter {
                 (None, Some(oldest)) => Some(oldest + self.settings.flush_interval),
                 (None, None) => None,
             };
-            tokio::select! {
+            if self.pending.is_empty() && self.retry.is_none() {
+                // Idle: the first entry starts a batch.
+                tokio::select! {
+                    biased;
+                    () = &mut stop => break,
+                    count = self.receiver.recv_many(&mut received, self.settings.batch_size) => {
+                        if count == 0 {
+                            break;
+                        }
+                        self.accept(received.drain(..));
+                    }
+                }
+                continue;
+            }
+            // A batch is forming: the writer sleeps until it is due (or a batch's worth waits),
+            // then takes everything queued meanwhile — not woken by every request.
+            let timed_out = tokio::select! {
                 biased;
                 () = &mut stop => break,
-                count = self.receiver.recv_many(&mut received, self.settings.batch_size) => {
-                    if count == 0 {
-                        break;
-                    }
-                    self.accept(received.drain(..));
-                }
-                () = sleep_until(due) => self.write_batch().await,
+                () = self.full.notified() => false,
+                () = sleep_until(due) => true,
+            };
+            if !self.take_queued(&mut received) {
+                break;
+            }
+            if timed_out {
+                self.write_batch().await;
             }
         }
         self.finish().await;
+    }
+
+    /// Moves what the queue holds into `pending`; `false` once the queue is closed and empty.
+    fn take_queued(&mut self, received: &mut Vec<CallLogEntry>) -> bool {
+        loop {
+            match self.receiver.try_recv() {
+                Ok(entry) => received.push(entry),
+                Err(mpsc::error::TryRecvError::Empty) => break,
+                Err(mpsc::error::TryRecvError::Disconnected) => {
+                    self.accept(received.drain(..));
+                    return false;
+                }
+            }
+            if received.len() >= self.settings.batch_size {
+                self.accept(received.drain(..));
+            }
+        }
+        self.accept(received.drain(..));
+        true
     }
 
     fn accept(&mut self, entries: impl Iterator<Item = CallLogEntry>) {

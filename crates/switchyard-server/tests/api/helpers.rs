@@ -20,7 +20,7 @@ pub const TEST_JWT_SECRET: &str = "test-secret-test-secret-test-secret-012345678
 pub const TEST_MASTER_KEY: &str = "c3dpdGNoeWFyZC10ZXN0LW1hc3Rlci1rZXktMzJieXQ=";
 
 /// The log writer's guard, kept for the whole test run (dropping it would stop the writer).
-static TRACING: LazyLock<Option<tracing_appender::non_blocking::WorkerGuard>> = LazyLock::new(|| {
+static TRACING: LazyLock<Option<switchyard_server::telemetry::LogGuard>> = LazyLock::new(|| {
     std::env::var_os("TEST_LOG").is_some().then(|| {
         let settings = LogSettings {
             level: "debug".to_owned(),

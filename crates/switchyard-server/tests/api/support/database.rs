@@ -144,15 +144,24 @@ async fn kill_connections(admin: &Database, name: &str) {
     let backend = admin.connection().get_database_backend();
     let query = Statement::from_sql_and_values(
         backend,
-        "SELECT id FROM information_schema.processlist WHERE db = ?",
+        "SELECT CAST(id AS UNSIGNED) FROM information_schema.processlist WHERE db = ?",
         [name.into()],
     );
-    let Ok(rows) = admin.connection().query_all_raw(query).await else {
-        return;
+    let rows = match admin.connection().query_all_raw(query).await {
+        Ok(rows) => rows,
+        Err(error) => {
+            eprintln!("warning: the connections to test database {name} could not be listed: {error}");
+            return;
+        }
     };
     for row in rows {
-        if let Ok(id) = row.try_get_by_index::<u64>(0) {
-            let _ = admin.connection().execute_unprepared(&format!("KILL {id}")).await;
+        match row.try_get_by_index::<u64>(0) {
+            Ok(id) => {
+                if let Err(error) = admin.connection().execute_unprepared(&format!("KILL {id}")).await {
+                    eprintln!("warning: connection {id} to test database {name} could not be ended: {error}");
+                }
+            }
+            Err(error) => eprintln!("warning: a connection id did not read: {error}"),
         }
     }
 }
