@@ -13,3 +13,14 @@ impl Clock for SystemClock {
         truncate_to_micros(Utc::now())
     }
 }
+
+/// Waits on the runtime's timer (the domain's `Waiter` port).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct TimerWaiter;
+
+#[async_trait::async_trait]
+impl switchyard_domain::gateway::ports::Waiter for TimerWaiter {
+    async fn wait(&self, duration: std::time::Duration) {
+        tokio::time::sleep(duration).await;
+    }
+}

@@ -101,6 +101,10 @@ pub struct RetryConfig {
     /// No new try starts this long after the request arrived.
     #[serde(with = "humantime_serde")]
     pub deadline: Duration,
+    /// With every key cooling down, wait for the first one back when it is back within this
+    /// (and the deadline) instead of answering 429 at once; 0 = never wait.
+    #[serde(with = "humantime_serde")]
+    pub cooldown_wait: Duration,
 }
 
 impl Default for RetryConfig {
@@ -109,6 +113,7 @@ impl Default for RetryConfig {
         Self {
             max_attempts: defaults.max_attempts,
             deadline: defaults.deadline,
+            cooldown_wait: defaults.cooldown_wait,
         }
     }
 }

@@ -30,6 +30,9 @@ use crate::clock::SystemClock;
 use crate::settings::{AuthSettings, CallLogConfig, GatewayConfig, RateLimits, Settings, TimeoutSettings};
 use crate::supervisor::Supervisor;
 
+/// Connections waiting to be accepted (the kernel caps it at `net.core.somaxconn`).
+const LISTEN_BACKLOG: i32 = 2048;
+
 /// A bound, ready-to-run server with its background tasks.
 pub struct Application {
     port: u16,
@@ -212,6 +215,11 @@ impl Application {
         let policy = EndpointPolicy {
             allowed_hosts: settings.gateway.byok.allowed_hosts.clone(),
         };
+        if let Some(entry) = policy.malformed().first() {
+            anyhow::bail!(
+                "gateway.byok.allowed_hosts entry {entry:?} is not host or host:port (no scheme, no path; an IPv6 address in brackets)"
+            );
+        }
         let resolver: Arc<dyn HostResolver> = Arc::new(SystemResolver);
         let model_configs = Arc::new(ModelConfigs::new(
             ModelConfigPorts {
@@ -235,6 +243,7 @@ impl Application {
                 }),
                 clock: clock.clone(),
                 keys: Arc::new(SqlUpstreamKeyRepo::new(database.connection().clone())),
+                waiter: Arc::new(crate::clock::TimerWaiter),
             },
             cipher,
             gateway_settings(&settings.gateway)?,
@@ -258,6 +267,12 @@ impl Application {
         let listener = TcpListener::bind(&address).with_context(|| {
             format!("cannot listen on {address}; is another server using the port? set server.port or SWITCHYARD__SERVER__PORT")
         })?;
+        // The standard library listens with a backlog of 128: a burst of new connections (512
+        // streams opened at once in the benchmark) overflowed it, and each dropped connection
+        // waited a second for its SYN to be sent again.
+        socket2::SockRef::from(&listener)
+            .listen(LISTEN_BACKLOG)
+            .with_context(|| format!("cannot listen on {address} with a backlog of {LISTEN_BACKLOG}"))?;
         let port = listener.local_addr()?.port();
         let workers = match settings.server.workers {
             0 => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
@@ -389,6 +404,7 @@ fn gateway_settings(config: &GatewayConfig) -> anyhow::Result<GatewaySettings> {
         retry: RetrySettings {
             max_attempts: config.retry.max_attempts.max(1),
             deadline: config.retry.deadline,
+            cooldown_wait: config.retry.cooldown_wait,
         },
     })
 }

@@ -138,6 +138,7 @@ pub fn rule_for(krate: &str) -> Option<Rule> {
                 "serde",
                 "serde_json",
                 "serde_path_to_error",
+                "socket2",
                 "tokio",
                 "tokio-util",
                 "tracing",

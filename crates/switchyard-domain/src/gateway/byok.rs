@@ -115,6 +115,27 @@ impl EndpointPolicy {
         })
     }
 
+    /// The entries that are not `host` or `host:port` (a scheme, a path, a bad port): the
+    /// server refuses to start with them rather than allow nothing in silence.
+    pub fn malformed(&self) -> Vec<&str> {
+        self.allowed_hosts
+            .iter()
+            .map(String::as_str)
+            .filter(|entry| {
+                let entry = entry.trim();
+                let (host, port) = match entry.rsplit_once(':') {
+                    Some((host, port)) if !host.contains(':') || host.ends_with(']') => (host, Some(port)),
+                    _ => (entry, None),
+                };
+                let bad_host = host.is_empty()
+                    || host
+                        .chars()
+                        .any(|c| c.is_whitespace() || matches!(c, '/' | '@' | '?' | '#'));
+                bad_host || port.is_some_and(|port| port.parse::<u16>().is_err())
+            })
+            .collect()
+    }
+
     /// Whether some entry names the host (on any port): the resolver, which sees no port,
     /// lets such a name resolve to an internal address; the URL's port is checked apart.
     pub fn names(&self, host: &str) -> bool {
@@ -460,6 +481,24 @@ mod tests {
         ] {
             assert_eq!(check(allowed).await, Ok(allowed.to_owned()));
         }
+    }
+
+    #[test]
+    fn allowed_hosts_must_read_as_host_or_host_and_port() {
+        let policy = EndpointPolicy {
+            allowed_hosts: [
+                "ollama.internal",
+                "vllm:8000",
+                "[fd00::1]:8000",
+                "fd00::1",
+                "http://x:1",
+                "h:abc",
+                "h/v1",
+            ]
+            .map(str::to_owned)
+            .to_vec(),
+        };
+        assert_eq!(policy.malformed(), vec!["http://x:1", "h:abc", "h/v1"]);
     }
 
     #[tokio::test]

@@ -287,3 +287,19 @@ impl crate::gateway::ports::KeyStore for KeptFlushes {
         Ok(Default::default())
     }
 }
+
+/// Waits by moving a manual clock on (no sleep), and counts the waits.
+#[derive(Debug)]
+pub struct ClockWaiter {
+    pub clock: Arc<crate::kernel::clock::ManualClock>,
+    pub waits: Mutex<Vec<std::time::Duration>>,
+}
+
+#[async_trait]
+impl crate::gateway::ports::Waiter for ClockWaiter {
+    async fn wait(&self, duration: std::time::Duration) {
+        self.waits.lock().expect("the waits").push(duration);
+        self.clock
+            .advance(chrono::Duration::from_std(duration).expect("a short wait"));
+    }
+}

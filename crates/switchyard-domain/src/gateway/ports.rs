@@ -239,6 +239,12 @@ pub trait KeyStore: Send + Sync + std::fmt::Debug {
     async fn call_stats(&self, key: Uuid) -> Result<KeyCallStats, StoreError>;
 }
 
+/// Waits a while (the runtime's timer in the server; tests move a manual clock instead).
+#[async_trait]
+pub trait Waiter: Send + Sync + std::fmt::Debug {
+    async fn wait(&self, duration: std::time::Duration);
+}
+
 #[async_trait]
 pub trait RoutingSource: Send + Sync + std::fmt::Debug {
     async fn routing_rows(&self) -> Result<RoutingRows, StoreError>;

@@ -20,7 +20,7 @@ use crate::gateway::metering::{Meter, estimate_prompt, estimate_response};
 use crate::gateway::pool::PoolKey;
 use crate::gateway::ports::{
     CallLogCounts, CallLogSink, CallObserver, ChatProvider, ChatStream, KeyCallStats, KeyStore, ProviderError,
-    RoutingSource, TimeoutPhase, Timeouts, Tokenizer, UpstreamCall,
+    RoutingSource, TimeoutPhase, Timeouts, Tokenizer, UpstreamCall, Waiter,
 };
 use crate::gateway::recorder::{Pending, Recorder};
 use crate::gateway::requirements::{UNSUPPORTED_BY_MODEL, check_chat, check_embedding};
@@ -72,6 +72,9 @@ pub struct RetrySettings {
     pub max_attempts: u16,
     /// No new try starts this long after the request arrived.
     pub deadline: Duration,
+    /// When every key is cooling down and the first is back within this (and the deadline), the
+    /// request waits for it instead of failing with 429 at once; zero = never waits.
+    pub cooldown_wait: Duration,
 }
 
 impl Default for RetrySettings {
@@ -79,6 +82,7 @@ impl Default for RetrySettings {
         Self {
             max_attempts: 3,
             deadline: Duration::from_secs(60),
+            cooldown_wait: Duration::ZERO,
         }
     }
 }
@@ -161,6 +165,7 @@ pub struct GatewayPorts {
     pub tokenizer: Arc<dyn Tokenizer>,
     pub clock: Arc<dyn Clock>,
     pub keys: Arc<dyn KeyStore>,
+    pub waiter: Arc<dyn Waiter>,
 }
 
 #[derive(Debug)]
@@ -373,36 +378,58 @@ impl Gateway {
         let (mut out, mut refused) = (0, 0);
         // The budget or the deadline ended the tries before every ready key was tried.
         let mut cut_short = false;
-        'models: for candidate in &chain {
-            for index in candidate.route_order() {
-                let route = &candidate.routes[index];
-                let keys: Vec<Option<&PoolKey>> = if route.pool.is_empty() {
-                    if route.key_required {
-                        keyless = keyless.or(Some(route));
-                        continue;
-                    }
-                    vec![None]
-                } else {
-                    let selection = route.pool.select(millis(self.ports.clock.now()));
-                    if let Some(back) = selection.earliest_back {
-                        earliest_back = Some(earliest_back.map_or(back, |known| known.min(back)));
-                    }
-                    out += selection.out;
-                    refused += selection.refused;
-                    selection.ready.iter().map(|&key| Some(&route.pool.keys[key])).collect()
-                };
-                for key in keys {
-                    if tries >= retry.max_attempts.max(1) || (tries > 0 && self.ports.clock.now() >= deadline) {
-                        cut_short = true;
-                        break 'models;
-                    }
-                    tries += 1;
-                    let attempt = self.attempt(&base, candidate, route, key, tries);
-                    if let Some(done) = self.try_once(attempt, context, work, &mut last).await {
-                        return done;
+        let mut waited = false;
+        'rounds: loop {
+            'models: for candidate in &chain {
+                for index in candidate.route_order() {
+                    let route = &candidate.routes[index];
+                    let keys: Vec<Option<&PoolKey>> = if route.pool.is_empty() {
+                        if route.key_required {
+                            keyless = keyless.or(Some(route));
+                            continue;
+                        }
+                        vec![None]
+                    } else {
+                        let selection = route.pool.select(millis(self.ports.clock.now()));
+                        if let Some(back) = selection.earliest_back {
+                            earliest_back = Some(earliest_back.map_or(back, |known| known.min(back)));
+                        }
+                        out += selection.out;
+                        refused += selection.refused;
+                        selection.ready.iter().map(|&key| Some(&route.pool.keys[key])).collect()
+                    };
+                    for key in keys {
+                        if tries >= retry.max_attempts.max(1) || (tries > 0 && self.ports.clock.now() >= deadline) {
+                            cut_short = true;
+                            break 'models;
+                        }
+                        tries += 1;
+                        let attempt = self.attempt(&base, candidate, route, key, tries);
+                        if let Some(done) = self.try_once(attempt, context, work, &mut last).await {
+                            return done;
+                        }
                     }
                 }
             }
+            // Every key is cooling down: wait for the first back when it is soon enough, once.
+            if last.is_none()
+                && !waited
+                && let Some(back) = earliest_back
+            {
+                let now = self.ports.clock.now();
+                let wait = Duration::from_millis(u64::try_from(back - millis(now)).unwrap_or(0));
+                let in_time = chrono::Duration::from_std(wait)
+                    .ok()
+                    .and_then(|wait| now.checked_add_signed(wait))
+                    .is_some_and(|then| then < deadline);
+                if wait <= retry.cooldown_wait && in_time && tries < retry.max_attempts.max(1) {
+                    self.ports.waiter.wait(wait).await;
+                    waited = true;
+                    (earliest_back, out, refused) = (None, 0, 0);
+                    continue 'rounds;
+                }
+            }
+            break 'rounds;
         }
         if let Some(error) = last {
             return Err(upstream_failure(&error).into_domain(&error, false));

@@ -15,7 +15,7 @@ use crate::gateway::chat::{
     AssistantMessage, ChatChunk, ChatMessage, ChatRequest, ChatResponse, Choice, ChunkChoice, Delta, MessageContent,
 };
 use crate::gateway::fakes::{
-    KeptFlushes, KeptLabels, Rows, Scripted, ScriptedProvider, WordTokenizer, log, model, supplier,
+    ClockWaiter, KeptFlushes, KeptLabels, Rows, Scripted, ScriptedProvider, WordTokenizer, log, model, supplier,
 };
 use crate::gateway::ports::{ProviderError, RoutingRows, StoredUpstreamKey};
 use crate::gateway::service::{CallContext, Caller, Gateway, GatewayPorts, GatewaySettings};
@@ -25,6 +25,7 @@ use crate::kernel::clock::ManualClock;
 use crate::kernel::crypto::{MasterKey, SecretCipher};
 use crate::kernel::error::{DomainError, Refusal, UpstreamFailure};
 use crate::kernel::ids::UserId;
+use crate::kernel::ports::Clock;
 
 struct World {
     gateway: Gateway,
@@ -133,6 +134,10 @@ async fn world() -> World {
         tokenizer: Arc::new(WordTokenizer),
         clock: clock.clone(),
         keys: keys.clone(),
+        waiter: Arc::new(ClockWaiter {
+            clock: clock.clone(),
+            waits: std::sync::Mutex::default(),
+        }),
     };
     let gateway = Gateway::new(ports, cipher.clone(), GatewaySettings::default());
     let (count, problems) = gateway.refresh().await.expect("a snapshot");
@@ -731,4 +736,50 @@ async fn a_refused_own_key_says_so_when_the_budget_ends_before_the_pool_is_tried
         }
         other => panic!("expected the own key's refusal, got {other:?}"),
     }
+}
+
+#[tokio::test]
+async fn with_every_key_cooling_a_request_waits_for_the_first_back_within_the_bound() {
+    let world = world().await;
+    let mut settings = GatewaySettings::default();
+    settings.retry.cooldown_wait = std::time::Duration::from_secs(10);
+    let gateway = Gateway::new(world.gateway.ports.clone(), world.cipher.clone(), settings);
+    gateway.refresh().await.expect("a snapshot");
+    let limited = |seconds| {
+        Scripted::Complete(Err(ProviderError::RateLimited {
+            retry_after: Some(std::time::Duration::from_secs(seconds)),
+            message: "slow down".into(),
+        }))
+    };
+    // The only key cools for 5 s: the next request waits 5 s (the manual clock moves) and is served.
+    world.provider.then(limited(5));
+    let _ = gateway
+        .chat(&world.caller, &world.context, request("gpt-4o", false))
+        .await;
+    let before = world.clock.now();
+    world.provider.then(Scripted::Complete(Ok(answer("waited", None))));
+    let served = gateway
+        .chat(&world.caller, &world.context, request("gpt-4o", false))
+        .await
+        .expect("an answer after the wait");
+    assert_eq!(served.by.attempts, 1);
+    assert_eq!((world.clock.now() - before).num_seconds(), 5);
+    // A cooldown longer than the bound is answered at once.
+    world.provider.then(limited(60));
+    let _ = gateway
+        .chat(&world.caller, &world.context, request("gpt-4o", false))
+        .await;
+    let before = world.clock.now();
+    match gateway
+        .chat(&world.caller, &world.context, request("gpt-4o", false))
+        .await
+    {
+        Err(DomainError::Upstream {
+            failure: UpstreamFailure::RateLimited,
+            retry_after_seconds: Some(60),
+            ..
+        }) => {}
+        other => panic!("expected a 429 at once, got {other:?}"),
+    }
+    assert_eq!(world.clock.now(), before, "no wait");
 }
