@@ -172,6 +172,18 @@ mod tests {
         }
     }
 
+    /// A resolver whose `rebind.example.com` answers 127.0.0.1 now.
+    fn rebinding() -> Arc<Table> {
+        Arc::new(Table {
+            names: [(
+                "rebind.example.com".to_owned(),
+                "127.0.0.1".parse().expect("an address"),
+            )]
+            .into(),
+            ..Table::default()
+        })
+    }
+
     fn user_call(base_url: String) -> UpstreamCall {
         UpstreamCall {
             protocol: Protocol::OpenAi,
@@ -208,14 +220,7 @@ mod tests {
         if std::env::var_os(PROXY_CHILD).is_none() {
             return;
         }
-        let table = Arc::new(Table {
-            names: [(
-                "rebind.example.com".to_owned(),
-                "127.0.0.1".parse().expect("an address"),
-            )]
-            .into(),
-            ..Table::default()
-        });
+        let table = rebinding();
         let providers = Providers::new(table.clone(), EndpointPolicy::default());
         for base in ["https://rebind.example.com/v1", "http://rebind.example.com/v1"] {
             let outcome = providers.complete(&user_call(base.to_owned()), &hello()).await;
@@ -256,14 +261,7 @@ mod tests {
         let (server, visits) = serve("HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n{}".to_owned()).await;
         let port = server.rsplit(':').next().expect("a port").to_owned();
         // The name resolved to a public address when it was saved; it answers 127.0.0.1 now.
-        let table = Arc::new(Table {
-            names: [(
-                "rebind.example.com".to_owned(),
-                "127.0.0.1".parse().expect("an address"),
-            )]
-            .into(),
-            ..Table::default()
-        });
+        let table = rebinding();
         let providers = Providers::new(table.clone(), EndpointPolicy::default());
         for base in [
             format!("http://rebind.example.com:{port}/v1"),

@@ -10,10 +10,7 @@ use switchyard_server::telemetry;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    // One thread: requests run on actix-web's workers (a runtime each); this one only drives the
-    // background tasks (the call-log writer, probes, refreshes), and every thread more is
-    // another allocator arena in the idle memory.
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("error: cannot start the async runtime: {error}");

@@ -43,29 +43,47 @@ const FLUSH_EVERY: Duration = Duration::from_millis(100);
 /// The bytes that, once waiting, are written at once by the request that adds the last line.
 const BUFFER_MOST: usize = 64 * 1024;
 
-#[derive(Debug, Default)]
 struct Lines {
     /// Lines not yet written.
     buffer: Mutex<Vec<u8>>,
-    /// Held while writing, taken before `buffer` is let go: lines leave in the order they came.
-    output: Mutex<()>,
+    /// Where lines go (standard error), held while writing and taken before `buffer` is let
+    /// go: lines leave in the order they came.
+    output: Mutex<Box<dyn Write + Send>>,
+    /// Set when the guard is dropped (or no flushing thread could start): lines are then
+    /// written as they come.
+    direct: std::sync::atomic::AtomicBool,
     /// Tells the flushing thread to stop.
     stop: Mutex<bool>,
     stopped: Condvar,
 }
 
+impl std::fmt::Debug for Lines {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Lines").finish_non_exhaustive()
+    }
+}
+
 impl Lines {
+    fn new(output: Box<dyn Write + Send>) -> Self {
+        Self {
+            buffer: Mutex::default(),
+            output: Mutex::new(output),
+            direct: std::sync::atomic::AtomicBool::new(false),
+            stop: Mutex::new(false),
+            stopped: Condvar::new(),
+        }
+    }
+
     /// Writes what waits (taken under the buffer's lock, written under the output's).
     fn flush(&self, mut buffer: std::sync::MutexGuard<'_, Vec<u8>>) {
         if buffer.is_empty() {
             return;
         }
         let lines = std::mem::take(&mut *buffer);
-        let _output = self.output.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut output = self.output.lock().unwrap_or_else(PoisonError::into_inner);
         drop(buffer);
-        let mut stderr = std::io::stderr().lock();
-        // Standard error gone: there is nowhere to say so.
-        let _ = stderr.write_all(&lines).and_then(|()| stderr.flush());
+        // The output gone: there is nowhere to say so.
+        let _ = output.write_all(&lines).and_then(|()| output.flush());
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Vec<u8>> {
@@ -81,7 +99,7 @@ impl Write for BufferedStderr {
     fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
         let mut buffer = self.0.lock();
         buffer.extend_from_slice(bytes);
-        if buffer.len() >= BUFFER_MOST {
+        if buffer.len() >= BUFFER_MOST || self.0.direct.load(std::sync::atomic::Ordering::Acquire) {
             self.0.flush(buffer);
         }
         Ok(bytes.len())
@@ -101,7 +119,7 @@ impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for BufferedStderr {
 }
 
 /// Writes what is left and stops the flushing thread when dropped (keep it until the end of
-/// `main`).
+/// `main`); lines logged after it go out as they come.
 #[derive(Debug)]
 pub struct LogGuard {
     lines: Arc<Lines>,
@@ -110,6 +128,7 @@ pub struct LogGuard {
 
 impl Drop for LogGuard {
     fn drop(&mut self) {
+        self.lines.direct.store(true, std::sync::atomic::Ordering::Release);
         *self.lines.stop.lock().unwrap_or_else(PoisonError::into_inner) = true;
         self.lines.stopped.notify_all();
         if let Some(thread) = self.thread.take() {
@@ -120,22 +139,35 @@ impl Drop for LogGuard {
 }
 
 fn buffered_stderr() -> (BufferedStderr, LogGuard) {
-    let lines = Arc::new(Lines::default());
+    buffered(Box::new(std::io::stderr()))
+}
+
+fn buffered(output: Box<dyn Write + Send>) -> (BufferedStderr, LogGuard) {
+    let lines = Arc::new(Lines::new(output));
     let flusher = lines.clone();
     let thread = std::thread::Builder::new()
         .name("log-writer".to_owned())
         .spawn(move || {
-            let mut stop = flusher.stop.lock().unwrap_or_else(PoisonError::into_inner);
-            while !*stop {
-                stop = flusher
+            loop {
+                let stop = flusher.stop.lock().unwrap_or_else(PoisonError::into_inner);
+                let (stop, _) = flusher
                     .stopped
                     .wait_timeout(stop, FLUSH_EVERY)
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .0;
+                    .unwrap_or_else(PoisonError::into_inner);
+                let stopping = *stop;
+                // Written without the stop flag held: a blocked output never blocks the guard's
+                // signal (the guard then waits for this write, as any writer would).
+                drop(stop);
                 flusher.flush(flusher.lock());
+                if stopping {
+                    return;
+                }
             }
         })
         .ok();
+    if thread.is_none() {
+        lines.direct.store(true, std::sync::atomic::Ordering::Release);
+    }
     (BufferedStderr(lines.clone()), LogGuard { lines, thread })
 }
 
@@ -143,14 +175,45 @@ fn buffered_stderr() -> (BufferedStderr, LogGuard) {
 mod tests {
     use super::*;
 
+    /// An output a test can read.
+    #[derive(Debug, Clone, Default)]
+    struct Seen(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Seen {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().expect("the output").extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
     #[test]
-    fn lines_wait_in_memory_until_a_flush_and_leave_in_order() {
-        let lines = Arc::new(Lines::default());
-        let mut writer = BufferedStderr(lines.clone());
+    fn lines_wait_in_memory_and_leave_in_order_when_full_or_stopped() {
+        let seen = Seen::default();
+        let (mut writer, guard) = buffered(Box::new(seen.clone()));
         writer.write_all(b"one\n").expect("a line");
         writer.write_all(b"two\n").expect("a line");
-        assert_eq!(lines.lock().as_slice(), b"one\ntwo\n", "kept, not written per line");
-        writer.write_all(&vec![b'x'; BUFFER_MOST]).expect("a long line");
-        assert!(lines.lock().is_empty(), "a full buffer is written at once");
+        let written = || seen.0.lock().expect("the output").clone();
+        assert!(
+            written().is_empty() || written() == b"one\ntwo\n",
+            "never a line out of order"
+        );
+        let long = vec![b'x'; BUFFER_MOST];
+        writer.write_all(&long).expect("a long line");
+        assert!(written().ends_with(&long), "a full buffer is written at once");
+        writer.write_all(b"three\n").expect("a line");
+        drop(guard);
+        let mut expected = b"one\ntwo\n".to_vec();
+        expected.extend_from_slice(&long);
+        expected.extend_from_slice(b"three\n");
+        assert_eq!(written(), expected, "everything, in order, once the guard is dropped");
+        writer.write_all(b"late\n").expect("a line");
+        assert!(
+            written().ends_with(b"late\n"),
+            "after the guard, lines go out as they come"
+        );
     }
 }

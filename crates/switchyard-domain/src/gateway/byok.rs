@@ -100,39 +100,20 @@ pub struct EndpointPolicy {
 }
 
 impl EndpointPolicy {
-    /// The entries as (host, port); `None` = the scheme's default port.
+    /// The entries as (host, port); `None` = the scheme's default port. Malformed ones allow
+    /// nothing (and stop the server at start-up: [`EndpointPolicy::malformed`]).
     fn entries(&self) -> impl Iterator<Item = (&str, Option<u16>)> {
-        self.allowed_hosts.iter().map(|entry| {
-            let entry = entry.trim();
-            match entry.rsplit_once(':') {
-                // `host:port` or `[v6]:port`, not a bare IPv6 address.
-                Some((host, port)) if !host.contains(':') || host.ends_with(']') => match port.parse::<u16>() {
-                    Ok(port) => (unbracket(host), Some(port)),
-                    Err(_) => (unbracket(entry), None),
-                },
-                _ => (unbracket(entry), None),
-            }
-        })
+        self.allowed_hosts.iter().filter_map(|entry| parse_entry(entry))
     }
 
-    /// The entries that are not `host` or `host:port` (a scheme, a path, a bad port): the
-    /// server refuses to start with them rather than allow nothing in silence.
+    /// The entries that are not `host` or `host:port` (a scheme, a path, a wildcard, a port
+    /// that is not 1 to 65535): the server refuses to start with them rather than allow
+    /// nothing in silence.
     pub fn malformed(&self) -> Vec<&str> {
         self.allowed_hosts
             .iter()
             .map(String::as_str)
-            .filter(|entry| {
-                let entry = entry.trim();
-                let (host, port) = match entry.rsplit_once(':') {
-                    Some((host, port)) if !host.contains(':') || host.ends_with(']') => (host, Some(port)),
-                    _ => (entry, None),
-                };
-                let bad_host = host.is_empty()
-                    || host
-                        .chars()
-                        .any(|c| c.is_whitespace() || matches!(c, '/' | '@' | '?' | '#'));
-                bad_host || port.is_some_and(|port| port.parse::<u16>().is_err())
-            })
+            .filter(|entry| parse_entry(entry).is_none())
             .collect()
     }
 
@@ -159,6 +140,24 @@ impl EndpointPolicy {
                 }
         })
     }
+}
+
+/// `host`, `host:port` or `[v6]:port` (a bare IPv6 address is a host); `None` when malformed.
+fn parse_entry(entry: &str) -> Option<(&str, Option<u16>)> {
+    let entry = entry.trim();
+    let (host, port) = match entry.rsplit_once(':') {
+        Some((host, port)) if !host.contains(':') || host.ends_with(']') => {
+            (host, Some(port.parse::<u16>().ok().filter(|port| *port > 0)?))
+        }
+        _ => (entry, None),
+    };
+    let brackets_balanced = host.starts_with('[') == host.ends_with(']');
+    let bad = host.is_empty()
+        || !brackets_balanced
+        || host
+            .chars()
+            .any(|c| c.is_whitespace() || matches!(c, '/' | '@' | '?' | '#' | '*'));
+    (!bad).then(|| (unbracket(host), port))
 }
 
 fn unbracket(host: &str) -> &str {
@@ -494,11 +493,17 @@ mod tests {
                 "http://x:1",
                 "h:abc",
                 "h/v1",
+                "*.corp",
+                "[fd00::1",
+                "h:0",
             ]
             .map(str::to_owned)
             .to_vec(),
         };
-        assert_eq!(policy.malformed(), vec!["http://x:1", "h:abc", "h/v1"]);
+        assert_eq!(
+            policy.malformed(),
+            vec!["http://x:1", "h:abc", "h/v1", "*.corp", "[fd00::1", "h:0"]
+        );
     }
 
     #[tokio::test]

@@ -743,7 +743,13 @@ async fn with_every_key_cooling_a_request_waits_for_the_first_back_within_the_bo
     let world = world().await;
     let mut settings = GatewaySettings::default();
     settings.retry.cooldown_wait = std::time::Duration::from_secs(10);
-    let gateway = Gateway::new(world.gateway.ports.clone(), world.cipher.clone(), settings);
+    let waiter = Arc::new(ClockWaiter {
+        clock: world.clock.clone(),
+        waits: std::sync::Mutex::default(),
+    });
+    let mut ports = world.gateway.ports.clone();
+    ports.waiter = waiter.clone();
+    let gateway = Gateway::new(ports, world.cipher.clone(), settings);
     gateway.refresh().await.expect("a snapshot");
     let limited = |seconds| {
         Scripted::Complete(Err(ProviderError::RateLimited {
@@ -764,6 +770,7 @@ async fn with_every_key_cooling_a_request_waits_for_the_first_back_within_the_bo
         .expect("an answer after the wait");
     assert_eq!(served.by.attempts, 1);
     assert_eq!((world.clock.now() - before).num_seconds(), 5);
+    assert_eq!(waiter.waits.lock().expect("the waits").len(), 1, "one wait");
     // A cooldown longer than the bound is answered at once.
     world.provider.then(limited(60));
     let _ = gateway
@@ -782,4 +789,5 @@ async fn with_every_key_cooling_a_request_waits_for_the_first_back_within_the_bo
         other => panic!("expected a 429 at once, got {other:?}"),
     }
     assert_eq!(world.clock.now(), before, "no wait");
+    assert_eq!(waiter.waits.lock().expect("the waits").len(), 1, "still the one wait");
 }

@@ -86,14 +86,15 @@ pub struct CallLogQueue {
     stats: Arc<Stats>,
     /// Wakes the writer when a batch's worth waits (it is not woken entry by entry).
     full: Arc<Notify>,
-    batch_size: usize,
+    /// Queued entries that wake it: a batch's worth, or half the queue when that is smaller.
+    wake_at: usize,
 }
 
 impl CallLogSink for CallLogQueue {
     fn record(&self, entry: CallLogEntry) {
         let entry = match self.sender.try_send(entry) {
             Ok(()) => {
-                if self.sender.max_capacity() - self.sender.capacity() >= self.batch_size {
+                if self.sender.max_capacity() - self.sender.capacity() >= self.wake_at {
                     self.full.notify_one();
                 }
                 return;
@@ -165,7 +166,7 @@ pub fn call_log(db: DatabaseConnection, settings: CallLogSettings, data_dir: &Pa
         spill: spill.clone(),
         stats: stats.clone(),
         full: full.clone(),
-        batch_size: settings.batch_size,
+        wake_at: settings.batch_size.min(settings.queue_capacity / 2).max(1),
     };
     let writer = CallLogWriter {
         db,
@@ -309,11 +310,16 @@ impl CallLogWriter {
     /// to `retry_max`.
     fn failed(&mut self, error: &DbErr) {
         self.stats.failed_batches.fetch_add(1, Ordering::Relaxed);
+        if self.retry.is_none() {
+            tracing::warn!(%error, pending = self.pending.len(), "the database refused call-log entries; they are kept and retried");
+        }
+        self.back_off();
+    }
+
+    /// Sets the next attempt: twice the last wait, up to `retry_max`.
+    fn back_off(&mut self) {
         let wait = match self.retry {
-            None => {
-                tracing::warn!(%error, pending = self.pending.len(), "the database refused call-log entries; they are kept and retried");
-                FIRST_RETRY
-            }
+            None => FIRST_RETRY,
             Some((_, wait)) => (wait * 2).min(self.settings.retry_max),
         };
         self.retry = Some((Instant::now() + wait, wait));
@@ -330,6 +336,8 @@ impl CallLogWriter {
             Ok(None) => return,
             Err(error) => {
                 tracing::error!(%error, "cannot move the call-log spill file aside to replay it");
+                // Tried again later, not in a loop.
+                self.back_off();
                 return;
             }
         };
@@ -337,6 +345,8 @@ impl CallLogWriter {
             Ok(reader) => reader,
             Err(error) => {
                 tracing::error!(%error, path = %path.display(), "cannot read the call-log spill file");
+                // Tried again later, not in a loop.
+                self.back_off();
                 return;
             }
         };
@@ -346,6 +356,8 @@ impl CallLogWriter {
                 Ok(batch) => batch,
                 Err(error) => {
                     tracing::error!(%error, path = %path.display(), "cannot read the call-log spill file");
+                    // Tried again later, not in a loop.
+                    self.back_off();
                     return;
                 }
             };
