@@ -97,13 +97,14 @@ impl Report {
             },
             Check {
                 target: "resident memory ≤ 40 MB idle",
-                measured: format!("{idle_mib:.1} MiB"),
-                met: idle_mib <= 40.0,
+                measured: format!("{:.1} MB ({idle_mib:.1} MiB)", megabytes(idle_mib)),
+                // The MB are decimal: the stricter reading.
+                met: megabytes(idle_mib) <= 40.0,
             },
             Check {
                 target: "resident memory ≤ 200 MB under the stream load",
-                measured: format!("{peak_mib:.1} MiB"),
-                met: peak_mib <= 200.0,
+                measured: format!("{:.1} MB ({peak_mib:.1} MiB)", megabytes(peak_mib)),
+                met: megabytes(peak_mib) <= 200.0,
             },
         ];
         Self {
@@ -275,4 +276,9 @@ fn machine() -> String {
         );
     let kernel = read("/proc/sys/kernel/osrelease").trim().to_owned();
     format!("- CPU: {cpu}, {cores} cores available, everything co-located\n- Memory: {memory}\n- Linux {kernel}")
+}
+
+/// Mebibytes in (decimal) megabytes.
+fn megabytes(mib: f64) -> f64 {
+    mib * 1_048_576.0 / 1_000_000.0
 }
