@@ -9,6 +9,7 @@
 
 pub mod accounts;
 pub mod catalog;
+pub mod conversations;
 pub mod gateway;
 pub mod kernel;
 

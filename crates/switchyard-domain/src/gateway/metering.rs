@@ -3,31 +3,35 @@
 
 use crate::catalog::model::Pricing;
 use crate::gateway::call_log::CallLogEntry;
-use crate::gateway::chat::{ChatRequest, ChatResponse, Delta};
+use crate::gateway::chat::{ChatMessage, ChatRequest, ChatResponse, Delta};
 use crate::gateway::ports::Tokenizer;
 use crate::gateway::usage::{Usage, cost_nanos};
 
 /// Tokens each message adds around its text (role and separators), as OpenAI counts them.
 const TOKENS_PER_MESSAGE: i64 = 4;
 /// Tokens that prime the answer.
-const TOKENS_PER_REPLY: i64 = 3;
+pub const TOKENS_PER_REPLY: i64 = 3;
+
+/// The tokens one message of a prompt takes, estimated: its text, name and tool calls, and the
+/// framing every message has.
+pub fn estimate_message(tokenizer: &dyn Tokenizer, message: &ChatMessage) -> i64 {
+    let calls: i64 = message
+        .tool_calls
+        .iter()
+        .map(|call| tokenizer.count(&call.name) + tokenizer.count(&call.arguments))
+        .sum();
+    TOKENS_PER_MESSAGE
+        + tokenizer.count(&message.content.text())
+        + message.name.as_deref().map_or(0, |name| tokenizer.count(name))
+        + calls
+}
 
 /// The prompt's tokens, estimated: every message's text, name and tool calls, and the tools.
 pub fn estimate_prompt(tokenizer: &dyn Tokenizer, request: &ChatRequest) -> i64 {
     let messages: i64 = request
         .messages
         .iter()
-        .map(|message| {
-            let calls: i64 = message
-                .tool_calls
-                .iter()
-                .map(|call| tokenizer.count(&call.name) + tokenizer.count(&call.arguments))
-                .sum();
-            TOKENS_PER_MESSAGE
-                + tokenizer.count(&message.content.text())
-                + message.name.as_deref().map_or(0, |name| tokenizer.count(name))
-                + calls
-        })
+        .map(|message| estimate_message(tokenizer, message))
         .sum();
     let tools: i64 = request
         .tools
