@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use crate::gateway::call_log::CallLogEntry;
 use crate::gateway::health::{HealthSettings, KeyHealth, Outcome, millis};
 use crate::gateway::pool::PoolKey;
-use crate::gateway::ports::{ProviderError, TimeoutPhase};
+use crate::gateway::ports::ProviderError;
 use crate::gateway::routing::{RoutableModel, RouteTarget};
 use crate::kernel::error::{DomainError, UpstreamFailure};
 
@@ -111,12 +111,8 @@ impl Drop for Lease {
 pub fn retriable(error: &ProviderError) -> bool {
     !matches!(
         error,
-        ProviderError::BadRequest { .. }
-            | ProviderError::Unsupported { .. }
-            | ProviderError::Timeout {
-                phase: TimeoutPhase::Idle | TimeoutPhase::Total
-            }
-    )
+        ProviderError::BadRequest { .. } | ProviderError::Unsupported { .. }
+    ) && !error.met_by_long_generation()
 }
 
 impl UpstreamFailure {

@@ -13,7 +13,9 @@ use std::time::Duration;
 use chrono::{DateTime, TimeZone, Utc};
 use uuid::Uuid;
 
-use crate::gateway::ports::{ProviderError, TimeoutPhase};
+use crate::gateway::ports::ProviderError;
+#[cfg(test)]
+use crate::gateway::ports::TimeoutPhase;
 
 /// How keys' health reacts, from configuration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -105,12 +107,9 @@ impl Outcome {
             ProviderError::Unauthorized { .. } => Self::Refused {
                 reason: error.to_string(),
             },
-            // A timeout between chunks or of the whole call is what a long generation meets:
-            // the request's length, not the key's health (else one caller's long requests
+            // The request's length, not the key's health (else one caller's long requests
             // could open every key's circuit).
-            ProviderError::Timeout {
-                phase: TimeoutPhase::Idle | TimeoutPhase::Total,
-            } => Self::Neutral,
+            error if error.met_by_long_generation() => Self::Neutral,
             ProviderError::Overloaded { .. }
             | ProviderError::Failed { .. }
             | ProviderError::Timeout { .. }
@@ -313,13 +312,18 @@ impl KeyHealth {
 
     fn out(&self, state: u8, reason: &str, now: i64, settings: &HealthSettings) {
         *self.reason_lock() = Some(crate::gateway::call_log::CallLogEntry::summary(reason));
+        self.schedule_probe(now, settings);
+        if self.state.swap(state, Ordering::AcqRel) != state || state == REFUSED {
+            self.changed.store(true, Ordering::Release);
+        }
+    }
+
+    /// The next probe, a probe interval from `now`.
+    fn schedule_probe(&self, now: i64, settings: &HealthSettings) {
         self.next_probe.store(
             now.saturating_add(duration_millis(settings.probe_interval)),
             Ordering::Release,
         );
-        if self.state.swap(state, Ordering::AcqRel) != state || state == REFUSED {
-            self.changed.store(true, Ordering::Release);
-        }
     }
 
     /// Claims the key's probe when one is due now (one at a time): the claim is released when
@@ -338,10 +342,7 @@ impl KeyHealth {
             // A refused key stays refused, with the supplier's reason, until its supplier
             // accepts it: a probe that fails otherwise (a 5xx) proves nothing about the key.
             Outcome::Failure { .. } if self.state.load(Ordering::Acquire) == REFUSED => {
-                self.next_probe.store(
-                    now.saturating_add(duration_millis(settings.probe_interval)),
-                    Ordering::Release,
-                );
+                self.schedule_probe(now, settings);
             }
             Outcome::Refused { reason } => self.out(REFUSED, reason, now, settings),
             Outcome::Failure { reason } => self.out(OPEN, reason, now, settings),

@@ -109,6 +109,19 @@ pub enum ProviderError {
     Unsupported { message: String },
 }
 
+impl ProviderError {
+    /// A timeout between chunks or of the whole call: what a long generation meets whatever
+    /// the key (neither held against the key nor tried again elsewhere).
+    pub fn met_by_long_generation(&self) -> bool {
+        matches!(
+            self,
+            Self::Timeout {
+                phase: TimeoutPhase::Idle | TimeoutPhase::Total
+            }
+        )
+    }
+}
+
 /// A streamed answer: chunks as the supplier sends them.
 pub type ChatStream = Pin<Box<dyn Stream<Item = Result<ChatChunk, ProviderError>> + Send>>;
 

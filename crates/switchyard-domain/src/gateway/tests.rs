@@ -41,6 +41,13 @@ struct World {
 }
 
 impl World {
+    /// A gateway over this world's ports with other settings, its snapshot built.
+    async fn gateway_with(&self, settings: GatewaySettings, ports: GatewayPorts) -> Gateway {
+        let gateway = Gateway::new(ports, self.cipher.clone(), settings);
+        gateway.refresh().await.expect("a snapshot");
+        gateway
+    }
+
     /// Gives the caller their own key for `model` and refreshes the snapshot; returns the
     /// config's id.
     async fn own_key(&self, model: &str) -> Uuid {
@@ -602,6 +609,16 @@ async fn a_refused_key_is_out_until_its_probe_and_its_use_is_flushed() {
     assert_eq!(world.gateway.flush_keys().await.expect("a flush"), 0, "nothing new");
 }
 
+/// The caller is told their own key was refused.
+fn assert_own_key_refused<T: std::fmt::Debug>(outcome: Result<T, DomainError>) {
+    match outcome {
+        Err(DomainError::Upstream { message, .. }) => {
+            assert!(message.contains("your own key"), "{message}");
+        }
+        other => panic!("expected the own key's refusal, got {other:?}"),
+    }
+}
+
 fn refused_key() -> ProviderError {
     ProviderError::Unauthorized {
         status: 401,
@@ -671,16 +688,11 @@ async fn a_refused_own_key_says_so_unless_the_pool_is_only_cooling_down() {
         .await;
     out.own_key("gpt-4o").await;
     out.provider.then(Scripted::Complete(Err(refused_key())));
-    match out
-        .gateway
-        .chat(&out.caller, &out.context, request("gpt-4o", false))
-        .await
-    {
-        Err(DomainError::Upstream { message, .. }) => {
-            assert!(message.contains("your own key"), "{message}");
-        }
-        other => panic!("expected the own key's refusal, got {other:?}"),
-    }
+    assert_own_key_refused(
+        out.gateway
+            .chat(&out.caller, &out.context, request("gpt-4o", false))
+            .await,
+    );
 }
 
 #[tokio::test]
@@ -688,8 +700,7 @@ async fn a_deadline_past_the_calendar_does_not_panic() {
     let world = world().await;
     let mut settings = GatewaySettings::default();
     settings.retry.deadline = std::time::Duration::MAX;
-    let gateway = Gateway::new(world.gateway.ports.clone(), world.cipher.clone(), settings);
-    gateway.refresh().await.expect("a snapshot");
+    let gateway = world.gateway_with(settings, world.gateway.ports.clone()).await;
     world.provider.then(Scripted::Complete(Ok(answer("fine", None))));
     let served = gateway
         .chat(&world.caller, &world.context, request("gpt-4o", false))
@@ -724,18 +735,13 @@ async fn a_refused_own_key_says_so_when_the_budget_ends_before_the_pool_is_tried
     world.own_key("gpt-4o").await;
     let mut settings = GatewaySettings::default();
     settings.retry.max_attempts = 1;
-    let gateway = Gateway::new(world.gateway.ports.clone(), world.cipher.clone(), settings);
-    gateway.refresh().await.expect("a snapshot");
+    let gateway = world.gateway_with(settings, world.gateway.ports.clone()).await;
     world.provider.then(Scripted::Complete(Err(refused_key())));
-    match gateway
-        .chat(&world.caller, &world.context, request("gpt-4o", false))
-        .await
-    {
-        Err(DomainError::Upstream { message, .. }) => {
-            assert!(message.contains("your own key"), "{message}");
-        }
-        other => panic!("expected the own key's refusal, got {other:?}"),
-    }
+    assert_own_key_refused(
+        gateway
+            .chat(&world.caller, &world.context, request("gpt-4o", false))
+            .await,
+    );
 }
 
 #[tokio::test]
@@ -749,8 +755,7 @@ async fn with_every_key_cooling_a_request_waits_for_the_first_back_within_the_bo
     });
     let mut ports = world.gateway.ports.clone();
     ports.waiter = waiter.clone();
-    let gateway = Gateway::new(ports, world.cipher.clone(), settings);
-    gateway.refresh().await.expect("a snapshot");
+    let gateway = world.gateway_with(settings, ports).await;
     let limited = |seconds| {
         Scripted::Complete(Err(ProviderError::RateLimited {
             retry_after: Some(std::time::Duration::from_secs(seconds)),
