@@ -609,6 +609,18 @@ async fn a_refused_key_is_out_until_its_probe_and_its_use_is_flushed() {
     assert_eq!(world.gateway.flush_keys().await.expect("a flush"), 0, "nothing new");
 }
 
+/// A 429 whose `Retry-After` is `seconds`.
+fn assert_rate_limited<T: std::fmt::Debug>(outcome: Result<T, DomainError>, seconds: u64) {
+    match outcome {
+        Err(DomainError::Upstream {
+            failure: UpstreamFailure::RateLimited,
+            retry_after_seconds,
+            ..
+        }) => assert_eq!(retry_after_seconds, Some(seconds)),
+        other => panic!("expected a 429, got {other:?}"),
+    }
+}
+
 /// The caller is told their own key was refused.
 fn assert_own_key_refused<T: std::fmt::Debug>(outcome: Result<T, DomainError>) {
     match outcome {
@@ -667,18 +679,13 @@ async fn a_refused_own_key_says_so_unless_the_pool_is_only_cooling_down() {
         .await;
     cooling.own_key("gpt-4o").await;
     cooling.provider.then(Scripted::Complete(Err(refused_key())));
-    match cooling
-        .gateway
-        .chat(&cooling.caller, &cooling.context, request("gpt-4o", false))
-        .await
-    {
-        Err(DomainError::Upstream {
-            failure: UpstreamFailure::RateLimited,
-            retry_after_seconds: Some(30),
-            ..
-        }) => {}
-        other => panic!("expected the pool's rate limit, got {other:?}"),
-    }
+    assert_rate_limited(
+        cooling
+            .gateway
+            .chat(&cooling.caller, &cooling.context, request("gpt-4o", false))
+            .await,
+        30,
+    );
     // The pool's key is refused too (out until a probe): the caller hears about their own key.
     let out = world().await;
     out.provider.then(Scripted::Complete(Err(refused_key())));
@@ -782,17 +789,12 @@ async fn with_every_key_cooling_a_request_waits_for_the_first_back_within_the_bo
         .chat(&world.caller, &world.context, request("gpt-4o", false))
         .await;
     let before = world.clock.now();
-    match gateway
-        .chat(&world.caller, &world.context, request("gpt-4o", false))
-        .await
-    {
-        Err(DomainError::Upstream {
-            failure: UpstreamFailure::RateLimited,
-            retry_after_seconds: Some(60),
-            ..
-        }) => {}
-        other => panic!("expected a 429 at once, got {other:?}"),
-    }
+    assert_rate_limited(
+        gateway
+            .chat(&world.caller, &world.context, request("gpt-4o", false))
+            .await,
+        60,
+    );
     assert_eq!(world.clock.now(), before, "no wait");
     assert_eq!(waiter.waits.lock().expect("the waits").len(), 1, "still the one wait");
 }
