@@ -16,6 +16,7 @@ mod m20261122_000005_capabilities;
 mod m20261122_000006_models;
 mod m20261201_000007_call_logs;
 mod m20261202_000008_routing;
+mod m20261203_000009_conversations;
 pub mod schema;
 
 pub use command::MigrateCommand;
@@ -36,6 +37,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000006_models::Migration),
             Box::new(m20261201_000007_call_logs::Migration),
             Box::new(m20261202_000008_routing::Migration),
+            Box::new(m20261203_000009_conversations::Migration),
         ]
     }
 }

@@ -39,3 +39,14 @@ pub fn string(name: impl IntoIden, max_len: u32) -> ColumnDef {
     column.string_len(max_len);
     column
 }
+
+/// Long text (a message's content, a system prompt): `MEDIUMTEXT` on MySQL (16 MiB; its `TEXT`
+/// holds only 64 KiB), `text` elsewhere. The domain bounds what is written.
+pub fn long_text(manager: &SchemaManager<'_>, name: impl IntoIden) -> ColumnDef {
+    let mut column = ColumnDef::new(name);
+    match manager.get_database_backend() {
+        DbBackend::MySql => column.custom(Alias::new("MEDIUMTEXT")),
+        _ => column.text(),
+    };
+    column
+}

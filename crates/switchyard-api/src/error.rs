@@ -66,6 +66,10 @@ pub enum ErrorCode {
     CategoryNotEmpty,
     /// 409: the model is the default of its type; set another default first.
     DefaultModelInUse,
+    /// 409: the conversation is deleted; restore it first.
+    ConversationDeleted,
+    /// 409: only the conversation's last answer can be regenerated.
+    NotLastAnswer,
     /// 413: the body is larger than `server.body_limit`.
     PayloadTooLarge,
     /// 415: the body is not `application/json`.
@@ -104,7 +108,9 @@ impl ErrorCode {
             | Self::LastAdmin
             | Self::CategoryCycle
             | Self::CategoryNotEmpty
-            | Self::DefaultModelInUse => StatusCode::CONFLICT,
+            | Self::DefaultModelInUse
+            | Self::ConversationDeleted
+            | Self::NotLastAnswer => StatusCode::CONFLICT,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::RateLimited => StatusCode::TOO_MANY_REQUESTS,
@@ -140,6 +146,8 @@ impl ErrorCode {
             Self::CategoryCycle => "category_cycle",
             Self::CategoryNotEmpty => "category_not_empty",
             Self::DefaultModelInUse => "default_model_in_use",
+            Self::ConversationDeleted => "conversation_deleted",
+            Self::NotLastAnswer => "not_last_answer",
             Self::PayloadTooLarge => "payload_too_large",
             Self::UnsupportedMediaType => "unsupported_media_type",
             Self::RateLimited => "rate_limited",
@@ -386,6 +394,8 @@ impl From<DomainError> for ApiError {
                     ConflictKind::CategoryCycle => ErrorCode::CategoryCycle,
                     ConflictKind::CategoryNotEmpty => ErrorCode::CategoryNotEmpty,
                     ConflictKind::DefaultModelInUse => ErrorCode::DefaultModelInUse,
+                    ConflictKind::ConversationDeleted => ErrorCode::ConversationDeleted,
+                    ConflictKind::NotLastAnswer => ErrorCode::NotLastAnswer,
                     ConflictKind::Duplicate => ErrorCode::Conflict,
                 };
                 Self::new(code, message)

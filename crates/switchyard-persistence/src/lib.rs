@@ -11,6 +11,7 @@ mod call_log;
 mod capability_repo;
 mod catalog_file_repo;
 mod category_repo;
+mod conversation_repo;
 mod database;
 mod entity;
 mod error;
@@ -33,6 +34,7 @@ pub use call_log::{CallLogQueue, CallLogSettings, CallLogWriter, MAX_BATCH, SPIL
 pub use capability_repo::SqlCapabilityRepo;
 pub use catalog_file_repo::SqlCatalogFileRepo;
 pub use category_repo::SqlCategoryRepo;
+pub use conversation_repo::SqlConversationRepo;
 pub use database::{Backend, Database, DatabaseOptions, redact_url};
 pub use error::PersistenceError;
 pub use key_repo::SqlUpstreamKeyRepo;

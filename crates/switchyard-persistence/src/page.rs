@@ -26,6 +26,28 @@ where
     select.limit(page.limit + 1)
 }
 
+/// [`paginate`] in either direction: ascending starts after the cursor going up.
+pub(crate) fn paginate_towards<E, C>(select: Select<E>, created_at: C, id: C, page: PageRequest, ascending: bool) -> Select<E>
+where
+    E: EntityTrait,
+    C: ColumnTrait + IntoColumnRef + Copy,
+{
+    if !ascending {
+        return paginate(select, created_at, id, page);
+    }
+    let mut select = select.order_by(created_at, Order::Asc).order_by(id, Order::Asc);
+    if let Some(after) = page.after {
+        let at: DateTime<Utc> = after.created_at;
+        let after_id: Uuid = after.id;
+        select = select.filter(
+            Condition::any()
+                .add(created_at.gt(at))
+                .add(Condition::all().add(created_at.eq(at)).add(id.gt(after_id))),
+        );
+    }
+    select.limit(page.limit + 1)
+}
+
 /// Escapes `%`, `_` and the escape character for a LIKE pattern.
 pub(crate) fn like_pattern(text: &str) -> String {
     let mut pattern = String::from("%");

@@ -33,6 +33,8 @@ pub fn rule_for(krate: &str) -> Option<Rule> {
                 "email_address",
                 // The `Stream` trait only.
                 "futures-core",
+                // An async mutex (a conversation's turns one at a time) and `StreamExt`: no IO.
+                "futures-util",
                 "hmac",
                 "jsonwebtoken",
                 // A bounded in-memory map: no IO, no threads, no clock the domain reads.

@@ -1,4 +1,26 @@
-//! Conversations kept on the server: a user's chat history over any model, sent through the
-//! gateway a turn at a time. So far: how a turn's context is assembled from the history.
+//! Conversations kept on the server: a user's chat history over any model, each turn sent
+//! through the gateway's own use cases (the same routing, checks, call log and usage as `/v1`).
+//! `conversation.rs` and `message.rs` hold the types and their rules, `ports.rs` the store,
+//! `service.rs` the owner's use cases, `turn.rs` a turn (send, regenerate), `stream.rs` a
+//! streamed answer, `context.rs` how a turn's context is assembled, `title.rs` the generated
+//! title, `export.rs` the Markdown export.
 
 pub mod context;
+pub mod conversation;
+pub mod export;
+pub mod message;
+pub mod ports;
+pub mod service;
+pub mod stream;
+mod title;
+pub mod turn;
+
+pub use conversation::{
+    Conversation, ConversationFilter, ConversationId, ConversationInput, ConversationPatch, ConversationSpec,
+    NewConversation,
+};
+pub use message::{Message, MessageId, MessageInput, MessageRole, MessageStatus, NewMessage, Order, Part, Question};
+pub use ports::{ConversationRepo, ReviseError, Spawner, Task};
+pub use service::{ConversationPorts, ConversationSettings, Conversations};
+pub use stream::TurnStream;
+pub use turn::{Exchange, Reply, TurnOptions};

@@ -57,6 +57,10 @@ pub enum ConflictKind {
     CategoryNotEmpty,
     /// The model is the default of its type (set another default first).
     DefaultModelInUse,
+    /// The conversation is deleted (restore it first).
+    ConversationDeleted,
+    /// Only a conversation's last answer can be regenerated.
+    NotLastAnswer,
     /// Anything else already there.
     Duplicate,
 }

@@ -1,0 +1,443 @@
+//! A turn: a message sent into a conversation (or its last answer regenerated), answered by
+//! the model through the gateway's own use cases (routing, checks, call log, usage), whole or
+//! streamed. The question is stored before the call; the answer when it is done — `complete`,
+//! or `failed` with whatever had arrived, or `incomplete` when the client went away — so
+//! nothing is lost. Turns of one conversation run one at a time.
+
+use std::sync::Arc;
+
+use futures_util::lock::OwnedMutexGuard;
+
+use crate::conversations::context::{ContextBudget, assemble};
+use crate::conversations::conversation::{Conversation, ConversationId};
+use crate::conversations::message::{
+    MAX_ERROR_CHARS, Message, MessageId, MessageRole, MessageStatus, NewMessage, Part, Question,
+};
+use crate::conversations::ports::{ConversationRepo, Spawner};
+use crate::conversations::service::Conversations;
+use crate::conversations::stream::TurnStream;
+use crate::conversations::title::TitleJob;
+use crate::gateway::chat::{ChatMessage, ChatRequest, ChatRole, MessageContent};
+use crate::gateway::metering::estimate_message;
+use crate::gateway::ports::Tokenizer;
+use crate::gateway::requirements::check_chat;
+use crate::gateway::routing::RoutableModel;
+use crate::gateway::service::{CallContext, Caller, auto_category};
+use crate::kernel::error::{ConflictKind, DomainError};
+use crate::kernel::page::PageRequest;
+use crate::kernel::ports::Clock;
+use crate::kernel::principal::Principal;
+
+/// How a turn is to be answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct TurnOptions {
+    pub stream: bool,
+    /// The most tokens of the answer; the model's most output tokens when absent.
+    pub max_tokens: Option<i64>,
+}
+
+/// A question and its stored answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Exchange {
+    pub question: Message,
+    pub answer: Message,
+}
+
+/// How a turn is answered.
+#[derive(Debug)]
+pub enum Reply {
+    Whole(Exchange),
+    /// The answer streams; it is stored under `answer_id` when the stream ends, fails or is dropped.
+    Stream {
+        question: Message,
+        answer_id: MessageId,
+        stream: TurnStream,
+    },
+}
+
+/// What an answer was when it ended, to be stored.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Answer {
+    pub text: String,
+    pub reasoning: String,
+    /// The supplier's completion tokens, when known (else they are counted).
+    pub completion_tokens: Option<i64>,
+    pub model: Option<String>,
+    pub supplier: Option<String>,
+    pub error: Option<String>,
+    pub finish_reason: Option<String>,
+}
+
+/// An answer still to be stored, holding its conversation's turn until it is.
+#[derive(Debug)]
+pub(crate) struct Pending {
+    pub repo: Arc<dyn ConversationRepo>,
+    pub clock: Arc<dyn Clock>,
+    pub tokenizer: Arc<dyn Tokenizer>,
+    pub spawner: Arc<dyn Spawner>,
+    pub conversation_id: ConversationId,
+    pub answer_id: MessageId,
+    pub request_id: String,
+    pub supersedes: Option<MessageId>,
+    /// Titles the conversation once the answer is stored complete.
+    pub title: Option<TitleJob>,
+    pub turn: OwnedMutexGuard<()>,
+}
+
+impl Pending {
+    pub(crate) async fn store(self, answer: Answer, status: MessageStatus) -> Result<Message, DomainError> {
+        let now = self.clock.now();
+        let tokens = answer.completion_tokens.unwrap_or_else(|| {
+            self.tokenizer.count(&answer.text) + self.tokenizer.count(&answer.reasoning)
+        });
+        let parts = if answer.text.is_empty() {
+            Vec::new()
+        } else {
+            vec![Part::Text(answer.text)]
+        };
+        let message = Message {
+            id: self.answer_id,
+            conversation_id: self.conversation_id,
+            role: MessageRole::Assistant,
+            parts,
+            reasoning: Some(answer.reasoning).filter(|reasoning| !reasoning.is_empty()),
+            tokens,
+            model: answer.model,
+            supplier: answer.supplier,
+            status,
+            error: answer.error.map(|error| error.chars().take(MAX_ERROR_CHARS).collect()),
+            finish_reason: answer.finish_reason,
+            request_id: Some(self.request_id.clone()).filter(|id| !id.is_empty()),
+            superseded: false,
+            deleted_at: None,
+            created_at: now,
+        };
+        let stored = self
+            .repo
+            .add_message(
+                &NewMessage {
+                    message,
+                    supersedes: self.supersedes,
+                },
+                now,
+            )
+            .await?;
+        drop(self.turn);
+        if status == MessageStatus::Complete
+            && let Some(job) = self.title
+        {
+            self.spawner.spawn(Box::pin(job.run()));
+        }
+        Ok(stored)
+    }
+}
+
+/// What a failed call tells the user (never an internal detail).
+pub(crate) fn failure_summary(error: &DomainError) -> String {
+    match error {
+        DomainError::Upstream { message, .. } => message.clone(),
+        DomainError::RateLimited { .. } => "the supplier is rate limiting; try again later".to_owned(),
+        DomainError::Unavailable { dependency, .. } => format!("{dependency} is unavailable"),
+        DomainError::Internal(_) => "the answer failed".to_owned(),
+        other => other.to_string(),
+    }
+}
+
+impl Conversations {
+    /// Sends a message into the caller's conversation and answers it.
+    pub async fn send(
+        &self,
+        user: &Principal,
+        context: &CallContext,
+        id: ConversationId,
+        question: Question,
+        options: TurnOptions,
+    ) -> Result<Reply, DomainError> {
+        self.live(user, id).await?;
+        let turn = self.turns.lock(id).await;
+        let conversation = self.live(user, id).await?;
+        let caller = caller(user);
+        let (model, budget) = self.budget(&caller, &conversation.spec.model, options.max_tokens)?;
+        let now = self.ports.clock.now();
+        let mut asked = Message {
+            id: MessageId::new(),
+            conversation_id: id,
+            role: MessageRole::User,
+            parts: question.parts,
+            reasoning: None,
+            tokens: 0,
+            model: None,
+            supplier: None,
+            status: MessageStatus::Complete,
+            error: None,
+            finish_reason: None,
+            request_id: Some(context.request_id.clone()).filter(|id| !id.is_empty()),
+            superseded: false,
+            deleted_at: None,
+            created_at: now,
+        };
+        asked.tokens = self.ports.tokenizer.count(&asked.text());
+        let chat = asked.to_chat();
+        let history = self.history(&conversation, budget, None).await?;
+        let request = self.request(&conversation, &history, chat, budget, options)?;
+        if let Some(model) = &model {
+            check_chat(model, &request)?;
+        }
+        let question = self
+            .ports
+            .repo
+            .add_message(
+                &NewMessage {
+                    message: asked,
+                    supersedes: None,
+                },
+                now,
+            )
+            .await?;
+        let pending = self.pending(&conversation, &caller, context, &question, None, turn);
+        self.answer(&caller, context, question, request, pending, options).await
+    }
+
+    /// Answers the conversation's last question again: the last answer (`message`) is kept,
+    /// marked superseded, and a new one stored.
+    pub async fn regenerate(
+        &self,
+        user: &Principal,
+        context: &CallContext,
+        id: ConversationId,
+        message: MessageId,
+        options: TurnOptions,
+    ) -> Result<Reply, DomainError> {
+        self.live(user, id).await?;
+        let turn = self.turns.lock(id).await;
+        let conversation = self.live(user, id).await?;
+        let last = self.ports.repo.last_message(id).await?;
+        let not_last = || DomainError::Conflict {
+            kind: ConflictKind::NotLastAnswer,
+            message: "only the conversation's last answer can be regenerated".to_owned(),
+        };
+        if !last.is_some_and(|last| last.id == message && last.role == MessageRole::Assistant) {
+            return Err(not_last());
+        }
+        let caller = caller(user);
+        let (model, budget) = self.budget(&caller, &conversation.spec.model, options.max_tokens)?;
+        let mut history = self.history(&conversation, budget, Some(message)).await?;
+        let Some((question, asked)) = history.pop().filter(|(message, _)| message.role == MessageRole::User) else {
+            return Err(not_last());
+        };
+        let request = self.request(&conversation, &history, asked, budget, options)?;
+        if let Some(model) = &model {
+            check_chat(model, &request)?;
+        }
+        let pending = self.pending(&conversation, &caller, context, &question, Some(message), turn);
+        self.answer(&caller, context, question, request, pending, options).await
+    }
+
+    fn pending(
+        &self,
+        conversation: &Conversation,
+        caller: &Caller,
+        context: &CallContext,
+        question: &Message,
+        supersedes: Option<MessageId>,
+        turn: OwnedMutexGuard<()>,
+    ) -> Pending {
+        let title = match (&conversation.spec.title, &self.settings.title_model) {
+            (None, Some(model)) => Some(TitleJob {
+                gateway: self.ports.gateway.clone(),
+                repo: self.ports.repo.clone(),
+                clock: self.ports.clock.clone(),
+                caller: caller.clone(),
+                context: context.clone(),
+                conversation_id: conversation.id,
+                model: model.clone(),
+                question: question.text(),
+                answer: String::new(),
+            }),
+            _ => None,
+        };
+        Pending {
+            repo: self.ports.repo.clone(),
+            clock: self.ports.clock.clone(),
+            tokenizer: self.ports.tokenizer.clone(),
+            spawner: self.ports.spawner.clone(),
+            conversation_id: conversation.id,
+            answer_id: MessageId::new(),
+            request_id: context.request_id.clone(),
+            supersedes,
+            title,
+            turn,
+        }
+    }
+
+    /// Calls the model and stores its answer (whole), or hands back the stream that will.
+    async fn answer(
+        &self,
+        caller: &Caller,
+        context: &CallContext,
+        question: Message,
+        request: ChatRequest,
+        mut pending: Pending,
+        options: TurnOptions,
+    ) -> Result<Reply, DomainError> {
+        let gateway = &self.ports.gateway;
+        if options.stream {
+            return match gateway.chat_stream(caller, context, request).await {
+                Ok(stream) => Ok(Reply::Stream {
+                    question,
+                    answer_id: pending.answer_id,
+                    stream: TurnStream::new(stream, pending),
+                }),
+                Err(error) => {
+                    let answer = Answer {
+                        error: Some(failure_summary(&error)),
+                        completion_tokens: Some(0),
+                        ..Answer::default()
+                    };
+                    pending.store(answer, MessageStatus::Failed).await?;
+                    Err(error)
+                }
+            };
+        }
+        match gateway.chat(caller, context, request).await {
+            Ok(served) => {
+                let choice = served.value.choices.into_iter().next().unwrap_or_default();
+                let text = choice.message.content.unwrap_or_default();
+                if let Some(job) = pending.title.as_mut() {
+                    job.answer = text.clone();
+                }
+                let answer = Answer {
+                    text,
+                    reasoning: choice.message.reasoning_content.unwrap_or_default(),
+                    completion_tokens: served.value.usage.map(|usage| usage.completion_tokens),
+                    model: Some(served.by.model),
+                    supplier: Some(served.by.supplier),
+                    error: None,
+                    finish_reason: choice.finish_reason.map(|reason| reason.as_str().to_owned()),
+                };
+                let answer = pending.store(answer, MessageStatus::Complete).await?;
+                Ok(Reply::Whole(Exchange { question, answer }))
+            }
+            Err(error) => {
+                let answer = Answer {
+                    error: Some(failure_summary(&error)),
+                    completion_tokens: Some(0),
+                    ..Answer::default()
+                };
+                pending.store(answer, MessageStatus::Failed).await?;
+                Err(error)
+            }
+        }
+    }
+
+    /// The model's window and the reply's budget. For `auto`, the smallest window among the
+    /// caller's models (any of them may answer).
+    fn budget(
+        &self,
+        caller: &Caller,
+        name: &str,
+        asked: Option<i64>,
+    ) -> Result<(Option<Arc<RoutableModel>>, ContextBudget), DomainError> {
+        let settings = &self.settings;
+        let (model, window, most) = if auto_category(name).is_some() {
+            let window = self
+                .ports
+                .gateway
+                .models(caller)
+                .iter()
+                .filter_map(|model| model.context_window)
+                .min()
+                .unwrap_or(settings.default_context_window);
+            (None, window, None)
+        } else {
+            let model = self.ports.gateway.model(caller, name)?;
+            let window = model.context_window.unwrap_or(settings.default_context_window);
+            let most = model.max_output_tokens;
+            (Some(model), window, most)
+        };
+        if let Some(asked) = asked
+            && asked < 1
+        {
+            return Err(DomainError::validation("max_tokens", "out_of_range", "must be at least 1"));
+        }
+        let reply = asked
+            .or(most)
+            .unwrap_or(settings.default_reply_tokens)
+            .min(window / 2)
+            .max(1);
+        Ok((model, ContextBudget { window, reply }))
+    }
+
+    /// The conversation's messages a context may use, oldest first, read newest first a page
+    /// at a time until the window is full; `before` (a message being regenerated) and what
+    /// came after it are left out.
+    async fn history(
+        &self,
+        conversation: &Conversation,
+        budget: ContextBudget,
+        before: Option<MessageId>,
+    ) -> Result<Vec<(Message, ChatMessage)>, DomainError> {
+        let tokenizer = self.ports.tokenizer.as_ref();
+        let room = budget.window - budget.reply;
+        let mut kept: Vec<(Message, ChatMessage)> = Vec::new();
+        let mut tokens = 0;
+        let mut page = PageRequest::new(Some(PageRequest::MAX_LIMIT), None)?;
+        let mut skipping = before.is_some();
+        'pages: loop {
+            let read = self.ports.repo.context_page(conversation.id, page).await?;
+            for message in read.items {
+                if skipping {
+                    skipping = Some(message.id) != before;
+                    continue;
+                }
+                let chat = message.to_chat();
+                tokens += estimate_message(tokenizer, &chat);
+                kept.push((message, chat));
+                if tokens > room {
+                    break 'pages;
+                }
+            }
+            match read.next {
+                Some(next) => page.after = Some(next),
+                None => break,
+            }
+        }
+        kept.reverse();
+        Ok(kept)
+    }
+
+    /// The chat request of a turn: the system prompt, the history that fits, the question.
+    fn request(
+        &self,
+        conversation: &Conversation,
+        history: &[(Message, ChatMessage)],
+        question: ChatMessage,
+        budget: ContextBudget,
+        options: TurnOptions,
+    ) -> Result<ChatRequest, DomainError> {
+        let system = conversation.spec.system_prompt.as_ref().map(|prompt| ChatMessage {
+            role: Some(ChatRole::System),
+            content: MessageContent::Text(prompt.clone()),
+            ..ChatMessage::default()
+        });
+        let history: Vec<ChatMessage> = history.iter().map(|(_, chat)| chat.clone()).collect();
+        let context = assemble(self.ports.tokenizer.as_ref(), system, &history, question, budget)?;
+        Ok(ChatRequest {
+            model: conversation.spec.model.clone(),
+            messages: context.messages,
+            max_tokens: options.max_tokens,
+            stream: options.stream,
+            include_usage: options.stream,
+            ..ChatRequest::default()
+        })
+    }
+}
+
+/// The gateway's caller for a user's own session: every model, no gateway key.
+fn caller(user: &Principal) -> Caller {
+    Caller {
+        user_id: user.user_id(),
+        key_id: None,
+        allowed_models: Vec::new(),
+    }
+}
