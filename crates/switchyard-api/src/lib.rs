@@ -22,6 +22,7 @@ use actix_web::{App, web};
 use ipnet::IpNet;
 use switchyard_domain::accounts::Accounts;
 use switchyard_domain::catalog::Catalog;
+use switchyard_domain::conversations::Conversations;
 use switchyard_domain::gateway::Gateway;
 use switchyard_domain::gateway::model_configs::ModelConfigs;
 use switchyard_domain::{Clock, HealthProbe};
@@ -48,6 +49,7 @@ pub struct AppState {
     pub catalog: Arc<Catalog>,
     pub gateway: Arc<Gateway>,
     pub model_configs: Arc<ModelConfigs>,
+    pub conversations: Arc<Conversations>,
     pub metrics: Metrics,
     /// The largest `/v1` request body, in bytes.
     pub gateway_body_limit: usize,
@@ -65,6 +67,7 @@ pub struct Services {
     pub catalog: Arc<Catalog>,
     pub gateway: Arc<Gateway>,
     pub model_configs: Arc<ModelConfigs>,
+    pub conversations: Arc<Conversations>,
     pub metrics: Metrics,
 }
 
@@ -102,6 +105,7 @@ impl Api {
                 catalog: services.catalog,
                 gateway: services.gateway,
                 model_configs: services.model_configs,
+                conversations: services.conversations,
                 metrics: metrics.clone(),
                 gateway_body_limit: settings.gateway_body_limit,
                 refresher: middleware::routing_refresh::Refresher::default(),
@@ -193,7 +197,8 @@ impl Api {
             .configure(routes::capabilities::configure)
             .configure(routes::associations::configure)
             .configure(routes::models::configure)
-            .configure(routes::model_parts::configure);
+            .configure(routes::model_parts::configure)
+            .configure(routes::conversations::configure);
         for routes in &self.extra_routes {
             app = app.configure(routes);
         }

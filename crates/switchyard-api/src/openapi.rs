@@ -22,6 +22,7 @@ use crate::error::{ErrorBody, ErrorCode, ErrorDetail, ErrorObject, OpenAiErrorBo
         (name = "admin", description = "User administration and the audit trail (admins only)"),
         (name = "catalog", description = "Suppliers, models, parameters, routes, capabilities, the category tree and default models"),
         (name = "keys", description = "The suppliers' upstream key pools, their statistics and health (admins only)"),
+        (name = "conversations", description = "Chat history kept on the server: the caller's conversations, their messages, and turns answered through the gateway"),
         (name = "gateway", description = "The OpenAI-compatible gateway: chat completions, models, embeddings (an API key or an access token)"),
     )
 )]

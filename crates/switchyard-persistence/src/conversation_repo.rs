@@ -5,8 +5,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, LikeExpr};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
-    IntoActiveModel, QueryFilter, QueryOrder, QuerySelect,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, IntoActiveModel,
+    QueryFilter, QueryOrder, QuerySelect,
 };
 use serde::{Deserialize, Serialize};
 use switchyard_domain::StoreError;
@@ -204,18 +204,24 @@ impl ConversationRepo for SqlConversationRepo {
             select = select.filter(conversations::Column::IsArchived.eq(archived));
         }
         if let Some(search) = filter.search.as_deref().filter(|text| !text.is_empty()) {
-            select = select.filter(
-                conversations::Column::TitleSearch.like(LikeExpr::new(like_pattern(search)).escape('\\')),
-            );
+            select = select
+                .filter(conversations::Column::TitleSearch.like(LikeExpr::new(like_pattern(search)).escape('\\')));
         }
-        let rows = paginate(select, conversations::Column::CreatedAt, conversations::Column::Id, page)
-            .all(&self.db)
-            .await
-            .map_err(store_error)?;
+        let rows = paginate(
+            select,
+            conversations::Column::CreatedAt,
+            conversations::Column::Id,
+            page,
+        )
+        .all(&self.db)
+        .await
+        .map_err(store_error)?;
         let items = rows.into_iter().map(conversation).collect();
-        Ok(Page::from_rows(items, page.limit, |conversation: &Conversation| Cursor {
-            created_at: conversation.created_at,
-            id: conversation.id.0,
+        Ok(Page::from_rows(items, page.limit, |conversation: &Conversation| {
+            Cursor {
+                created_at: conversation.created_at,
+                id: conversation.id.0,
+            }
         }))
     }
 

@@ -27,7 +27,13 @@ where
 }
 
 /// [`paginate`] in either direction: ascending starts after the cursor going up.
-pub(crate) fn paginate_towards<E, C>(select: Select<E>, created_at: C, id: C, page: PageRequest, ascending: bool) -> Select<E>
+pub(crate) fn paginate_towards<E, C>(
+    select: Select<E>,
+    created_at: C,
+    id: C,
+    page: PageRequest,
+    ascending: bool,
+) -> Select<E>
 where
     E: EntityTrait,
     C: ColumnTrait + IntoColumnRef + Copy,

@@ -2,6 +2,7 @@
 //! start-up and wiring. `main.rs` only parses the command line; black-box tests drive
 //! [`startup::Application`] directly.
 
+pub mod background;
 pub mod catalog_file;
 pub mod cli;
 pub mod clock;

@@ -20,6 +20,30 @@ pub struct Settings {
     pub secrets: SecretsSettings,
     pub log: LogSettings,
     pub gateway: GatewayConfig,
+    pub conversations: ConversationsConfig,
+}
+
+/// Conversations kept on the server (`/api/v1/conversations`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ConversationsConfig {
+    /// The small model (a gateway model name) that titles a conversation after its first
+    /// exchange when it has none; unset = titles are not generated.
+    pub title_model: Option<String>,
+    /// The context window assumed for a model whose catalog entry gives none, in tokens.
+    pub default_context_window: i64,
+    /// The tokens kept for the reply of a model whose catalog entry gives no most output tokens.
+    pub default_reply_tokens: i64,
+}
+
+impl Default for ConversationsConfig {
+    fn default() -> Self {
+        Self {
+            title_model: None,
+            default_context_window: 16_384,
+            default_reply_tokens: 1024,
+        }
+    }
 }
 
 /// The gateway (`/v1/*`): upstream timeouts, the routing snapshot's refresh and the call log.
@@ -239,6 +263,7 @@ impl Default for Settings {
             secrets: SecretsSettings::default(),
             log: LogSettings::default(),
             gateway: GatewayConfig::default(),
+            conversations: ConversationsConfig::default(),
         }
     }
 }

@@ -11,21 +11,23 @@ use switchyard_api::{Api, HttpSettings, Metrics, RouteConfig, Services};
 use switchyard_domain::accounts::token::TokenKeys;
 use switchyard_domain::accounts::{AccountPorts, Accounts, Attempt, AuthPolicy, CacheLimits, IdentityCache, Scope};
 use switchyard_domain::catalog::{Catalog, CatalogPorts};
+use switchyard_domain::conversations::{ConversationPorts, ConversationSettings, Conversations};
 use switchyard_domain::gateway::byok::{EndpointPolicy, HostResolver};
 use switchyard_domain::gateway::model_configs::{ModelConfigPorts, ModelConfigs};
 use switchyard_domain::gateway::{
-    Gateway, GatewayPorts, GatewaySettings, HealthSettings, KeySelection, RetrySettings, Strategy, Timeouts,
+    Gateway, GatewayPorts, GatewaySettings, HealthSettings, KeySelection, RetrySettings, Strategy, Timeouts, Tokenizer,
 };
 use switchyard_domain::kernel::crypto::SecretCipher;
 use switchyard_domain::{Clock, HealthProbe};
 use switchyard_persistence::{
     CallLogSettings, Database, DatabaseOptions, InMemoryAttemptLimiter, SqlApiKeyRepo, SqlCapabilityRepo,
-    SqlCatalogFileRepo, SqlCategoryRepo, SqlModelConfigRepo, SqlModelRepo, SqlRefreshTokenRepo, SqlRoutingSource,
-    SqlSettingsRepo, SqlSupplierRepo, SqlUpstreamKeyRepo, SqlUserRepo, call_log,
+    SqlCatalogFileRepo, SqlCategoryRepo, SqlConversationRepo, SqlModelConfigRepo, SqlModelRepo, SqlRefreshTokenRepo,
+    SqlRoutingSource, SqlSettingsRepo, SqlSupplierRepo, SqlUpstreamKeyRepo, SqlUserRepo, call_log,
 };
 use switchyard_providers::{Providers, SystemResolver, Tiktoken};
 use tokio_util::sync::CancellationToken;
 
+use crate::background::TrackedSpawner;
 use crate::clock::SystemClock;
 use crate::settings::{AuthSettings, CallLogConfig, GatewayConfig, RateLimits, Settings, TimeoutSettings};
 use crate::supervisor::Supervisor;
@@ -230,17 +232,18 @@ impl Application {
             },
             cipher.clone(),
         ));
+        let tokenizer: Arc<dyn Tokenizer> = Arc::new(if settings.gateway.preload_tokenizer {
+            Tiktoken::preloaded()
+        } else {
+            Tiktoken::lazy()
+        });
         let gateway = Arc::new(Gateway::new(
             GatewayPorts {
                 provider: Arc::new(Providers::new(resolver, policy)),
                 routing: Arc::new(SqlRoutingSource::new(database.connection().clone())),
                 log: Arc::new(log_queue),
                 observer: Arc::new(metrics.clone()),
-                tokenizer: Arc::new(if settings.gateway.preload_tokenizer {
-                    Tiktoken::preloaded()
-                } else {
-                    Tiktoken::lazy()
-                }),
+                tokenizer: tokenizer.clone(),
                 clock: clock.clone(),
                 keys: Arc::new(SqlUpstreamKeyRepo::new(database.connection().clone())),
                 waiter: Arc::new(crate::clock::TimerWaiter),
@@ -249,6 +252,21 @@ impl Application {
             gateway_settings(&settings.gateway)?,
         ));
         refresh_snapshot(&gateway).await?;
+        let spawner = TrackedSpawner::new();
+        let conversations = Arc::new(Conversations::new(
+            ConversationPorts {
+                repo: Arc::new(SqlConversationRepo::new(database.connection().clone())),
+                gateway: gateway.clone(),
+                tokenizer,
+                clock: clock.clone(),
+                spawner: Arc::new(spawner.clone()),
+            },
+            ConversationSettings {
+                title_model: settings.conversations.title_model.clone(),
+                default_context_window: settings.conversations.default_context_window.max(1),
+                default_reply_tokens: settings.conversations.default_reply_tokens.max(1),
+            },
+        ));
         let services = Services {
             probe: probe.clone(),
             clock: clock.clone(),
@@ -256,6 +274,7 @@ impl Application {
             catalog,
             gateway: gateway.clone(),
             model_configs,
+            conversations,
             metrics,
         };
         let api = overrides
@@ -295,6 +314,11 @@ impl Application {
         // First started, last stopped: every other task and request has logged its calls by then.
         supervisor.spawn("call_log_writer", move |token| {
             log_writer.run(async move { token.cancelled().await })
+        });
+        // Stopped before the call-log writer: their calls (titles) are logged by then.
+        supervisor.spawn("conversation_tasks", move |token| async move {
+            token.cancelled().await;
+            spawner.drain().await;
         });
         let interval = settings.gateway.key_flush_interval;
         let flushing = gateway.clone();

@@ -6,6 +6,7 @@ pub mod associations;
 pub mod auth;
 pub mod capabilities;
 pub mod categories;
+pub mod conversations;
 pub mod gateway;
 pub mod health;
 pub mod keys;

@@ -25,7 +25,9 @@ pub fn markdown(conversation: &Conversation, messages: &[Message]) -> String {
         out,
         "- model: `{}`\n- created: {}\n- messages: {}\n",
         conversation.spec.model,
-        conversation.created_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        conversation
+            .created_at
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         messages.len()
     );
     if let Some(prompt) = &conversation.spec.system_prompt {

@@ -49,7 +49,10 @@ named_enum!(
 pub enum Part {
     Text(String),
     /// An image by URL: `https://…` or a `data:` URL.
-    Image { url: String, detail: Option<String> },
+    Image {
+        url: String,
+        detail: Option<String>,
+    },
 }
 
 /// A stored message.
@@ -240,7 +243,11 @@ mod tests {
         })
         .expect("an image question");
         assert_eq!(image.parts.len(), 1);
-        for url in ["http://example.com/a.png", "file:///etc/passwd", "data:text/plain;base64,aGk="] {
+        for url in [
+            "http://example.com/a.png",
+            "file:///etc/passwd",
+            "data:text/plain;base64,aGk=",
+        ] {
             let refused = Question::parse(MessageInput {
                 text: Some("hi".into()),
                 images: vec![(url.into(), None)],

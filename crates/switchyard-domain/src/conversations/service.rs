@@ -243,7 +243,11 @@ impl Conversations {
     }
 
     /// The conversation and all its messages that are not deleted, oldest first.
-    pub async fn export(&self, user: &Principal, id: ConversationId) -> Result<(Conversation, Vec<Message>), DomainError> {
+    pub async fn export(
+        &self,
+        user: &Principal,
+        id: ConversationId,
+    ) -> Result<(Conversation, Vec<Message>), DomainError> {
         let conversation = self.get(user, id).await?;
         let mut messages = Vec::with_capacity(usize::try_from(conversation.message_count).unwrap_or(0));
         let mut page = PageRequest::new(Some(PageRequest::MAX_LIMIT), None)?;

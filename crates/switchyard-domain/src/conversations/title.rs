@@ -78,7 +78,10 @@ impl TitleJob {
 /// period, cut to a few words' length; `None` when nothing is left.
 pub(crate) fn clean(text: &str) -> Option<String> {
     let line = text.lines().map(str::trim).find(|line| !line.is_empty())?;
-    let line = line.trim_start_matches(['#', '*', ' ']).trim_start_matches("Title:").trim();
+    let line = line
+        .trim_start_matches(['#', '*', ' '])
+        .trim_start_matches("Title:")
+        .trim();
     let line = line.trim_matches(|c: char| matches!(c, '"' | '\'' | '“' | '”' | '*' | '`' | ' '));
     let line = line.trim_end_matches(['.', '。', '!', ' ']);
     let cut: String = line.chars().take(GENERATED_TITLE_CHARS.min(MAX_TITLE_CHARS)).collect();
@@ -91,7 +94,10 @@ mod tests {
 
     #[test]
     fn a_generated_title_loses_quotes_markup_and_its_period() {
-        assert_eq!(clean("\"Rust lifetimes explained.\"").as_deref(), Some("Rust lifetimes explained"));
+        assert_eq!(
+            clean("\"Rust lifetimes explained.\"").as_deref(),
+            Some("Rust lifetimes explained")
+        );
         assert_eq!(clean("\n## Title: Paris trip\nmore").as_deref(), Some("Paris trip"));
         assert_eq!(clean("  \n "), None);
         assert_eq!(clean(&"word ".repeat(40)).map(|title| title.chars().count()), Some(59));

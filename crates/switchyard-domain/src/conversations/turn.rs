@@ -87,9 +87,9 @@ pub(crate) struct Pending {
 impl Pending {
     pub(crate) async fn store(self, answer: Answer, status: MessageStatus) -> Result<Message, DomainError> {
         let now = self.clock.now();
-        let tokens = answer.completion_tokens.unwrap_or_else(|| {
-            self.tokenizer.count(&answer.text) + self.tokenizer.count(&answer.reasoning)
-        });
+        let tokens = answer
+            .completion_tokens
+            .unwrap_or_else(|| self.tokenizer.count(&answer.text) + self.tokenizer.count(&answer.reasoning));
         let parts = if answer.text.is_empty() {
             Vec::new()
         } else {
@@ -358,7 +358,11 @@ impl Conversations {
         if let Some(asked) = asked
             && asked < 1
         {
-            return Err(DomainError::validation("max_tokens", "out_of_range", "must be at least 1"));
+            return Err(DomainError::validation(
+                "max_tokens",
+                "out_of_range",
+                "must be at least 1",
+            ));
         }
         let reply = asked
             .or(most)

@@ -17,6 +17,7 @@ mod catalog;
 mod catalog_file;
 mod categories;
 mod cli;
+mod conversations;
 mod errors;
 mod gateway;
 mod health;

@@ -5,8 +5,10 @@
 mod chat;
 mod embeddings;
 mod models;
-mod sse;
+pub(crate) mod sse;
 mod wire;
+
+pub(crate) use wire::ChatCompletionChunk;
 
 use actix_web::{HttpMessage, HttpRequest, web};
 use futures_util::StreamExt;
@@ -28,7 +30,7 @@ pub fn configure(cfg: &mut ServiceConfig<'_>) {
 /// The request's id and the client's address, for the upstream call and the call log.
 /// Says what served an answer: `x-switchyard-model` (the model that answered, a fallback's
 /// when one did), `x-switchyard-supplier` and `x-switchyard-attempts` (tries, the first included).
-fn served(response: &mut actix_web::HttpResponseBuilder, by: &ServedBy) {
+pub(crate) fn served(response: &mut actix_web::HttpResponseBuilder, by: &ServedBy) {
     response
         .insert_header(("x-switchyard-model", by.model.as_str()))
         .insert_header(("x-switchyard-supplier", by.supplier.as_str()))
@@ -36,14 +38,14 @@ fn served(response: &mut actix_web::HttpResponseBuilder, by: &ServedBy) {
 }
 
 /// The model an answer names: the one asked for, or for `auto` the one chosen.
-fn shown_model(asked: String, by: &ServedBy) -> String {
+pub(crate) fn shown_model(asked: String, by: &ServedBy) -> String {
     match switchyard_domain::gateway::service::auto_category(&asked) {
         Some(_) => by.model.clone(),
         None => asked,
     }
 }
 
-fn context(req: &HttpRequest) -> CallContext {
+pub(crate) fn context(req: &HttpRequest) -> CallContext {
     let extensions = req.extensions();
     CallContext {
         request_id: extensions
@@ -59,7 +61,7 @@ fn context(req: &HttpRequest) -> CallContext {
 
 /// Reads a JSON body up to the gateway's own limit (images travel inline, so it is larger than
 /// the platform API's). The content type is not checked: OpenAI's API does not either.
-async fn read_json<T: DeserializeOwned>(mut payload: web::Payload, limit: usize) -> Result<T, ApiError> {
+pub(crate) async fn read_json<T: DeserializeOwned>(mut payload: web::Payload, limit: usize) -> Result<T, ApiError> {
     let mut body = web::BytesMut::new();
     while let Some(chunk) = payload.next().await {
         let chunk =

@@ -7,7 +7,7 @@
 use actix_web::web::Bytes;
 use futures_util::{Stream, StreamExt};
 use switchyard_domain::gateway::attempt::upstream_failure;
-use switchyard_domain::gateway::{GatewayStream, ProviderError};
+use switchyard_domain::gateway::{ChatChunk, ProviderError};
 
 use crate::error::{ApiError, OpenAiErrorBody, OpenAiErrorObject};
 use crate::routes::gateway::wire::ChatCompletionChunk;
@@ -42,11 +42,14 @@ fn error_event(error: ProviderError) -> Bytes {
 }
 
 /// The events of `stream`, for the client that asked for `model`.
-pub fn events(
-    stream: GatewayStream,
+pub fn events<S>(
+    stream: S,
     model: String,
     request_id: String,
-) -> impl Stream<Item = Result<Bytes, actix_web::Error>> + 'static {
+) -> impl Stream<Item = Result<Bytes, actix_web::Error>> + 'static
+where
+    S: Stream<Item = Result<ChatChunk, ProviderError>> + Unpin + 'static,
+{
     futures_util::stream::unfold(Some(stream), move |state| {
         let (model, request_id) = (model.clone(), request_id.clone());
         async move {
