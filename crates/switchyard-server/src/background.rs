@@ -13,7 +13,7 @@ pub struct TrackedSpawner {
 
 impl TrackedSpawner {
     /// On the current runtime (call inside it).
-    pub fn new() -> Self {
+    pub fn on_current_runtime() -> Self {
         Self {
             tracker: TaskTracker::new(),
             runtime: tokio::runtime::Handle::current(),

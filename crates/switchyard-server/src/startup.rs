@@ -252,7 +252,7 @@ impl Application {
             gateway_settings(&settings.gateway)?,
         ));
         refresh_snapshot(&gateway).await?;
-        let spawner = TrackedSpawner::new();
+        let spawner = TrackedSpawner::on_current_runtime();
         let conversations = Arc::new(Conversations::new(
             ConversationPorts {
                 repo: Arc::new(SqlConversationRepo::new(database.connection().clone())),

@@ -1,14 +1,15 @@
 //! Conversations kept on the server: a user's chat history over any model, each turn sent
 //! through the gateway's own use cases (the same routing, checks, call log and usage as `/v1`).
 //! `conversation.rs` and `message.rs` hold the types and their rules, `ports.rs` the store,
-//! `service.rs` the owner's use cases, `turn.rs` a turn (send, regenerate), `stream.rs` a
-//! streamed answer, `context.rs` how a turn's context is assembled, `title.rs` the generated
-//! title, `export.rs` the Markdown export.
+//! `service.rs` the owner's use cases, `turn.rs` a turn (send, regenerate), `pending.rs` an
+//! answer to store, `stream.rs` a streamed answer, `context.rs` how a turn's context is
+//! assembled, `title.rs` the generated title, `export.rs` the Markdown export.
 
 pub mod context;
 pub mod conversation;
 pub mod export;
 pub mod message;
+mod pending;
 pub mod ports;
 pub mod service;
 pub mod stream;
@@ -23,4 +24,4 @@ pub use message::{Message, MessageId, MessageInput, MessageRole, MessageStatus, 
 pub use ports::{ConversationRepo, ReviseError, Spawner, Task};
 pub use service::{ConversationPorts, ConversationSettings, Conversations};
 pub use stream::TurnStream;
-pub use turn::{Exchange, Reply, TurnOptions};
+pub use turn::{Exchange, Reply, StreamedReply, TurnOptions};

@@ -13,8 +13,8 @@ use futures_core::Stream;
 use futures_util::StreamExt;
 
 use crate::conversations::message::MessageStatus;
+use crate::conversations::pending::{Answer, Pending, failure_summary};
 use crate::conversations::ports::{Spawner, Task};
-use crate::conversations::turn::{Answer, Pending};
 use crate::gateway::attempt::upstream_failure;
 use crate::gateway::chat::ChatChunk;
 use crate::gateway::ports::ProviderError;
@@ -121,7 +121,7 @@ impl Stream for TurnStream {
                 Poll::Ready(Some(Err(error))) => {
                     this.inner = None;
                     let failure = upstream_failure(&error).into_domain(&error, false);
-                    this.answer.error = Some(crate::conversations::turn::failure_summary(&failure));
+                    this.answer.error = Some(failure_summary(&failure));
                     match this.store(MessageStatus::Failed) {
                         Some(task) => this.storing = Some((task, Some(error))),
                         None => return Poll::Ready(Some(Err(error))),

@@ -90,7 +90,7 @@ pub(crate) fn clean(text: &str) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::clean;
+    use super::*;
 
     #[test]
     fn a_generated_title_loses_quotes_markup_and_its_period() {

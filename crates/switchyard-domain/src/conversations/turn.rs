@@ -10,22 +10,18 @@ use futures_util::lock::OwnedMutexGuard;
 
 use crate::conversations::context::{ContextBudget, assemble};
 use crate::conversations::conversation::{Conversation, ConversationId};
-use crate::conversations::message::{
-    MAX_ERROR_CHARS, Message, MessageId, MessageRole, MessageStatus, NewMessage, Part, Question,
-};
-use crate::conversations::ports::{ConversationRepo, Spawner};
+use crate::conversations::message::{Message, MessageId, MessageRole, MessageStatus, NewMessage, Question};
+use crate::conversations::pending::{Answer, Pending, failure_summary};
 use crate::conversations::service::Conversations;
 use crate::conversations::stream::TurnStream;
 use crate::conversations::title::TitleJob;
 use crate::gateway::chat::{ChatMessage, ChatRequest, ChatRole, MessageContent};
 use crate::gateway::metering::estimate_message;
-use crate::gateway::ports::Tokenizer;
 use crate::gateway::requirements::check_chat;
 use crate::gateway::routing::RoutableModel;
 use crate::gateway::service::{CallContext, Caller, auto_category};
 use crate::kernel::error::{ConflictKind, DomainError};
 use crate::kernel::page::PageRequest;
-use crate::kernel::ports::Clock;
 use crate::kernel::principal::Principal;
 
 /// How a turn is to be answered.
@@ -46,101 +42,17 @@ pub struct Exchange {
 /// How a turn is answered.
 #[derive(Debug)]
 pub enum Reply {
-    Whole(Exchange),
-    /// The answer streams; it is stored under `answer_id` when the stream ends, fails or is dropped.
-    Stream {
-        question: Message,
-        answer_id: MessageId,
-        stream: TurnStream,
-    },
+    Whole(Box<Exchange>),
+    Stream(Box<StreamedReply>),
 }
 
-/// What an answer was when it ended, to be stored.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Answer {
-    pub text: String,
-    pub reasoning: String,
-    /// The supplier's completion tokens, when known (else they are counted).
-    pub completion_tokens: Option<i64>,
-    pub model: Option<String>,
-    pub supplier: Option<String>,
-    pub error: Option<String>,
-    pub finish_reason: Option<String>,
-}
-
-/// An answer still to be stored, holding its conversation's turn until it is.
+/// A stored question and its answer on its way: stored under `answer_id` when the stream ends,
+/// fails or is dropped.
 #[derive(Debug)]
-pub(crate) struct Pending {
-    pub repo: Arc<dyn ConversationRepo>,
-    pub clock: Arc<dyn Clock>,
-    pub tokenizer: Arc<dyn Tokenizer>,
-    pub spawner: Arc<dyn Spawner>,
-    pub conversation_id: ConversationId,
+pub struct StreamedReply {
+    pub question: Message,
     pub answer_id: MessageId,
-    pub request_id: String,
-    pub supersedes: Option<MessageId>,
-    /// Titles the conversation once the answer is stored complete.
-    pub title: Option<TitleJob>,
-    pub turn: OwnedMutexGuard<()>,
-}
-
-impl Pending {
-    pub(crate) async fn store(self, answer: Answer, status: MessageStatus) -> Result<Message, DomainError> {
-        let now = self.clock.now();
-        let tokens = answer
-            .completion_tokens
-            .unwrap_or_else(|| self.tokenizer.count(&answer.text) + self.tokenizer.count(&answer.reasoning));
-        let parts = if answer.text.is_empty() {
-            Vec::new()
-        } else {
-            vec![Part::Text(answer.text)]
-        };
-        let message = Message {
-            id: self.answer_id,
-            conversation_id: self.conversation_id,
-            role: MessageRole::Assistant,
-            parts,
-            reasoning: Some(answer.reasoning).filter(|reasoning| !reasoning.is_empty()),
-            tokens,
-            model: answer.model,
-            supplier: answer.supplier,
-            status,
-            error: answer.error.map(|error| error.chars().take(MAX_ERROR_CHARS).collect()),
-            finish_reason: answer.finish_reason,
-            request_id: Some(self.request_id.clone()).filter(|id| !id.is_empty()),
-            superseded: false,
-            deleted_at: None,
-            created_at: now,
-        };
-        let stored = self
-            .repo
-            .add_message(
-                &NewMessage {
-                    message,
-                    supersedes: self.supersedes,
-                },
-                now,
-            )
-            .await?;
-        drop(self.turn);
-        if status == MessageStatus::Complete
-            && let Some(job) = self.title
-        {
-            self.spawner.spawn(Box::pin(job.run()));
-        }
-        Ok(stored)
-    }
-}
-
-/// What a failed call tells the user (never an internal detail).
-pub(crate) fn failure_summary(error: &DomainError) -> String {
-    match error {
-        DomainError::Upstream { message, .. } => message.clone(),
-        DomainError::RateLimited { .. } => "the supplier is rate limiting; try again later".to_owned(),
-        DomainError::Unavailable { dependency, .. } => format!("{dependency} is unavailable"),
-        DomainError::Internal(_) => "the answer failed".to_owned(),
-        other => other.to_string(),
-    }
+    pub stream: TurnStream,
 }
 
 impl Conversations {
@@ -283,11 +195,11 @@ impl Conversations {
         let gateway = &self.ports.gateway;
         if options.stream {
             return match gateway.chat_stream(caller, context, request).await {
-                Ok(stream) => Ok(Reply::Stream {
+                Ok(stream) => Ok(Reply::Stream(Box::new(StreamedReply {
                     question,
                     answer_id: pending.answer_id,
                     stream: TurnStream::new(stream, pending),
-                }),
+                }))),
                 Err(error) => {
                     let answer = Answer {
                         error: Some(failure_summary(&error)),
@@ -316,7 +228,7 @@ impl Conversations {
                     finish_reason: choice.finish_reason.map(|reason| reason.as_str().to_owned()),
                 };
                 let answer = pending.store(answer, MessageStatus::Complete).await?;
-                Ok(Reply::Whole(Exchange { question, answer }))
+                Ok(Reply::Whole(Box::new(Exchange { question, answer })))
             }
             Err(error) => {
                 let answer = Answer {

@@ -4,7 +4,7 @@
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, delete, get, post, web};
-use switchyard_domain::conversations::{ConversationId, MessageId, Order, Question, Reply, TurnOptions};
+use switchyard_domain::conversations::{ConversationId, MessageId, Order, Question, Reply, StreamedReply, TurnOptions};
 use utoipa_actix_web::service_config::ServiceConfig;
 use uuid::Uuid;
 
@@ -197,11 +197,12 @@ fn respond(reply: Reply, request_id: &str) -> HttpResponse {
                 answer: exchange.answer.into(),
             })
         }
-        Reply::Stream {
-            question,
-            answer_id,
-            stream,
-        } => {
+        Reply::Stream(reply) => {
+            let StreamedReply {
+                question,
+                answer_id,
+                stream,
+            } = *reply;
             let mut response = HttpResponse::Ok();
             let mut model = String::new();
             if let Some(by) = stream.served() {
