@@ -17,6 +17,7 @@ mod m20261122_000006_models;
 mod m20261201_000007_call_logs;
 mod m20261202_000008_routing;
 mod m20261203_000009_conversations;
+mod m20261203_000010_files;
 pub mod schema;
 
 pub use command::MigrateCommand;
@@ -38,6 +39,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000007_call_logs::Migration),
             Box::new(m20261202_000008_routing::Migration),
             Box::new(m20261203_000009_conversations::Migration),
+            Box::new(m20261203_000010_files::Migration),
         ]
     }
 }

@@ -70,6 +70,8 @@ pub enum ErrorCode {
     ConversationDeleted,
     /// 409: only the conversation's last answer can be regenerated.
     NotLastAnswer,
+    /// 409: the user's files already take their quota (`files.max_files_per_user`, `files.max_bytes_per_user`).
+    FileQuotaExceeded,
     /// 413: the body is larger than `server.body_limit`.
     PayloadTooLarge,
     /// 415: the body is not `application/json`.
@@ -110,7 +112,8 @@ impl ErrorCode {
             | Self::CategoryNotEmpty
             | Self::DefaultModelInUse
             | Self::ConversationDeleted
-            | Self::NotLastAnswer => StatusCode::CONFLICT,
+            | Self::NotLastAnswer
+            | Self::FileQuotaExceeded => StatusCode::CONFLICT,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::RateLimited => StatusCode::TOO_MANY_REQUESTS,
@@ -148,6 +151,7 @@ impl ErrorCode {
             Self::DefaultModelInUse => "default_model_in_use",
             Self::ConversationDeleted => "conversation_deleted",
             Self::NotLastAnswer => "not_last_answer",
+            Self::FileQuotaExceeded => "file_quota_exceeded",
             Self::PayloadTooLarge => "payload_too_large",
             Self::UnsupportedMediaType => "unsupported_media_type",
             Self::RateLimited => "rate_limited",
@@ -396,6 +400,7 @@ impl From<DomainError> for ApiError {
                     ConflictKind::DefaultModelInUse => ErrorCode::DefaultModelInUse,
                     ConflictKind::ConversationDeleted => ErrorCode::ConversationDeleted,
                     ConflictKind::NotLastAnswer => ErrorCode::NotLastAnswer,
+                    ConflictKind::FileQuota => ErrorCode::FileQuotaExceeded,
                     ConflictKind::Duplicate => ErrorCode::Conflict,
                 };
                 Self::new(code, message)
@@ -477,6 +482,8 @@ impl From<DomainError> for ApiError {
                 )
                 .with_retry_after(5)
             }
+            DomainError::UnsupportedMedia { message } => Self::new(ErrorCode::UnsupportedMediaType, message),
+            DomainError::TooLarge { message } => Self::new(ErrorCode::PayloadTooLarge, message),
             DomainError::Internal(message) => Self::internal(message),
         }
     }

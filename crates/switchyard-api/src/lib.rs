@@ -22,7 +22,7 @@ use actix_web::{App, web};
 use ipnet::IpNet;
 use switchyard_domain::accounts::Accounts;
 use switchyard_domain::catalog::Catalog;
-use switchyard_domain::conversations::Conversations;
+use switchyard_domain::conversations::{Conversations, Files};
 use switchyard_domain::gateway::Gateway;
 use switchyard_domain::gateway::model_configs::ModelConfigs;
 use switchyard_domain::{Clock, HealthProbe};
@@ -50,6 +50,7 @@ pub struct AppState {
     pub gateway: Arc<Gateway>,
     pub model_configs: Arc<ModelConfigs>,
     pub conversations: Arc<Conversations>,
+    pub files: Arc<Files>,
     pub metrics: Metrics,
     /// The largest `/v1` request body, in bytes.
     pub gateway_body_limit: usize,
@@ -68,6 +69,7 @@ pub struct Services {
     pub gateway: Arc<Gateway>,
     pub model_configs: Arc<ModelConfigs>,
     pub conversations: Arc<Conversations>,
+    pub files: Arc<Files>,
     pub metrics: Metrics,
 }
 
@@ -106,6 +108,7 @@ impl Api {
                 gateway: services.gateway,
                 model_configs: services.model_configs,
                 conversations: services.conversations,
+                files: services.files,
                 metrics: metrics.clone(),
                 gateway_body_limit: settings.gateway_body_limit,
                 refresher: middleware::routing_refresh::Refresher::default(),
@@ -198,7 +201,8 @@ impl Api {
             .configure(routes::associations::configure)
             .configure(routes::models::configure)
             .configure(routes::model_parts::configure)
-            .configure(routes::conversations::configure);
+            .configure(routes::conversations::configure)
+            .configure(routes::files::configure);
         for routes in &self.extra_routes {
             app = app.configure(routes);
         }

@@ -23,6 +23,7 @@ use crate::error::{ErrorBody, ErrorCode, ErrorDetail, ErrorObject, OpenAiErrorBo
         (name = "catalog", description = "Suppliers, models, parameters, routes, capabilities, the category tree and default models"),
         (name = "keys", description = "The suppliers' upstream key pools, their statistics and health (admins only)"),
         (name = "conversations", description = "Chat history kept on the server: the caller's conversations, their messages, and turns answered through the gateway"),
+        (name = "files", description = "The caller's uploads: images and documents to attach to messages"),
         (name = "gateway", description = "The OpenAI-compatible gateway: chat completions, models, embeddings (an API key or an access token)"),
     )
 )]

@@ -12,14 +12,15 @@ use serde::{Deserialize, Serialize};
 use switchyard_domain::StoreError;
 use switchyard_domain::UserId;
 use switchyard_domain::conversations::{
-    Conversation, ConversationFilter, ConversationId, ConversationRepo, ConversationSpec, Message, MessageId,
-    MessageRole, MessageStatus, NewConversation, NewMessage, Order, Part, ReviseError,
+    Conversation, ConversationFilter, ConversationId, ConversationRepo, ConversationSpec, FileId, MediaType, Message,
+    MessageId, MessageRole, MessageStatus, NewConversation, NewMessage, Order, Part, ReviseError, StoredFile,
 };
 use switchyard_domain::kernel::page::{Cursor, Page, PageRequest};
 use switchyard_domain::kernel::patch::Revise;
 use tracing::instrument;
 
-use crate::entity::{conversations, messages};
+use crate::entity::{conversations, files, message_files, messages};
+use crate::file_repo::stored;
 use crate::error::store_error;
 use crate::page::{like_pattern, paginate, paginate_towards};
 use crate::transaction::{begin_write, finish};
@@ -55,6 +56,11 @@ enum StoredPart {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         detail: Option<String>,
     },
+    File {
+        file_id: uuid::Uuid,
+        name: String,
+        media_type: String,
+    },
 }
 
 fn conversation(row: conversations::Model) -> Conversation {
@@ -79,18 +85,30 @@ fn message(row: messages::Model) -> Result<Message, StoreError> {
     let broken = |what: &str| StoreError::Other(format!("messages.{what} of {}", row.id));
     let parts: Vec<StoredPart> =
         serde_json::from_str(&row.content).map_err(|error| broken(&format!("content ({error})")))?;
+    let parts = parts
+        .into_iter()
+        .map(|part| {
+            Ok(match part {
+                StoredPart::Text { text } => Part::Text(text),
+                StoredPart::Image { url, detail } => Part::Image { url, detail },
+                StoredPart::File {
+                    file_id,
+                    name,
+                    media_type,
+                } => Part::File {
+                    file_id: FileId(file_id),
+                    name,
+                    media_type: MediaType::parse(&media_type).map_err(|_| broken("content's media_type"))?,
+                },
+            })
+        })
+        .collect::<Result<Vec<_>, StoreError>>()?;
     Ok(Message {
         id: MessageId(row.id),
         conversation_id: ConversationId(row.conversation_id),
         role: MessageRole::parse(&row.role).map_err(|_| broken("role"))?,
         status: MessageStatus::parse(&row.status).map_err(|_| broken("status"))?,
-        parts: parts
-            .into_iter()
-            .map(|part| match part {
-                StoredPart::Text { text } => Part::Text(text),
-                StoredPart::Image { url, detail } => Part::Image { url, detail },
-            })
-            .collect(),
+        parts,
         reasoning: row.reasoning,
         tokens: row.tokens,
         model: row.model,
@@ -112,6 +130,15 @@ fn content(parts: &[Part]) -> Result<String, StoreError> {
             Part::Image { url, detail } => StoredPart::Image {
                 url: url.clone(),
                 detail: detail.clone(),
+            },
+            Part::File {
+                file_id,
+                name,
+                media_type,
+            } => StoredPart::File {
+                file_id: file_id.0,
+                name: name.clone(),
+                media_type: media_type.as_str().to_owned(),
             },
         })
         .collect();
@@ -311,7 +338,7 @@ impl ConversationRepo for SqlConversationRepo {
     }
 
     #[instrument(skip_all, fields(conversation_id = %id))]
-    async fn purge(&self, user: UserId, id: ConversationId) -> Result<bool, StoreError> {
+    async fn purge(&self, user: UserId, id: ConversationId) -> Result<Option<Vec<StoredFile>>, StoreError> {
         let txn = begin_write(&self.db).await?;
         let outcome = async {
             let owned = conversations::Entity::find_by_id(id.0)
@@ -321,7 +348,47 @@ impl ConversationRepo for SqlConversationRepo {
                 .await
                 .map_err(store_error)?;
             if owned.is_none() {
-                return Ok(false);
+                return Ok(None);
+            }
+            let held: Vec<uuid::Uuid> = message_files::Entity::find()
+                .filter(message_files::Column::ConversationId.eq(id.0))
+                .all(&txn)
+                .await
+                .map_err(store_error)?
+                .into_iter()
+                .map(|link| link.file_id)
+                .collect();
+            message_files::Entity::delete_many()
+                .filter(message_files::Column::ConversationId.eq(id.0))
+                .exec(&txn)
+                .await
+                .map_err(store_error)?;
+            let mut released = Vec::new();
+            if !held.is_empty() {
+                let still_held: std::collections::HashSet<uuid::Uuid> = message_files::Entity::find()
+                    .filter(message_files::Column::FileId.is_in(held.clone()))
+                    .all(&txn)
+                    .await
+                    .map_err(store_error)?
+                    .into_iter()
+                    .map(|link| link.file_id)
+                    .collect();
+                let free: Vec<uuid::Uuid> = held.into_iter().filter(|file| !still_held.contains(file)).collect();
+                if !free.is_empty() {
+                    let rows = files::Entity::find()
+                        .filter(files::Column::Id.is_in(free.clone()))
+                        .filter(files::Column::UserId.eq(user.0))
+                        .all(&txn)
+                        .await
+                        .map_err(store_error)?;
+                    files::Entity::delete_many()
+                        .filter(files::Column::Id.is_in(free))
+                        .filter(files::Column::UserId.eq(user.0))
+                        .exec(&txn)
+                        .await
+                        .map_err(store_error)?;
+                    released = rows.into_iter().map(stored).collect::<Result<Vec<_>, _>>()?;
+                }
             }
             messages::Entity::delete_many()
                 .filter(messages::Column::ConversationId.eq(id.0))
@@ -332,7 +399,7 @@ impl ConversationRepo for SqlConversationRepo {
                 .exec(&txn)
                 .await
                 .map_err(store_error)?;
-            Ok(true)
+            Ok(Some(released))
         }
         .await;
         finish(txn, outcome).await
@@ -417,6 +484,20 @@ impl ConversationRepo for SqlConversationRepo {
                 .exec_without_returning(&txn)
                 .await
                 .map_err(store_error)?;
+            let links: Vec<message_files::ActiveModel> = item
+                .files()
+                .map(|file| message_files::ActiveModel {
+                    message_id: Set(item.id.0),
+                    file_id: Set(file.0),
+                    conversation_id: Set(item.conversation_id.0),
+                })
+                .collect();
+            if !links.is_empty() {
+                message_files::Entity::insert_many(links)
+                    .exec_without_returning(&txn)
+                    .await
+                    .map_err(store_error)?;
+            }
             if let Some(old) = new.supersedes {
                 messages::Entity::update_many()
                     .col_expr(messages::Column::Superseded, Expr::value(true))

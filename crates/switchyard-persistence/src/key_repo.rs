@@ -190,7 +190,7 @@ impl UpstreamKeyRepo for SqlUpstreamKeyRepo {
 }
 
 /// `SUM(column)` as a 64-bit integer on every backend (PostgreSQL sums `bigint` into `numeric`).
-fn sum(backend: DbBackend, column: &str) -> SimpleExpr {
+pub(crate) fn sum(backend: DbBackend, column: &str) -> SimpleExpr {
     let integer = if backend == DbBackend::MySql {
         "SIGNED"
     } else {

@@ -7,6 +7,7 @@
 
 mod api_key_repo;
 mod attempt_limiter;
+mod blob_store;
 mod call_log;
 mod capability_repo;
 mod catalog_file_repo;
@@ -15,6 +16,7 @@ mod conversation_repo;
 mod database;
 mod entity;
 mod error;
+mod file_repo;
 mod key_repo;
 mod model_config_repo;
 mod model_repo;
@@ -30,6 +32,7 @@ mod user_repo;
 
 pub use api_key_repo::SqlApiKeyRepo;
 pub use attempt_limiter::InMemoryAttemptLimiter;
+pub use blob_store::{ObjectBlobStore, S3Settings};
 pub use call_log::{CallLogQueue, CallLogSettings, CallLogWriter, MAX_BATCH, SPILL_FILE, SqlCallLogs, call_log};
 pub use capability_repo::SqlCapabilityRepo;
 pub use catalog_file_repo::SqlCatalogFileRepo;
@@ -37,6 +40,7 @@ pub use category_repo::SqlCategoryRepo;
 pub use conversation_repo::SqlConversationRepo;
 pub use database::{Backend, Database, DatabaseOptions, redact_url};
 pub use error::PersistenceError;
+pub use file_repo::SqlFileRepo;
 pub use key_repo::SqlUpstreamKeyRepo;
 pub use migration::MigrateCommand;
 pub use model_config_repo::SqlModelConfigRepo;

@@ -21,6 +21,62 @@ pub struct Settings {
     pub log: LogSettings,
     pub gateway: GatewayConfig,
     pub conversations: ConversationsConfig,
+    pub files: FilesConfig,
+}
+
+/// Uploads (`/api/v1/files`): limits and where the bytes are kept.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FilesConfig {
+    pub max_file_bytes: u64,
+    pub max_files_per_user: u64,
+    pub max_bytes_per_user: u64,
+    /// Media types taken (of `image/png`, `image/jpeg`, `image/webp`, `image/gif`,
+    /// `application/pdf`, `text/plain`, `text/markdown`).
+    pub allowed_types: Vec<String>,
+    /// `local` (under `local_dir`) or `s3`.
+    pub storage: String,
+    /// Where `local` storage keeps files; unset = `<data_dir>/files`.
+    pub local_dir: Option<PathBuf>,
+    pub s3: S3Config,
+}
+
+impl Default for FilesConfig {
+    fn default() -> Self {
+        Self {
+            max_file_bytes: 20 * 1024 * 1024,
+            max_files_per_user: 1000,
+            max_bytes_per_user: 1024 * 1024 * 1024,
+            allowed_types: [
+                "image/png",
+                "image/jpeg",
+                "image/webp",
+                "image/gif",
+                "application/pdf",
+                "text/plain",
+                "text/markdown",
+            ]
+            .map(str::to_owned)
+            .to_vec(),
+            storage: "local".to_owned(),
+            local_dir: None,
+            s3: S3Config::default(),
+        }
+    }
+}
+
+/// An S3-compatible bucket (AWS S3, Tencent COS, MinIO, Sealos, …).
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct S3Config {
+    pub bucket: String,
+    pub region: String,
+    /// The service's URL when it is not AWS.
+    pub endpoint: Option<String>,
+    pub access_key_id: Option<String>,
+    pub secret_access_key: Option<SecretString>,
+    pub virtual_hosted_style: bool,
+    pub allow_http: bool,
 }
 
 /// Conversations kept on the server (`/api/v1/conversations`).
@@ -264,6 +320,7 @@ impl Default for Settings {
             log: LogSettings::default(),
             gateway: GatewayConfig::default(),
             conversations: ConversationsConfig::default(),
+            files: FilesConfig::default(),
         }
     }
 }

@@ -11,7 +11,9 @@ use switchyard_api::{Api, HttpSettings, Metrics, RouteConfig, Services};
 use switchyard_domain::accounts::token::TokenKeys;
 use switchyard_domain::accounts::{AccountPorts, Accounts, Attempt, AuthPolicy, CacheLimits, IdentityCache, Scope};
 use switchyard_domain::catalog::{Catalog, CatalogPorts};
-use switchyard_domain::conversations::{ConversationPorts, ConversationSettings, Conversations};
+use switchyard_domain::conversations::{
+    ConversationPorts, ConversationSettings, Conversations, FileLimits, FilePorts, Files, MediaType,
+};
 use switchyard_domain::gateway::byok::{EndpointPolicy, HostResolver};
 use switchyard_domain::gateway::model_configs::{ModelConfigPorts, ModelConfigs};
 use switchyard_domain::gateway::{
@@ -19,7 +21,9 @@ use switchyard_domain::gateway::{
 };
 use switchyard_domain::kernel::crypto::SecretCipher;
 use switchyard_domain::{Clock, HealthProbe};
+use secrecy::ExposeSecret;
 use switchyard_persistence::{
+    ObjectBlobStore, S3Settings, SqlFileRepo,
     CallLogSettings, Database, DatabaseOptions, InMemoryAttemptLimiter, SqlApiKeyRepo, SqlCapabilityRepo,
     SqlCatalogFileRepo, SqlCategoryRepo, SqlConversationRepo, SqlModelConfigRepo, SqlModelRepo, SqlRefreshTokenRepo,
     SqlRoutingSource, SqlSettingsRepo, SqlSupplierRepo, SqlUpstreamKeyRepo, SqlUserRepo, call_log,
@@ -29,7 +33,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::background::TrackedSpawner;
 use crate::clock::SystemClock;
-use crate::settings::{AuthSettings, CallLogConfig, GatewayConfig, RateLimits, Settings, TimeoutSettings};
+use crate::settings::{
+    AuthSettings, CallLogConfig, FilesConfig, GatewayConfig, RateLimits, Settings, TimeoutSettings,
+};
 use crate::supervisor::Supervisor;
 
 /// Connections waiting to be accepted (the kernel caps it at `net.core.somaxconn`).
@@ -253,6 +259,15 @@ impl Application {
         ));
         refresh_snapshot(&gateway).await?;
         let spawner = TrackedSpawner::on_current_runtime();
+        let files = Arc::new(Files::new(
+            FilePorts {
+                repo: Arc::new(SqlFileRepo::new(database.connection().clone())),
+                blobs: Arc::new(blob_store(&settings)?),
+                clock: clock.clone(),
+                spawner: Arc::new(spawner.clone()),
+            },
+            file_limits(&settings.files)?,
+        ));
         let conversations = Arc::new(Conversations::new(
             ConversationPorts {
                 repo: Arc::new(SqlConversationRepo::new(database.connection().clone())),
@@ -260,6 +275,7 @@ impl Application {
                 tokenizer,
                 clock: clock.clone(),
                 spawner: Arc::new(spawner.clone()),
+                files: files.clone(),
             },
             ConversationSettings {
                 title_model: settings.conversations.title_model.clone(),
@@ -275,6 +291,7 @@ impl Application {
             gateway: gateway.clone(),
             model_configs,
             conversations,
+            files,
             metrics,
         };
         let api = overrides
@@ -375,6 +392,54 @@ impl Application {
         tracing::info!("database pool closed; bye");
         Ok(served?)
     }
+}
+
+/// Where files' bytes are kept: `files.storage`.
+fn blob_store(settings: &Settings) -> anyhow::Result<ObjectBlobStore> {
+    let files = &settings.files;
+    match files.storage.as_str() {
+        "local" => {
+            let dir = files.local_dir.clone().unwrap_or_else(|| settings.data_dir.join("files"));
+            ObjectBlobStore::local(&dir)
+                .map_err(|error| anyhow::anyhow!("files.local_dir: {error}; set files.local_dir to a writable directory"))
+        }
+        "s3" => {
+            let s3 = &files.s3;
+            if s3.bucket.is_empty() {
+                anyhow::bail!("files.storage is s3 but files.s3.bucket is empty; set files.s3.bucket");
+            }
+            ObjectBlobStore::s3(&S3Settings {
+                bucket: s3.bucket.clone(),
+                region: if s3.region.is_empty() { "us-east-1".to_owned() } else { s3.region.clone() },
+                endpoint: s3.endpoint.clone(),
+                access_key_id: s3.access_key_id.clone(),
+                secret_access_key: s3.secret_access_key.as_ref().map(|secret| secret.expose_secret().to_owned()),
+                virtual_hosted_style: s3.virtual_hosted_style,
+                allow_http: s3.allow_http,
+            })
+            .map_err(|error| anyhow::anyhow!("files.s3: {error}"))
+        }
+        other => anyhow::bail!("files.storage is {other:?}; set it to local or s3"),
+    }
+}
+
+fn file_limits(config: &FilesConfig) -> anyhow::Result<FileLimits> {
+    let allowed = config
+        .allowed_types
+        .iter()
+        .map(|raw| {
+            MediaType::parse(raw).map_err(|_| {
+                let names: Vec<&str> = MediaType::ALL.iter().map(|kind| kind.as_str()).collect();
+                anyhow::anyhow!("files.allowed_types has {raw:?}; use some of {}", names.join(", "))
+            })
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    Ok(FileLimits {
+        max_file_bytes: config.max_file_bytes.max(1),
+        max_files_per_user: config.max_files_per_user,
+        max_bytes_per_user: config.max_bytes_per_user,
+        allowed,
+    })
 }
 
 fn call_log_settings(config: &CallLogConfig) -> CallLogSettings {

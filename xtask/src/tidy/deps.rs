@@ -36,6 +36,8 @@ pub fn rule_for(krate: &str) -> Option<Rule> {
                 // An async mutex (a conversation's turns one at a time) and `StreamExt`: no IO.
                 "futures-util",
                 "hmac",
+                // File kinds from their magic bytes (pure, no IO).
+                "infer",
                 "jsonwebtoken",
                 // A bounded in-memory map: no IO, no threads, no clock the domain reads.
                 "moka",
@@ -56,6 +58,8 @@ pub fn rule_for(krate: &str) -> Option<Rule> {
             third_party: &[
                 "async-trait",
                 "chrono",
+                // `StreamExt` over upload and download bodies.
+                "futures-util",
                 "governor",
                 "object_store",
                 "redis",
@@ -98,6 +102,8 @@ pub fn rule_for(krate: &str) -> Option<Rule> {
             ours: &["switchyard-domain"],
             third_party: &[
                 "actix-cors",
+                // Uploads (`multipart/form-data`), read as a stream.
+                "actix-multipart",
                 "actix-web",
                 "base64",
                 "chrono",

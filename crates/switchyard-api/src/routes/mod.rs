@@ -7,6 +7,7 @@ pub mod auth;
 pub mod capabilities;
 pub mod categories;
 pub mod conversations;
+pub mod files;
 pub mod gateway;
 pub mod health;
 pub mod keys;

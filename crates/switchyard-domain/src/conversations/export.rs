@@ -63,6 +63,9 @@ pub fn markdown(conversation: &Conversation, messages: &[Message]) -> String {
                 Part::Image { url, .. } => {
                     let _ = writeln!(out, "![image](<{url}>)\n");
                 }
+                Part::File { name, media_type, .. } => {
+                    let _ = writeln!(out, "*(file: {name}, {})*\n", media_type.as_str());
+                }
             }
         }
         if let Some(error) = &message.error {

@@ -3,7 +3,10 @@
 
 use chrono::{DateTime, Utc};
 
+use std::collections::HashMap;
+
 use crate::conversations::conversation::ConversationId;
+use crate::conversations::file::{FileId, MediaType};
 use crate::gateway::chat::{ChatMessage, ChatRole, ContentPart, ImageSource, MessageContent};
 use crate::kernel::error::DomainError;
 use crate::kernel::ids::id_type;
@@ -16,8 +19,9 @@ id_type!(
 
 /// The longest text of one message sent.
 pub const MAX_TEXT_CHARS: usize = 100_000;
-/// The most images of one message.
+/// The most images of one message (by URL), and the most files.
 pub const MAX_IMAGES: usize = 10;
+pub const MAX_FILES: usize = 10;
 /// The longest image URL (a `data:` URL carries the image itself).
 pub const MAX_IMAGE_URL_CHARS: usize = 8 * 1024 * 1024;
 /// The longest error kept with a failed answer.
@@ -53,6 +57,23 @@ pub enum Part {
         url: String,
         detail: Option<String>,
     },
+    /// An uploaded file (an image, or a document inlined as text).
+    File {
+        file_id: FileId,
+        name: String,
+        media_type: MediaType,
+    },
+}
+
+/// A file's content as a model's context takes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Loaded {
+    /// An image, base64.
+    Image { media_type: MediaType, base64: String },
+    /// A text document, cut to the context's room.
+    Text(String),
+    /// Any other document (a PDF), base64: sent as OpenAI's `file` part.
+    Document { media_type: MediaType, base64: String },
 }
 
 /// A stored message.
@@ -87,14 +108,18 @@ impl Message {
             .iter()
             .filter_map(|part| match part {
                 Part::Text(text) => Some(text.as_str()),
-                Part::Image { .. } => None,
+                Part::Image { .. } | Part::File { .. } => None,
             })
             .collect::<Vec<_>>()
             .join("\n")
     }
 
-    pub fn has_images(&self) -> bool {
-        self.parts.iter().any(|part| matches!(part, Part::Image { .. }))
+    /// The files the message holds.
+    pub fn files(&self) -> impl Iterator<Item = FileId> + '_ {
+        self.parts.iter().filter_map(|part| match part {
+            Part::File { file_id, .. } => Some(*file_id),
+            _ => None,
+        })
     }
 
     /// Whether a later turn's context includes it: not deleted, not replaced, and not a
@@ -103,29 +128,19 @@ impl Message {
         self.deleted_at.is_none() && !self.superseded && self.status != MessageStatus::Failed
     }
 
-    /// The message as the gateway sends it.
-    pub fn to_chat(&self) -> ChatMessage {
+    /// The message as the gateway sends it, its files' contents taken from `files` (a file
+    /// missing there has been deleted: a note says so).
+    pub fn to_chat(&self, files: &HashMap<FileId, Loaded>) -> ChatMessage {
         let role = match self.role {
             MessageRole::System => ChatRole::System,
             MessageRole::User => ChatRole::User,
             MessageRole::Assistant => ChatRole::Assistant,
             MessageRole::Tool => ChatRole::Tool,
         };
-        let content = if self.has_images() {
-            MessageContent::Parts(
-                self.parts
-                    .iter()
-                    .filter_map(|part| match part {
-                        Part::Text(text) => Some(ContentPart::Text(text.clone())),
-                        Part::Image { url, detail } => ImageSource::from_url(url).map(|source| ContentPart::Image {
-                            source,
-                            detail: detail.clone(),
-                        }),
-                    })
-                    .collect(),
-            )
-        } else {
+        let content = if self.parts.iter().all(|part| matches!(part, Part::Text(_))) {
             MessageContent::Text(self.text())
+        } else {
+            MessageContent::Parts(self.parts.iter().filter_map(|part| chat_part(part, files)).collect())
         };
         ChatMessage {
             role: Some(role),
@@ -135,18 +150,49 @@ impl Message {
     }
 }
 
+fn chat_part(part: &Part, files: &HashMap<FileId, Loaded>) -> Option<ContentPart> {
+    Some(match part {
+        Part::Text(text) => ContentPart::Text(text.clone()),
+        Part::Image { url, detail } => ContentPart::Image {
+            source: ImageSource::from_url(url)?,
+            detail: detail.clone(),
+        },
+        Part::File { file_id, name, .. } => match files.get(file_id) {
+            Some(Loaded::Image { media_type, base64 }) => ContentPart::Image {
+                source: ImageSource::Data {
+                    media_type: media_type.as_str().to_owned(),
+                    base64: base64.clone(),
+                },
+                detail: None,
+            },
+            Some(Loaded::Text(text)) => ContentPart::Text(format!("File {name}:\n\n{text}")),
+            Some(Loaded::Document { media_type, base64 }) => ContentPart::Other(serde_json::json!({
+                "type": "file",
+                "file": {
+                    "filename": name,
+                    "file_data": format!("data:{};base64,{base64}", media_type.as_str()),
+                },
+            })),
+            None => ContentPart::Text(format!("(The file {name} was attached here; it has been deleted.)")),
+        },
+    })
+}
+
 /// What a caller sends into a conversation.
 #[derive(Debug, Clone, Default)]
 pub struct MessageInput {
     pub text: Option<String>,
     /// Images by URL (`https://…` or `data:image/…;base64,…`), each with an optional `detail`.
     pub images: Vec<(String, Option<String>)>,
+    /// Uploaded files of the caller's.
+    pub files: Vec<FileId>,
 }
 
-/// A checked message to send.
+/// A checked message to send: its parts, and the files still to be looked up.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Question {
     pub parts: Vec<Part>,
+    pub files: Vec<FileId>,
 }
 
 impl Question {
@@ -195,14 +241,24 @@ impl Question {
             }
             parts.push(Part::Image { url, detail });
         }
-        if parts.is_empty() {
+        let mut files = input.files;
+        if files.len() > MAX_FILES {
+            return Err(DomainError::validation(
+                "files",
+                "too_many",
+                format!("at most {MAX_FILES} files per message"),
+            ));
+        }
+        let mut seen = std::collections::HashSet::new();
+        files.retain(|file| seen.insert(*file));
+        if parts.is_empty() && files.is_empty() {
             return Err(DomainError::validation(
                 "content",
                 "empty_message",
-                "send text, an image or both",
+                "send text, an image, a file or several",
             ));
         }
-        Ok(Self { parts })
+        Ok(Self { parts, files })
     }
 }
 
@@ -240,6 +296,7 @@ mod tests {
         let image = Question::parse(MessageInput {
             text: None,
             images: vec![("data:image/png;base64,iVBORw0KGgo=".into(), Some("low".into()))],
+            files: Vec::new(),
         })
         .expect("an image question");
         assert_eq!(image.parts.len(), 1);
@@ -251,6 +308,7 @@ mod tests {
             let refused = Question::parse(MessageInput {
                 text: Some("hi".into()),
                 images: vec![(url.into(), None)],
+                files: Vec::new(),
             });
             assert!(refused.is_err(), "{url}");
         }

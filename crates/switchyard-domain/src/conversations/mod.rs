@@ -3,11 +3,16 @@
 //! `conversation.rs` and `message.rs` hold the types and their rules, `ports.rs` the store,
 //! `service.rs` the owner's use cases, `turn.rs` a turn (send, regenerate), `pending.rs` an
 //! answer to store, `stream.rs` a streamed answer, `context.rs` how a turn's context is
-//! assembled, `title.rs` the generated title, `export.rs` the Markdown export.
+//! assembled, `title.rs` the generated title, `export.rs` the Markdown export; uploads:
+//! `file.rs` (kinds, names, limits), `files.rs` (their use cases), `attachments.rs` (files
+//! loaded into a turn's context).
 
+mod attachments;
 pub mod context;
 pub mod conversation;
 pub mod export;
+pub mod file;
+pub mod files;
 pub mod message;
 mod pending;
 pub mod ports;
@@ -20,8 +25,12 @@ pub use conversation::{
     Conversation, ConversationFilter, ConversationId, ConversationInput, ConversationPatch, ConversationSpec,
     NewConversation,
 };
-pub use message::{Message, MessageId, MessageInput, MessageRole, MessageStatus, NewMessage, Order, Part, Question};
-pub use ports::{ConversationRepo, ReviseError, Spawner, Task};
+pub use file::{FileId, FileLimits, MediaType, StoredFile};
+pub use files::{FilePorts, Files};
+pub use message::{
+    Loaded, Message, MessageId, MessageInput, MessageRole, MessageStatus, NewMessage, Order, Part, Question,
+};
+pub use ports::{BlobError, BlobStore, ByteStream, ConversationRepo, FileRepo, ReviseError, Spawner, Task};
 pub use service::{ConversationPorts, ConversationSettings, Conversations};
 pub use stream::TurnStream;
 pub use turn::{Exchange, Reply, StreamedReply, TurnOptions};

@@ -10,6 +10,7 @@ use chrono::{DateTime, Utc};
 use crate::conversations::conversation::{
     Conversation, ConversationFilter, ConversationId, ConversationSpec, NewConversation,
 };
+use crate::conversations::file::{FileId, StoredFile};
 use crate::conversations::message::{Message, MessageId, NewMessage, Order};
 use crate::kernel::error::{DomainError, StoreError};
 use crate::kernel::ids::UserId;
@@ -75,8 +76,10 @@ pub trait ConversationRepo: Send + Sync + std::fmt::Debug {
         deleted_at: Option<DateTime<Utc>>,
         now: DateTime<Utc>,
     ) -> Result<Option<Conversation>, StoreError>;
-    /// Removes the conversation and its messages for good; says whether there was one.
-    async fn purge(&self, user: UserId, id: ConversationId) -> Result<bool, StoreError>;
+    /// Removes the conversation and its messages for good, and the records of the files its
+    /// messages held that no other message holds; `None` when there was no conversation, else
+    /// the files released (their bytes are the caller's to delete).
+    async fn purge(&self, user: UserId, id: ConversationId) -> Result<Option<Vec<StoredFile>>, StoreError>;
     /// The conversation's messages that are not deleted, by `(created_at, id)` in `order`.
     async fn messages(
         &self,
@@ -108,4 +111,64 @@ pub type Task = Pin<Box<dyn Future<Output = Result<(), DomainError>> + Send + 's
 /// Runs a [`Task`] in the background and reports (logs) its failure.
 pub trait Spawner: Send + Sync + std::fmt::Debug {
     fn spawn(&self, task: Task);
+}
+
+/// A body of bytes arriving in pieces.
+pub type ByteStream = Pin<Box<dyn futures_core::Stream<Item = Result<Vec<u8>, BlobError>> + Send>>;
+
+/// Why object storage failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BlobError {
+    #[error("no such object")]
+    NotFound,
+    /// The body went past the limit while it was read (the upload is abandoned).
+    #[error("the content is larger than {limit} bytes")]
+    TooLarge { limit: u64 },
+    /// The body's own source failed (the client's upload broke off).
+    #[error("the upload broke off: {0}")]
+    Interrupted(String),
+    #[error("object storage is unavailable: {0}")]
+    Unavailable(String),
+}
+
+impl From<BlobError> for DomainError {
+    fn from(error: BlobError) -> Self {
+        match error {
+            BlobError::NotFound => DomainError::NotFound { entity: "file content" },
+            BlobError::TooLarge { limit } => DomainError::TooLarge {
+                message: format!("the file is larger than the limit of {limit} bytes"),
+            },
+            BlobError::Interrupted(message) => DomainError::validation("file", "upload_interrupted", message),
+            BlobError::Unavailable(message) => DomainError::Unavailable {
+                dependency: "object storage",
+                message,
+            },
+        }
+    }
+}
+
+/// Where files' bytes live: the local file system or S3-compatible object storage.
+#[async_trait]
+pub trait BlobStore: Send + Sync + std::fmt::Debug {
+    /// Writes the body under `key` as it arrives (never holding it whole); on any failure
+    /// nothing is left under `key`.
+    async fn put(&self, key: &str, body: ByteStream) -> Result<(), BlobError>;
+    async fn get(&self, key: &str) -> Result<ByteStream, BlobError>;
+    /// Removing a missing object is not an error.
+    async fn delete(&self, key: &str) -> Result<(), BlobError>;
+}
+
+/// Uploaded files' records. Scoped to the owner: another user's file is `None`.
+#[async_trait]
+pub trait FileRepo: Send + Sync + std::fmt::Debug {
+    async fn create(&self, file: &StoredFile) -> Result<(), StoreError>;
+    /// The user's files: how many, and their bytes together.
+    async fn usage(&self, user: UserId) -> Result<(u64, u64), StoreError>;
+    /// Newest first.
+    async fn list(&self, user: UserId, page: PageRequest) -> Result<Page<StoredFile>, StoreError>;
+    async fn get(&self, user: UserId, id: FileId) -> Result<Option<StoredFile>, StoreError>;
+    /// Those of `ids` that are the user's.
+    async fn get_many(&self, user: UserId, ids: &[FileId]) -> Result<Vec<StoredFile>, StoreError>;
+    /// Removes the record (and its links to messages); returns what it was.
+    async fn delete(&self, user: UserId, id: FileId) -> Result<Option<StoredFile>, StoreError>;
 }

@@ -11,6 +11,7 @@ use crate::conversations::conversation::{
     Conversation, ConversationFilter, ConversationId, ConversationPatch, ConversationSpec, NewConversation,
 };
 use crate::conversations::message::{Message, MessageId, Order};
+use crate::conversations::files::Files;
 use crate::conversations::ports::{ConversationRepo, Spawner};
 use crate::gateway::ports::Tokenizer;
 use crate::gateway::service::Gateway;
@@ -49,6 +50,8 @@ pub struct ConversationPorts {
     pub tokenizer: Arc<dyn Tokenizer>,
     pub clock: Arc<dyn Clock>,
     pub spawner: Arc<dyn Spawner>,
+    /// Uploads, for the files messages hold.
+    pub files: Arc<Files>,
 }
 
 /// One lock per conversation with a turn in flight, so two sends into it are serialised: the
@@ -200,14 +203,14 @@ impl Conversations {
             .ok_or_else(not_found)
     }
 
-    /// Removes the conversation and its messages for good. Waits for a turn in flight, so its
-    /// answer is not written into a conversation that is gone.
+    /// Removes the conversation and its messages for good, and the files they held that no
+    /// other message holds. Waits for a turn in flight, so its answer is not written into a
+    /// conversation that is gone.
     pub async fn purge(&self, user: &Principal, id: ConversationId) -> Result<(), DomainError> {
         self.get(user, id).await?;
         let _turn = self.turns.lock(id).await;
-        if !self.ports.repo.purge(user.user_id(), id).await? {
-            return Err(not_found());
-        }
+        let released = self.ports.repo.purge(user.user_id(), id).await?.ok_or_else(not_found)?;
+        self.ports.files.release(&released).await;
         Ok(())
     }
 

@@ -4,13 +4,15 @@
 //! or `failed` with whatever had arrived, or `incomplete` when the client went away — so
 //! nothing is lost. Turns of one conversation run one at a time.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use futures_util::lock::OwnedMutexGuard;
 
+use crate::conversations::attachments::load;
 use crate::conversations::context::{ContextBudget, assemble};
 use crate::conversations::conversation::{Conversation, ConversationId};
-use crate::conversations::message::{Message, MessageId, MessageRole, MessageStatus, NewMessage, Question};
+use crate::conversations::message::{Message, MessageId, MessageRole, MessageStatus, NewMessage, Part, Question};
 use crate::conversations::pending::{Answer, Pending, failure_summary};
 use crate::conversations::service::Conversations;
 use crate::conversations::stream::TurnStream;
@@ -70,12 +72,27 @@ impl Conversations {
         let conversation = self.live(user, id).await?;
         let caller = caller(user);
         let (model, budget) = self.budget(&caller, &conversation.spec.model, options.max_tokens)?;
+        let mut parts = question.parts;
+        if !question.files.is_empty() {
+            let found = self.ports.files.get_many(user, &question.files).await?;
+            for wanted in &question.files {
+                let file = found
+                    .iter()
+                    .find(|file| file.id == *wanted)
+                    .ok_or(DomainError::NotFound { entity: "file" })?;
+                parts.push(Part::File {
+                    file_id: file.id,
+                    name: file.name.clone(),
+                    media_type: file.media_type,
+                });
+            }
+        }
         let now = self.ports.clock.now();
         let mut asked = Message {
             id: MessageId::new(),
             conversation_id: id,
             role: MessageRole::User,
-            parts: question.parts,
+            parts,
             reasoning: None,
             tokens: 0,
             model: None,
@@ -89,9 +106,8 @@ impl Conversations {
             created_at: now,
         };
         asked.tokens = self.ports.tokenizer.count(&asked.text());
-        let chat = asked.to_chat();
         let history = self.history(&conversation, budget, None).await?;
-        let request = self.request(&conversation, &history, chat, budget, options)?;
+        let request = self.request(user, &conversation, &history, &asked, budget, options).await?;
         if let Some(model) = &model {
             check_chat(model, &request)?;
         }
@@ -134,10 +150,10 @@ impl Conversations {
         let caller = caller(user);
         let (model, budget) = self.budget(&caller, &conversation.spec.model, options.max_tokens)?;
         let mut history = self.history(&conversation, budget, Some(message)).await?;
-        let Some((question, asked)) = history.pop().filter(|(message, _)| message.role == MessageRole::User) else {
+        let Some(question) = history.pop().filter(|message| message.role == MessageRole::User) else {
             return Err(not_last());
         };
-        let request = self.request(&conversation, &history, asked, budget, options)?;
+        let request = self.request(user, &conversation, &history, &question, budget, options).await?;
         if let Some(model) = &model {
             check_chat(model, &request)?;
         }
@@ -292,10 +308,11 @@ impl Conversations {
         conversation: &Conversation,
         budget: ContextBudget,
         before: Option<MessageId>,
-    ) -> Result<Vec<(Message, ChatMessage)>, DomainError> {
+    ) -> Result<Vec<Message>, DomainError> {
         let tokenizer = self.ports.tokenizer.as_ref();
         let room = budget.window - budget.reply;
-        let mut kept: Vec<(Message, ChatMessage)> = Vec::new();
+        let none = HashMap::new();
+        let mut kept: Vec<Message> = Vec::new();
         let mut tokens = 0;
         let mut page = PageRequest::new(Some(PageRequest::MAX_LIMIT), None)?;
         let mut skipping = before.is_some();
@@ -306,9 +323,9 @@ impl Conversations {
                     skipping = Some(message.id) != before;
                     continue;
                 }
-                let chat = message.to_chat();
-                tokens += estimate_message(tokenizer, &chat);
-                kept.push((message, chat));
+                // Files count once loaded, when the context is assembled.
+                tokens += estimate_message(tokenizer, &message.to_chat(&none));
+                kept.push(message);
                 if tokens > room {
                     break 'pages;
                 }
@@ -322,22 +339,28 @@ impl Conversations {
         Ok(kept)
     }
 
-    /// The chat request of a turn: the system prompt, the history that fits, the question.
-    fn request(
+    /// The chat request of a turn: the system prompt, the history that fits, the question;
+    /// the files they hold loaded (a text document takes at most half the room).
+    async fn request(
         &self,
+        user: &Principal,
         conversation: &Conversation,
-        history: &[(Message, ChatMessage)],
-        question: ChatMessage,
+        history: &[Message],
+        question: &Message,
         budget: ContextBudget,
         options: TurnOptions,
     ) -> Result<ChatRequest, DomainError> {
+        let tokenizer = self.ports.tokenizer.as_ref();
+        let holding: Vec<&Message> = history.iter().chain([question]).collect();
+        let room = budget.window - budget.reply;
+        let files = load(&self.ports.files, tokenizer, user, &holding, room / 2).await?;
         let system = conversation.spec.system_prompt.as_ref().map(|prompt| ChatMessage {
             role: Some(ChatRole::System),
             content: MessageContent::Text(prompt.clone()),
             ..ChatMessage::default()
         });
-        let history: Vec<ChatMessage> = history.iter().map(|(_, chat)| chat.clone()).collect();
-        let context = assemble(self.ports.tokenizer.as_ref(), system, &history, question, budget)?;
+        let history: Vec<ChatMessage> = history.iter().map(|message| message.to_chat(&files)).collect();
+        let context = assemble(tokenizer, system, &history, question.to_chat(&files), budget)?;
         Ok(ChatRequest {
             model: conversation.spec.model.clone(),
             messages: context.messages,

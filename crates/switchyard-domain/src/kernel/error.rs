@@ -61,6 +61,8 @@ pub enum ConflictKind {
     ConversationDeleted,
     /// Only a conversation's last answer can be regenerated.
     NotLastAnswer,
+    /// The user's files already take their quota (count or bytes).
+    FileQuota,
     /// Anything else already there.
     Duplicate,
 }
@@ -96,6 +98,12 @@ pub enum DomainError {
         message: String,
         retry_after_seconds: Option<u64>,
     },
+    /// The content is not a kind accepted here (415).
+    #[error("{message}")]
+    UnsupportedMedia { message: String },
+    /// The content is larger than a limit (413).
+    #[error("{message}")]
+    TooLarge { message: String },
     /// A dependency (database, upstream) cannot be reached right now.
     #[error("{dependency} is unavailable: {message}")]
     Unavailable { dependency: &'static str, message: String },

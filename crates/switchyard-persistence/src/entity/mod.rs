@@ -7,6 +7,8 @@ pub mod capabilities;
 pub mod categories;
 pub mod conversations;
 pub mod default_models;
+pub mod files;
+pub mod message_files;
 pub mod messages;
 pub mod model_capabilities;
 pub mod model_categories;

@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use switchyard_domain::conversations::{Conversation, Message, MessageInput, Part};
+use switchyard_domain::conversations::{Conversation, FileId, Message, MessageInput, Part};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
@@ -146,8 +146,18 @@ pub struct ImageUrl {
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum PartBody {
-    Text { text: String },
-    ImageUrl { image_url: ImageUrl },
+    Text {
+        text: String,
+    },
+    ImageUrl {
+        image_url: ImageUrl,
+    },
+    /// An uploaded file (`/api/v1/files/{file_id}`).
+    File {
+        file_id: Uuid,
+        name: String,
+        media_type: String,
+    },
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -192,6 +202,15 @@ impl From<Message> for MessageBody {
                     Part::Image { url, detail } => PartBody::ImageUrl {
                         image_url: ImageUrl { url, detail },
                     },
+                    Part::File {
+                        file_id,
+                        name,
+                        media_type,
+                    } => PartBody::File {
+                        file_id: file_id.0,
+                        name,
+                        media_type: media_type.as_str().to_owned(),
+                    },
                 })
                 .collect(),
             reasoning: message.reasoning,
@@ -224,6 +243,11 @@ pub struct SendMessageRequest {
     /// At most 10 images; a message with images needs a model that takes them.
     #[serde(default)]
     pub images: Vec<ImageUrl>,
+    /// At most 10 uploaded files of the caller's (`/api/v1/files`): images go to the model as
+    /// images, text documents inline as text (cut to the model's context), PDFs to suppliers
+    /// that read them.
+    #[serde(default)]
+    pub files: Vec<Uuid>,
     /// Stream the answer as server-sent events (the gateway's `chat.completion.chunk`s).
     #[serde(default)]
     pub stream: bool,
@@ -242,6 +266,7 @@ impl SendMessageRequest {
                 .iter()
                 .map(|image| (image.url.clone(), image.detail.clone()))
                 .collect(),
+            files: self.files.iter().copied().map(FileId).collect(),
         }
     }
 }
