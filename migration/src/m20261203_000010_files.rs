@@ -77,11 +77,7 @@ impl MigrationTrait for Migration {
                     .col(schema::uuid(MessageFiles::MessageId).not_null())
                     .col(schema::uuid(MessageFiles::FileId).not_null())
                     .col(schema::uuid(MessageFiles::ConversationId).not_null())
-                    .primary_key(
-                        Index::create()
-                            .col(MessageFiles::MessageId)
-                            .col(MessageFiles::FileId),
-                    )
+                    .primary_key(Index::create().col(MessageFiles::MessageId).col(MessageFiles::FileId))
                     .to_owned(),
             )
             .await?;
@@ -106,8 +102,6 @@ impl MigrationTrait for Migration {
         manager
             .drop_table(Table::drop().table(MessageFiles::Table).to_owned())
             .await?;
-        manager
-            .drop_table(Table::drop().table(Files::Table).to_owned())
-            .await
+        manager.drop_table(Table::drop().table(Files::Table).to_owned()).await
     }
 }

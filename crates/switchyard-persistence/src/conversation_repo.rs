@@ -20,8 +20,8 @@ use switchyard_domain::kernel::patch::Revise;
 use tracing::instrument;
 
 use crate::entity::{conversations, files, message_files, messages};
-use crate::file_repo::stored;
 use crate::error::store_error;
+use crate::file_repo::stored;
 use crate::page::{like_pattern, paginate, paginate_towards};
 use crate::transaction::{begin_write, finish};
 

@@ -7,6 +7,7 @@ use std::time::Duration;
 use actix_web::HttpServer;
 use actix_web::dev::{Server, ServerHandle};
 use anyhow::Context;
+use secrecy::ExposeSecret;
 use switchyard_api::{Api, HttpSettings, Metrics, RouteConfig, Services};
 use switchyard_domain::accounts::token::TokenKeys;
 use switchyard_domain::accounts::{AccountPorts, Accounts, Attempt, AuthPolicy, CacheLimits, IdentityCache, Scope};
@@ -21,21 +22,18 @@ use switchyard_domain::gateway::{
 };
 use switchyard_domain::kernel::crypto::SecretCipher;
 use switchyard_domain::{Clock, HealthProbe};
-use secrecy::ExposeSecret;
 use switchyard_persistence::{
-    ObjectBlobStore, S3Settings, SqlFileRepo,
-    CallLogSettings, Database, DatabaseOptions, InMemoryAttemptLimiter, SqlApiKeyRepo, SqlCapabilityRepo,
-    SqlCatalogFileRepo, SqlCategoryRepo, SqlConversationRepo, SqlModelConfigRepo, SqlModelRepo, SqlRefreshTokenRepo,
-    SqlRoutingSource, SqlSettingsRepo, SqlSupplierRepo, SqlUpstreamKeyRepo, SqlUserRepo, call_log,
+    CallLogSettings, Database, DatabaseOptions, InMemoryAttemptLimiter, ObjectBlobStore, S3Settings, SqlApiKeyRepo,
+    SqlCapabilityRepo, SqlCatalogFileRepo, SqlCategoryRepo, SqlConversationRepo, SqlFileRepo, SqlModelConfigRepo,
+    SqlModelRepo, SqlRefreshTokenRepo, SqlRoutingSource, SqlSettingsRepo, SqlSupplierRepo, SqlUpstreamKeyRepo,
+    SqlUserRepo, call_log,
 };
 use switchyard_providers::{Providers, SystemResolver, Tiktoken};
 use tokio_util::sync::CancellationToken;
 
 use crate::background::TrackedSpawner;
 use crate::clock::SystemClock;
-use crate::settings::{
-    AuthSettings, CallLogConfig, FilesConfig, GatewayConfig, RateLimits, Settings, TimeoutSettings,
-};
+use crate::settings::{AuthSettings, CallLogConfig, FilesConfig, GatewayConfig, RateLimits, Settings, TimeoutSettings};
 use crate::supervisor::Supervisor;
 
 /// Connections waiting to be accepted (the kernel caps it at `net.core.somaxconn`).
@@ -399,9 +397,13 @@ fn blob_store(settings: &Settings) -> anyhow::Result<ObjectBlobStore> {
     let files = &settings.files;
     match files.storage.as_str() {
         "local" => {
-            let dir = files.local_dir.clone().unwrap_or_else(|| settings.data_dir.join("files"));
-            ObjectBlobStore::local(&dir)
-                .map_err(|error| anyhow::anyhow!("files.local_dir: {error}; set files.local_dir to a writable directory"))
+            let dir = files
+                .local_dir
+                .clone()
+                .unwrap_or_else(|| settings.data_dir.join("files"));
+            ObjectBlobStore::local(&dir).map_err(|error| {
+                anyhow::anyhow!("files.local_dir: {error}; set files.local_dir to a writable directory")
+            })
         }
         "s3" => {
             let s3 = &files.s3;
@@ -410,10 +412,17 @@ fn blob_store(settings: &Settings) -> anyhow::Result<ObjectBlobStore> {
             }
             ObjectBlobStore::s3(&S3Settings {
                 bucket: s3.bucket.clone(),
-                region: if s3.region.is_empty() { "us-east-1".to_owned() } else { s3.region.clone() },
+                region: if s3.region.is_empty() {
+                    "us-east-1".to_owned()
+                } else {
+                    s3.region.clone()
+                },
                 endpoint: s3.endpoint.clone(),
                 access_key_id: s3.access_key_id.clone(),
-                secret_access_key: s3.secret_access_key.as_ref().map(|secret| secret.expose_secret().to_owned()),
+                secret_access_key: s3
+                    .secret_access_key
+                    .as_ref()
+                    .map(|secret| secret.expose_secret().to_owned()),
                 virtual_hosted_style: s3.virtual_hosted_style,
                 allow_http: s3.allow_http,
             })

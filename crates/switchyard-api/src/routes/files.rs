@@ -138,20 +138,27 @@ async fn upload_file(
         let mut field = field.map_err(|error| bad_form(format!("the form cannot be read: {error}")))?;
         let name = field.name().unwrap_or_default().to_owned();
         if name != "file" {
-            return Err(bad_form(format!("unknown part {name:?}: send one part named file")).with_detail(
-                &name,
-                "unknown_field",
-                "the form takes one part, named file",
-            ));
+            return Err(
+                bad_form(format!("unknown part {name:?}: send one part named file")).with_detail(
+                    &name,
+                    "unknown_field",
+                    "the form takes one part, named file",
+                ),
+            );
         }
         if stored.is_some() {
             return Err(bad_form("send one file per upload"));
         }
+        // `filename*` (RFC 5987, any characters) when given, else `filename`.
         let file_name = field
             .content_disposition()
-            .and_then(|disposition| disposition.get_filename())
-            .unwrap_or_default()
-            .to_owned();
+            .and_then(|disposition| {
+                disposition
+                    .get_filename_ext()
+                    .map(|ext| String::from_utf8_lossy(&ext.value).into_owned())
+                    .or_else(|| disposition.get_filename().map(str::to_owned))
+            })
+            .unwrap_or_default();
         // The form's part is read here (actix's stream stays on this thread) and handed to the
         // upload through a small channel, so the domain's side is an ordinary `Send` stream.
         let (sender, receiver) = mpsc::channel::<Result<Vec<u8>, BlobError>>(4);
@@ -239,7 +246,13 @@ async fn file_content(
     let ascii: String = file
         .name
         .chars()
-        .map(|c| if c.is_ascii_graphic() && c != '"' && c != '\\' || c == ' ' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_graphic() && c != '"' && c != '\\' || c == ' ' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     let disposition = ContentDisposition {
         disposition: DispositionType::Attachment,
@@ -277,7 +290,11 @@ async fn file_content(
     )
 )]
 #[delete("/api/v1/files/{id}")]
-async fn delete_file(state: web::Data<AppState>, user: AuthUser, id: web::Path<Uuid>) -> Result<HttpResponse, ApiError> {
+async fn delete_file(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
     state.files.delete(&user.0, FileId(*id)).await?;
     Ok(HttpResponse::NoContent().finish())
 }

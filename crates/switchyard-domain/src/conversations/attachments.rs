@@ -30,7 +30,10 @@ pub(crate) fn cut(tokenizer: &dyn Tokenizer, text: &str, most: i64) -> String {
         }
     }
     let end = boundaries.get(low).copied().unwrap_or(text.len());
-    format!("{}\n[… the rest of the file is cut: it does not fit the model's context]", &text[..end])
+    format!(
+        "{}\n[… the rest of the file is cut: it does not fit the model's context]",
+        &text[..end]
+    )
 }
 
 /// The contents of the files `messages` hold, text documents cut to `text_tokens` each. A file

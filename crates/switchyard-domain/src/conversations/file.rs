@@ -188,7 +188,10 @@ mod tests {
         assert_eq!(sniff(PNG, "cat.png"), Ok(MediaType::Png));
         assert_eq!(sniff(PNG, "no-extension"), Ok(MediaType::Png));
         assert_eq!(sniff(b"%PDF-1.7\n", "paper.pdf"), Ok(MediaType::Pdf));
-        assert_eq!(sniff("# Title\n\nSome text é".as_bytes(), "notes.md"), Ok(MediaType::Markdown));
+        assert_eq!(
+            sniff("# Title\n\nSome text é".as_bytes(), "notes.md"),
+            Ok(MediaType::Markdown)
+        );
         assert_eq!(sniff(b"plain words", "notes.txt"), Ok(MediaType::Text));
         assert_eq!(sniff(b"plain words", "notes"), Ok(MediaType::Text));
         for (head, name) in [

@@ -9,9 +9,7 @@ use futures_core::Stream;
 use futures_util::StreamExt;
 use sha2::{Digest, Sha256};
 
-use crate::conversations::file::{
-    FileId, FileLimits, SNIFF_BYTES, StoredFile, display_name, sniff, storage_key,
-};
+use crate::conversations::file::{FileId, FileLimits, SNIFF_BYTES, StoredFile, display_name, sniff, storage_key};
 use crate::conversations::ports::{BlobError, BlobStore, ByteStream, FileRepo, Spawner};
 use crate::kernel::error::{ConflictKind, DomainError};
 use crate::kernel::page::{Page, PageRequest};
@@ -87,8 +85,10 @@ impl Files {
     }
 
     /// Stores an upload named `raw_name` by the client.
-    pub async fn upload(&self, user: &Principal, raw_name: &str, mut body: ByteStream) -> Result<StoredFile, DomainError> {
+    pub async fn upload(&self, user: &Principal, raw_name: &str, body: ByteStream) -> Result<StoredFile, DomainError> {
         let limits = &self.limits;
+        // Read in part for the kind, then whole: never polled again once it has ended.
+        let mut body = body.fuse();
         let (count, used) = self.ports.repo.usage(user.user_id()).await?;
         if count >= limits.max_files_per_user {
             return Err(quota(format!(
@@ -176,7 +176,12 @@ impl Files {
 
     /// Deletes the file; messages that held it show it as removed.
     pub async fn delete(&self, user: &Principal, id: FileId) -> Result<(), DomainError> {
-        let file = self.ports.repo.delete(user.user_id(), id).await?.ok_or_else(not_found)?;
+        let file = self
+            .ports
+            .repo
+            .delete(user.user_id(), id)
+            .await?
+            .ok_or_else(not_found)?;
         self.forget(&file.storage_key).await;
         Ok(())
     }

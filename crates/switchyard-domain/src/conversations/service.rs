@@ -10,8 +10,8 @@ use futures_util::lock::{Mutex as AsyncMutex, OwnedMutexGuard};
 use crate::conversations::conversation::{
     Conversation, ConversationFilter, ConversationId, ConversationPatch, ConversationSpec, NewConversation,
 };
-use crate::conversations::message::{Message, MessageId, Order};
 use crate::conversations::files::Files;
+use crate::conversations::message::{Message, MessageId, Order};
 use crate::conversations::ports::{ConversationRepo, Spawner};
 use crate::gateway::ports::Tokenizer;
 use crate::gateway::service::Gateway;

@@ -107,7 +107,9 @@ impl Conversations {
         };
         asked.tokens = self.ports.tokenizer.count(&asked.text());
         let history = self.history(&conversation, budget, None).await?;
-        let request = self.request(user, &conversation, &history, &asked, budget, options).await?;
+        let request = self
+            .request(user, &conversation, &history, &asked, budget, options)
+            .await?;
         if let Some(model) = &model {
             check_chat(model, &request)?;
         }
@@ -153,7 +155,9 @@ impl Conversations {
         let Some(question) = history.pop().filter(|message| message.role == MessageRole::User) else {
             return Err(not_last());
         };
-        let request = self.request(user, &conversation, &history, &question, budget, options).await?;
+        let request = self
+            .request(user, &conversation, &history, &question, budget, options)
+            .await?;
         if let Some(model) = &model {
             check_chat(model, &request)?;
         }

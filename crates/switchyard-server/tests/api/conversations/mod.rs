@@ -3,6 +3,7 @@
 //! message sent and answered through the gateway against the fake upstream — are in
 //! `turns.rs`.
 
+mod files;
 mod turns;
 
 use reqwest::Method;
