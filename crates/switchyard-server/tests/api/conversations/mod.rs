@@ -4,6 +4,7 @@
 //! `turns.rs`.
 
 mod files;
+mod s3;
 mod turns;
 
 use reqwest::Method;
