@@ -35,6 +35,30 @@ impl SqlConversationRepo {
         Self { db }
     }
 
+    /// Writes many messages into one conversation at once (an import, a benchmark's fill), in
+    /// one transaction with the counters; messages holding files are not taken.
+    pub async fn import(&self, id: ConversationId, items: &[Message], now: DateTime<Utc>) -> Result<(), StoreError> {
+        if items.iter().any(|item| item.files().next().is_some()) {
+            return Err(StoreError::Other(
+                "an import takes no messages holding files".to_owned(),
+            ));
+        }
+        let txn = begin_write(&self.db).await?;
+        let outcome = async {
+            for chunk in items.chunks(500) {
+                let rows = chunk.iter().map(row).collect::<Result<Vec<_>, _>>()?;
+                messages::Entity::insert_many(rows)
+                    .exec_without_returning(&txn)
+                    .await
+                    .map_err(store_error)?;
+            }
+            let tokens = items.iter().map(|item| item.tokens).sum();
+            count(&txn, id, i64::try_from(items.len()).unwrap_or(i64::MAX), tokens, now).await
+        }
+        .await;
+        finish(txn, outcome).await
+    }
+
     async fn owned(&self, user: UserId, id: ConversationId) -> Result<Option<conversations::Model>, StoreError> {
         conversations::Entity::find_by_id(id.0)
             .filter(conversations::Column::UserId.eq(user.0))
@@ -180,6 +204,26 @@ async fn count(
         .await
         .map_err(store_error)?;
     Ok(())
+}
+
+fn row(item: &Message) -> Result<messages::ActiveModel, StoreError> {
+    Ok(messages::ActiveModel {
+        id: Set(item.id.0),
+        conversation_id: Set(item.conversation_id.0),
+        role: Set(item.role.as_str().to_owned()),
+        content: Set(content(&item.parts)?),
+        reasoning: Set(item.reasoning.clone()),
+        tokens: Set(item.tokens),
+        model: Set(item.model.clone()),
+        supplier: Set(item.supplier.clone()),
+        status: Set(item.status.as_str().to_owned()),
+        error: Set(item.error.clone()),
+        finish_reason: Set(item.finish_reason.clone()),
+        request_id: Set(item.request_id.clone()),
+        superseded: Set(item.superseded),
+        deleted_at: Set(item.deleted_at),
+        created_at: Set(item.created_at),
+    })
 }
 
 fn write_spec(row: &mut conversations::ActiveModel, spec: &ConversationSpec) {
@@ -461,23 +505,7 @@ impl ConversationRepo for SqlConversationRepo {
     #[instrument(skip_all, fields(conversation_id = %new.message.conversation_id))]
     async fn add_message(&self, new: &NewMessage, now: DateTime<Utc>) -> Result<Message, StoreError> {
         let item = &new.message;
-        let row = messages::ActiveModel {
-            id: Set(item.id.0),
-            conversation_id: Set(item.conversation_id.0),
-            role: Set(item.role.as_str().to_owned()),
-            content: Set(content(&item.parts)?),
-            reasoning: Set(item.reasoning.clone()),
-            tokens: Set(item.tokens),
-            model: Set(item.model.clone()),
-            supplier: Set(item.supplier.clone()),
-            status: Set(item.status.as_str().to_owned()),
-            error: Set(item.error.clone()),
-            finish_reason: Set(item.finish_reason.clone()),
-            request_id: Set(item.request_id.clone()),
-            superseded: Set(false),
-            deleted_at: Set(None),
-            created_at: Set(item.created_at),
-        };
+        let row = row(item)?;
         let txn = begin_write(&self.db).await?;
         let outcome = async {
             messages::Entity::insert(row)

@@ -4,6 +4,7 @@
 //! `turns.rs`.
 
 mod files;
+mod paging;
 mod s3;
 mod turns;
 

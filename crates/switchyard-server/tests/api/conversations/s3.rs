@@ -96,7 +96,10 @@ async fn files_live_in_s3_compatible_storage_when_configured() {
     assert_eq!(status, 201, "{file}");
     let id = file["id"].as_str().expect("an id").to_owned();
     let key = format!("users/{}/{id}", world.user.user_id);
-    assert!(keys(&moto).await.contains(&key), "the object is in the bucket under {key}");
+    assert!(
+        keys(&moto).await.contains(&key),
+        "the object is in the bucket under {key}"
+    );
     // More than one 5 MiB part: a multipart upload.
     let big = "a line of text for a multipart upload\n".repeat(160_000);
     let (status, document) = upload(&world, "big.txt", big.as_bytes()).await;
@@ -114,7 +117,11 @@ async fn files_live_in_s3_compatible_storage_when_configured() {
         .bytes()
         .await
         .expect("bytes");
-    assert!(read.as_ref() == big.as_bytes(), "read back whole ({} bytes)", read.len());
+    assert!(
+        read.as_ref() == big.as_bytes(),
+        "read back whole ({} bytes)",
+        read.len()
+    );
     world.fake.set(Scenario::text("A red dot."));
     let conversation = start(&world, &world.user, json!({"model": chat_model(Protocol::OpenAi)})).await;
     let (status, _) = send(&world, &conversation, json!({"content": "What is it?", "files": [id]})).await;
