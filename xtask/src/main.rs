@@ -3,6 +3,7 @@
 //! - `cargo xtask ci`: exactly what CI runs (`.ci/run`).
 //! - `cargo xtask tidy`: the architecture's invariants (see `docs/architecture.md`).
 //! - `cargo xtask bench gateway`: the gateway benchmark (see `docs/benchmarks.md`).
+//! - `cargo xtask bench conversations`: conversations' database work at 10,000 messages.
 //! - `cargo xtask seed | create-admin | rotate-master-key`: shortcuts to the operator commands.
 
 mod tidy;
@@ -16,6 +17,7 @@ commands:
   ci                 run what CI runs (.ci/run): fmt, clippy, tidy, tests on SQLite, PostgreSQL and MariaDB, schemathesis
   tidy               check dependency direction, a //! doc on every file, no ignored tests
   bench gateway      build release binaries, benchmark the gateway against the fake upstream, write docs/benchmarks.md ([--quick])
+  bench conversations  build release binaries, time conversations' database work at 10,000 messages (SQLite, PostgreSQL), write its section of docs/benchmarks.md
   seed [ARGS]        = switchyard catalog seed ([--database-url URL]): import the bundled catalog
   create-admin ARGS  = switchyard admin create ARGS (--username NAME [--email E] [--database-url URL])
   rotate-master-key  = switchyard secrets rotate ARGS ([--new-key KEY] [--database-url URL])";
@@ -79,9 +81,10 @@ fn switchyard(root: &Path, command: &[&str], args: &[String]) -> anyhow::Result<
 
 /// Builds the release binaries (cargo shows its progress), then runs the benchmark against them.
 fn bench(root: &Path, args: &[String]) -> anyhow::Result<()> {
+    let which = args.first().map(String::as_str);
     anyhow::ensure!(
-        args.first().map(String::as_str) == Some("gateway"),
-        "usage: cargo xtask bench gateway [--quick]"
+        matches!(which, Some("gateway" | "conversations")),
+        "usage: cargo xtask bench gateway [--quick] | cargo xtask bench conversations"
     );
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
     eprintln!("bench: building release binaries (the first build takes several minutes)");
@@ -108,6 +111,20 @@ fn bench(root: &Path, args: &[String]) -> anyhow::Result<()> {
         .map(PathBuf::from)
         .ok_or_else(|| anyhow::anyhow!("cargo metadata names no target directory"))?;
     let release = target.join("release");
+    if which == Some("conversations") {
+        let postgres = std::env::var("SWITCHYARD_BENCH_POSTGRES_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
+        let status = Command::new(release.join("switchyard-bench"))
+            .arg("conversations")
+            .arg("--out")
+            .arg(root.join("docs/benchmarks.md"))
+            .arg("--postgres")
+            .arg(postgres)
+            .current_dir(root)
+            .status()?;
+        anyhow::ensure!(status.success(), "the benchmark failed ({status})");
+        return Ok(());
+    }
     let status = Command::new(release.join("switchyard-bench"))
         .arg("gateway")
         .arg("--server")

@@ -8,8 +8,10 @@
 //! token, stalls over 100 ms and the server's resident memory. It prints a table and writes the
 //! figures, the machine and the commands to FILE.
 
+mod conversations;
 mod load;
 mod report;
+mod sections;
 mod setup;
 
 use std::time::Duration;
@@ -75,8 +77,24 @@ fn main() -> anyhow::Result<()> {
                 .build()?;
             runtime.block_on(gateway(&server, &out, plan))
         }
+        Some("conversations") => {
+            let option = |name: &str| {
+                args.iter()
+                    .position(|arg| arg == name)
+                    .and_then(|at| args.get(at + 1))
+                    .cloned()
+            };
+            let out = option("--out").unwrap_or_else(|| "docs/benchmarks.md".to_owned());
+            let postgres =
+                option("--postgres").unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()?;
+            runtime.block_on(conversations_bench(&out, &postgres))
+        }
         _ => anyhow::bail!(
-            "usage: switchyard-bench gateway --server PATH [--out FILE] [--quick] | switchyard-bench fake"
+            "usage: switchyard-bench gateway --server PATH [--out FILE] [--quick] | switchyard-bench conversations [--out FILE] [--postgres URL] | switchyard-bench fake"
         ),
     }
 }
@@ -121,7 +139,41 @@ async fn gateway(server: &str, out: &str, plan: Plan) -> anyhow::Result<()> {
 
     let report = Report::new(figures, plan, logged);
     println!("{}", report.table());
-    std::fs::write(out, report.markdown()).with_context(|| format!("cannot write {out}"))?;
+    // Other benchmarks' sections of the file are kept below the gateway's report.
+    let before = std::fs::read_to_string(out).unwrap_or_default();
+    let kept = sections::sections(&before);
+    let text = if kept.is_empty() {
+        report.markdown()
+    } else {
+        format!("{}\n{kept}", report.markdown().trim_end())
+    };
+    std::fs::write(out, text).with_context(|| format!("cannot write {out}"))?;
     step(&format!("wrote {out}"));
+    Ok(())
+}
+
+/// The conversations' database benchmark on SQLite and PostgreSQL, written into its section.
+async fn conversations_bench(out: &str, postgres: &str) -> anyhow::Result<()> {
+    let mut rows = Vec::new();
+    let mut missing = Vec::new();
+    let dir = std::env::temp_dir().join(format!("switchyard-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let sqlite = format!("sqlite://{}/bench.db?mode=rwc", dir.display());
+    rows.push(conversations::measure("SQLite", &sqlite).await?);
+    let _ = std::fs::remove_dir_all(&dir);
+    match conversations::ScratchDatabase::create(postgres).await {
+        Ok(scratch) => {
+            let measured = conversations::measure("PostgreSQL", &scratch.url).await;
+            scratch.drop_now().await?;
+            rows.push(measured?);
+        }
+        Err(error) => missing.push(format!("PostgreSQL was not measured: {error:#}.")),
+    }
+    let section = conversations::markdown(&rows, &missing);
+    eprintln!("{section}");
+    let before = std::fs::read_to_string(out).unwrap_or_default();
+    std::fs::write(out, sections::replace_section(&before, "conversations", &section))
+        .with_context(|| format!("cannot write {out}"))?;
+    eprintln!("bench: wrote {out}");
     Ok(())
 }

@@ -159,9 +159,20 @@ pub fn rule_for(krate: &str) -> Option<Rule> {
             third_party: &["actix-web", "base64", "futures-util", "serde", "serde_json", "tokio"],
         },
         "switchyard-bench" => Rule {
-            layer: "the benchmark drives the released binaries over HTTP, knowing only the fake upstream",
-            ours: &["switchyard-testkit"],
-            third_party: &["anyhow", "http-body-util", "hyper", "hyper-util", "serde_json", "tokio"],
+            layer: "the benchmarks: the gateway's drives the released binaries over HTTP; the conversations' times the store the server uses",
+            // The conversations' benchmark measures database work through the server's own repositories.
+            ours: &["switchyard-testkit", "switchyard-domain", "switchyard-persistence"],
+            // sea-orm: the scratch PostgreSQL database of a run (CREATE/DROP DATABASE).
+            third_party: &[
+                "anyhow",
+                "chrono",
+                "http-body-util",
+                "hyper",
+                "hyper-util",
+                "sea-orm",
+                "serde_json",
+                "tokio",
+            ],
         },
         "migration" => Rule {
             layer: "migrations are plain sea-orm-migration code that imports nothing of ours",
