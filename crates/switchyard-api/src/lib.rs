@@ -202,6 +202,7 @@ impl Api {
             .configure(routes::models::configure)
             .configure(routes::model_parts::configure)
             .configure(routes::conversations::configure)
+            .configure(routes::chat::configure)
             .configure(routes::files::configure);
         for routes in &self.extra_routes {
             app = app.configure(routes);

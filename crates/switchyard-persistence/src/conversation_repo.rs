@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, LikeExpr};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, IntoActiveModel,
-    QueryFilter, QueryOrder, QuerySelect,
+    QueryFilter, QueryOrder, QuerySelect, QueryTrait,
 };
 use serde::{Deserialize, Serialize};
 use switchyard_domain::StoreError;
@@ -473,6 +473,23 @@ impl ConversationRepo for SqlConversationRepo {
         .await
         .map_err(store_error)?;
         messages_page(rows, page.limit).map(Some)
+    }
+
+    async fn recent(&self, user: UserId, page: PageRequest) -> Result<Page<Message>, StoreError> {
+        let theirs = conversations::Entity::find()
+            .select_only()
+            .column(conversations::Column::Id)
+            .filter(conversations::Column::UserId.eq(user.0))
+            .filter(conversations::Column::DeletedAt.is_null())
+            .into_query();
+        let select = messages::Entity::find()
+            .filter(messages::Column::ConversationId.in_subquery(theirs))
+            .filter(messages::Column::DeletedAt.is_null());
+        let rows = paginate(select, messages::Column::CreatedAt, messages::Column::Id, page)
+            .all(&self.db)
+            .await
+            .map_err(store_error)?;
+        messages_page(rows, page.limit)
     }
 
     async fn context_page(&self, id: ConversationId, page: PageRequest) -> Result<Page<Message>, StoreError> {

@@ -6,6 +6,7 @@ pub mod associations;
 pub mod auth;
 pub mod capabilities;
 pub mod categories;
+pub mod chat;
 pub mod conversations;
 pub mod files;
 pub mod gateway;

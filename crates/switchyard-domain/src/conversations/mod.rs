@@ -33,4 +33,4 @@ pub use message::{
 pub use ports::{BlobError, BlobStore, ByteStream, ConversationRepo, FileRepo, ReviseError, Spawner, Task};
 pub use service::{ConversationPorts, ConversationSettings, Conversations};
 pub use stream::TurnStream;
-pub use turn::{Exchange, Reply, StreamedReply, TurnOptions};
+pub use turn::{Exchange, OneShot, Reply, StreamedReply, TurnOptions};

@@ -88,6 +88,9 @@ pub trait ConversationRepo: Send + Sync + std::fmt::Debug {
         order: Order,
         page: PageRequest,
     ) -> Result<Option<Page<Message>>, StoreError>;
+    /// The user's messages across their live conversations, newest first (the one-shot chat's
+    /// history).
+    async fn recent(&self, user: UserId, page: PageRequest) -> Result<Page<Message>, StoreError>;
     /// One page of the messages a context is made from ([`Message::in_context`]), newest first.
     async fn context_page(&self, id: ConversationId, page: PageRequest) -> Result<Page<Message>, StoreError>;
     /// The conversation's newest message that is not deleted and not superseded.

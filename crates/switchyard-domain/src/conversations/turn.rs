@@ -11,7 +11,9 @@ use futures_util::lock::OwnedMutexGuard;
 
 use crate::conversations::attachments::load;
 use crate::conversations::context::{ContextBudget, assemble};
-use crate::conversations::conversation::{Conversation, ConversationId};
+use crate::conversations::conversation::{
+    Conversation, ConversationId, ConversationInput, ConversationPatch, ConversationSpec,
+};
 use crate::conversations::message::{Message, MessageId, MessageRole, MessageStatus, NewMessage, Part, Question};
 use crate::conversations::pending::{Answer, Pending, failure_summary};
 use crate::conversations::service::Conversations;
@@ -57,7 +59,62 @@ pub struct StreamedReply {
     pub stream: TurnStream,
 }
 
+/// A one-shot chat: a message into a conversation of the caller's, or into a new one.
+#[derive(Debug, Clone)]
+pub struct OneShot {
+    /// Continue this conversation; `None` starts one.
+    pub conversation: Option<ConversationId>,
+    /// The model: a new conversation's (`auto` when absent), or the continued one's from now on.
+    pub model: Option<String>,
+    /// A new conversation's system prompt.
+    pub system_prompt: Option<String>,
+    pub question: Question,
+    pub options: TurnOptions,
+}
+
 impl Conversations {
+    /// The one-shot chat: starts a conversation when none is named (or switches the named one's
+    /// model), then sends the message; says which conversation it went into.
+    pub async fn chat(
+        &self,
+        user: &Principal,
+        context: &CallContext,
+        chat: OneShot,
+    ) -> Result<(ConversationId, Reply), DomainError> {
+        let id = match chat.conversation {
+            Some(id) => {
+                let conversation = self.live(user, id).await?;
+                if let Some(model) = chat.model.filter(|model| *model != conversation.spec.model) {
+                    let patch = ConversationPatch {
+                        model: Some(model),
+                        ..ConversationPatch::default()
+                    };
+                    self.patch(user, id, patch).await?;
+                }
+                id
+            }
+            None => {
+                let spec = ConversationSpec::parse(ConversationInput {
+                    title: None,
+                    model: chat.model.unwrap_or_else(|| "auto".to_owned()),
+                    system_prompt: chat.system_prompt,
+                })?;
+                self.create(user, spec).await?.id
+            }
+        };
+        let reply = self.send(user, context, id, chat.question, chat.options).await?;
+        Ok((id, reply))
+    }
+
+    /// The caller's messages across their conversations, newest first.
+    pub async fn recent(
+        &self,
+        user: &Principal,
+        page: PageRequest,
+    ) -> Result<crate::kernel::page::Page<Message>, DomainError> {
+        Ok(self.ports.repo.recent(user.user_id(), page).await?)
+    }
+
     /// Sends a message into the caller's conversation and answers it.
     pub async fn send(
         &self,

@@ -259,15 +259,19 @@ pub struct SendMessageRequest {
 
 impl SendMessageRequest {
     pub fn input(&self) -> MessageInput {
-        MessageInput {
-            text: self.content.clone(),
-            images: self
-                .images
-                .iter()
-                .map(|image| (image.url.clone(), image.detail.clone()))
-                .collect(),
-            files: self.files.iter().copied().map(FileId).collect(),
-        }
+        message_input(self.content.clone(), &self.images, &self.files)
+    }
+}
+
+/// A message's parts as the domain takes them.
+pub fn message_input(content: Option<String>, images: &[ImageUrl], files: &[Uuid]) -> MessageInput {
+    MessageInput {
+        text: content,
+        images: images
+            .iter()
+            .map(|image| (image.url.clone(), image.detail.clone()))
+            .collect(),
+        files: files.iter().copied().map(FileId).collect(),
     }
 }
 

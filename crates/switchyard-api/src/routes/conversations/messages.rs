@@ -187,7 +187,7 @@ async fn regenerate_answer(
     Ok(respond(reply, &context.request_id))
 }
 
-fn respond(reply: Reply, request_id: &str) -> HttpResponse {
+pub(crate) fn respond(reply: Reply, request_id: &str) -> HttpResponse {
     match reply {
         Reply::Whole(exchange) => {
             let mut response = HttpResponse::Created();

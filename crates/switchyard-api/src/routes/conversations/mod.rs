@@ -4,6 +4,9 @@
 mod dto;
 mod messages;
 
+pub(crate) use dto::{ExchangeBody, ImageUrl, MessageBody, message_input};
+pub(crate) use messages::respond;
+
 use actix_web::{HttpResponse, delete, get, patch, post, web};
 use serde::Deserialize;
 use switchyard_domain::conversations::{ConversationFilter, ConversationId, ConversationInput, ConversationSpec};
@@ -18,7 +21,7 @@ use crate::error::{ApiError, ErrorBody};
 use crate::extract::Json;
 use dto::{
     ConversationBody, ConversationExport, ConversationList, ConversationPatchBody, CreateConversationRequest,
-    ExportFormat, ExportQuery, ListConversationsQuery, MessageBody,
+    ExportFormat, ExportQuery, ListConversationsQuery,
 };
 
 pub fn configure(cfg: &mut ServiceConfig<'_>) {

@@ -3,6 +3,7 @@
 //! message sent and answered through the gateway against the fake upstream — are in
 //! `turns.rs`.
 
+mod chat;
 mod files;
 mod paging;
 mod s3;

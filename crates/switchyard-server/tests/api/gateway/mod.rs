@@ -6,7 +6,7 @@ mod byok;
 mod chaos;
 mod conformance;
 mod endpoints;
-mod routing;
+pub mod routing;
 mod sdk;
 
 use std::collections::HashMap;

@@ -461,7 +461,7 @@ async fn a_stream_falls_back_before_its_first_byte_and_never_after() {
 
 /// Makes a chat model through the platform API, with capabilities (made on first use) and a
 /// price; returns its id.
-async fn priced_model(world: &World, name: &str, capabilities: &[(&str, &[&str])], price: i64) -> String {
+pub async fn priced_model(world: &World, name: &str, capabilities: &[(&str, &[&str])], price: i64) -> String {
     let model = json!({
         "name": name, "supplier_id": openai(world), "upstream_name": "gpt-4o", "model_type": "multimodal",
         "input_price": price, "output_price": price, "currency": "USD",
