@@ -3,6 +3,7 @@
 
 use chrono::{DateTime, Utc};
 
+use crate::conversations::message::no_nul;
 use crate::kernel::error::DomainError;
 use crate::kernel::ids::{UserId, id_type};
 use crate::kernel::patch::merge_patch;
@@ -44,7 +45,9 @@ impl ConversationSpec {
         let system_prompt = optional(input.system_prompt);
         if let Some(prompt) = &system_prompt {
             length("system_prompt", prompt, 1, MAX_SYSTEM_PROMPT_CHARS)?;
+            no_nul("system_prompt", prompt)?;
         }
+        no_nul("model", &model)?;
         Ok(Self {
             title: title(input.title)?,
             model,
@@ -116,6 +119,9 @@ pub struct ConversationFilter {
 impl ConversationFilter {
     pub fn parse(archived: Option<bool>, deleted: Option<bool>, search: Option<String>) -> Result<Self, DomainError> {
         let search = optional_bounded("q", search, MAX_SEARCH_CHARS)?.map(|text| text.to_lowercase());
+        if let Some(text) = &search {
+            no_nul("q", text)?;
+        }
         Ok(Self {
             archived,
             deleted: deleted.unwrap_or(false),

@@ -188,6 +188,18 @@ pub struct MessageInput {
     pub files: Vec<FileId>,
 }
 
+/// Refuses text with a NUL character: PostgreSQL cannot store one in text.
+pub(crate) fn no_nul(field: &str, text: &str) -> Result<(), DomainError> {
+    if text.contains('\0') {
+        return Err(DomainError::validation(
+            field,
+            "invalid_character",
+            "must not contain the NUL character (U+0000)",
+        ));
+    }
+    Ok(())
+}
+
 /// A checked message to send: its parts, and the files still to be looked up.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Question {
@@ -199,6 +211,7 @@ impl Question {
     pub fn parse(input: MessageInput) -> Result<Self, DomainError> {
         let mut parts = Vec::new();
         if let Some(text) = input.text.filter(|text| !text.trim().is_empty()) {
+            no_nul("content", &text)?;
             if text.chars().count() > MAX_TEXT_CHARS {
                 return Err(DomainError::validation(
                     "content",

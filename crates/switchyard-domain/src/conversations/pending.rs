@@ -45,8 +45,14 @@ pub(crate) struct Pending {
 }
 
 impl Pending {
-    pub(crate) async fn store(self, answer: Answer, status: MessageStatus) -> Result<Message, DomainError> {
+    pub(crate) async fn store(self, mut answer: Answer, status: MessageStatus) -> Result<Message, DomainError> {
         let now = self.clock.now();
+        // A model's NUL character would make PostgreSQL refuse the whole answer.
+        for text in [&mut answer.text, &mut answer.reasoning] {
+            if text.contains('\0') {
+                *text = text.replace('\0', "");
+            }
+        }
         let tokens = answer
             .completion_tokens
             .unwrap_or_else(|| self.tokenizer.count(&answer.text) + self.tokenizer.count(&answer.reasoning));

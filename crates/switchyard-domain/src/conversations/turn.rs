@@ -203,12 +203,18 @@ impl Conversations {
             kind: ConflictKind::NotLastAnswer,
             message: "only the conversation's last answer can be regenerated".to_owned(),
         };
-        if !last.is_some_and(|last| last.id == message && last.role == MessageRole::Assistant) {
+        if !last
+            .as_ref()
+            .is_some_and(|last| last.id == message && last.role == MessageRole::Assistant)
+        {
             return Err(not_last());
         }
         let caller = caller(user);
         let (model, budget) = self.budget(&caller, &conversation.spec.model, options.max_tokens)?;
-        let mut history = self.history(&conversation, budget, Some(message)).await?;
+        let Some(last) = last else {
+            return Err(not_last());
+        };
+        let mut history = self.history(&conversation, budget, Some(&last)).await?;
         let Some(question) = history.pop().filter(|message| message.role == MessageRole::User) else {
             return Err(not_last());
         };
@@ -362,26 +368,25 @@ impl Conversations {
     }
 
     /// The conversation's messages a context may use, oldest first, read newest first a page
-    /// at a time until the window is full; `before` (a message being regenerated) and what
-    /// came after it are left out.
+    /// at a time until the window is full; `before` (an answer being regenerated, perhaps a
+    /// failed one, which no context holds) and what came after it are left out.
     async fn history(
         &self,
         conversation: &Conversation,
         budget: ContextBudget,
-        before: Option<MessageId>,
+        before: Option<&Message>,
     ) -> Result<Vec<Message>, DomainError> {
+        let before = before.map(|message| (message.created_at, message.id));
         let tokenizer = self.ports.tokenizer.as_ref();
         let room = budget.window - budget.reply;
         let none = HashMap::new();
         let mut kept: Vec<Message> = Vec::new();
         let mut tokens = 0;
         let mut page = PageRequest::new(Some(PageRequest::MAX_LIMIT), None)?;
-        let mut skipping = before.is_some();
         'pages: loop {
             let read = self.ports.repo.context_page(conversation.id, page).await?;
             for message in read.items {
-                if skipping {
-                    skipping = Some(message.id) != before;
+                if before.is_some_and(|before| (message.created_at, message.id) >= before) {
                     continue;
                 }
                 // Files count once loaded, when the context is assembled.

@@ -384,3 +384,45 @@ async fn an_image_in_a_message_reaches_each_protocol_in_its_own_form() {
         }
     }
 }
+
+#[tokio::test]
+async fn a_failed_answer_can_be_regenerated() {
+    let world = world().await;
+    let id = start(&world, &world.user, json!({"model": chat_model(Protocol::OpenAi)})).await;
+    world.fake.set(Scenario::failing(Failure::status(500)));
+    let (status, _) = send(&world, &id, json!({"content": "Try this."})).await;
+    assert_eq!(status, 502);
+    let failed = messages(&world, &id).await[1]["id"].as_str().expect("an id").to_owned();
+    world.fake.set(Scenario::text("Done."));
+    let (status, again) = world
+        .app
+        .call(
+            Method::POST,
+            &format!("/api/v1/conversations/{id}/messages/{failed}/regenerate"),
+            &world.user,
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(status, 201, "{again}");
+    assert_eq!(again["answer"]["content"], "Done.");
+    let sent = world.fake.last_request().expect("a request").body;
+    assert_eq!(sent["messages"], json!([{"role": "user", "content": "Try this."}]));
+}
+
+#[tokio::test]
+async fn text_with_a_nul_character_is_refused_and_an_answer_with_one_is_stored_without_it() {
+    let world = world().await;
+    let id = start(&world, &world.user, json!({"model": chat_model(Protocol::OpenAi)})).await;
+    let (status, error) = send(&world, &id, json!({"content": "nul \u{0} here"})).await;
+    assert_eq!(status, 422, "{error}");
+    assert_eq!(error["error"]["details"][0]["code"], "invalid_character");
+    let (status, error) = world
+        .app
+        .call(Method::GET, "/api/v1/conversations?q=%00", &world.user, None)
+        .await;
+    assert_eq!(status, 422, "{error}");
+    world.fake.set(Scenario::text("odd \u{0} answer"));
+    let (status, exchange) = send(&world, &id, json!({"content": "Say something odd."})).await;
+    assert_eq!(status, 201, "{exchange}");
+    assert_eq!(messages(&world, &id).await[1]["content"], "odd  answer");
+}
