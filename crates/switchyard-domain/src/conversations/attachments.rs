@@ -81,8 +81,7 @@ pub(crate) async fn load(
 
 #[cfg(test)]
 mod tests {
-    use super::cut;
-    use crate::gateway::ports::Tokenizer;
+    use super::*;
 
     #[derive(Debug)]
     struct Words;

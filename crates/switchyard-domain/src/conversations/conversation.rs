@@ -3,11 +3,10 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::conversations::message::no_nul;
 use crate::kernel::error::DomainError;
 use crate::kernel::ids::{UserId, id_type};
 use crate::kernel::patch::merge_patch;
-use crate::kernel::text::{length, optional, optional_bounded};
+use crate::kernel::text::{length, no_nul, optional, optional_bounded};
 
 id_type!(
     /// A conversation's id.

@@ -9,6 +9,7 @@ use crate::conversations::conversation::ConversationId;
 use crate::conversations::file::{FileId, MediaType};
 use crate::gateway::chat::{ChatMessage, ChatRole, ContentPart, ImageSource, MessageContent};
 use crate::kernel::error::DomainError;
+use crate::kernel::text::no_nul;
 use crate::kernel::ids::id_type;
 use crate::kernel::named::named_enum;
 
@@ -186,18 +187,6 @@ pub struct MessageInput {
     pub images: Vec<(String, Option<String>)>,
     /// Uploaded files of the caller's.
     pub files: Vec<FileId>,
-}
-
-/// Refuses text with a NUL character: PostgreSQL cannot store one in text.
-pub(crate) fn no_nul(field: &str, text: &str) -> Result<(), DomainError> {
-    if text.contains('\0') {
-        return Err(DomainError::validation(
-            field,
-            "invalid_character",
-            "must not contain the NUL character (U+0000)",
-        ));
-    }
-    Ok(())
 }
 
 /// A checked message to send: its parts, and the files still to be looked up.

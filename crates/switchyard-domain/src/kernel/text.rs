@@ -47,3 +47,15 @@ pub(crate) fn optional_bounded(field: &str, value: Option<String>, max: usize) -
     }
     Ok(value)
 }
+
+/// Refuses text with a NUL character: PostgreSQL cannot store one in text.
+pub(crate) fn no_nul(field: &str, text: &str) -> Result<(), DomainError> {
+    if text.contains('\0') {
+        return Err(DomainError::validation(
+            field,
+            "invalid_character",
+            "must not contain the NUL character (U+0000)",
+        ));
+    }
+    Ok(())
+}
