@@ -9,9 +9,9 @@ use crate::conversations::conversation::ConversationId;
 use crate::conversations::file::{FileId, MediaType};
 use crate::gateway::chat::{ChatMessage, ChatRole, ContentPart, ImageSource, MessageContent};
 use crate::kernel::error::DomainError;
-use crate::kernel::text::no_nul;
 use crate::kernel::ids::id_type;
 use crate::kernel::named::named_enum;
+use crate::kernel::text::no_nul;
 
 id_type!(
     /// A message's id.

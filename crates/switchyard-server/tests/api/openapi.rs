@@ -48,6 +48,20 @@ async fn the_openapi_document_is_3_1_and_lists_every_route() {
             "/api/v1/categories/tree",
             "/api/v1/categories/{category_id}",
             "/api/v1/categories/{category_id}/restore",
+            "/api/v1/chat",
+            "/api/v1/chat/history",
+            "/api/v1/conversations",
+            "/api/v1/conversations/{id}",
+            "/api/v1/conversations/{id}/archive",
+            "/api/v1/conversations/{id}/export",
+            "/api/v1/conversations/{id}/messages",
+            "/api/v1/conversations/{id}/messages/{message_id}",
+            "/api/v1/conversations/{id}/messages/{message_id}/regenerate",
+            "/api/v1/conversations/{id}/restore",
+            "/api/v1/conversations/{id}/unarchive",
+            "/api/v1/files",
+            "/api/v1/files/{id}",
+            "/api/v1/files/{id}/content",
             "/api/v1/keys",
             "/api/v1/keys/{key_id}",
             "/api/v1/keys/{key_id}/stats",
@@ -146,7 +160,15 @@ async fn the_openapi_document_is_3_1_and_lists_every_route() {
                 );
             }
             if method == "post" || method == "patch" {
-                let bodiless = ["/activate", "/deactivate", "/unlock", "/restore", "/revoke"];
+                let bodiless = [
+                    "/activate",
+                    "/deactivate",
+                    "/unlock",
+                    "/restore",
+                    "/revoke",
+                    "/archive",
+                    "/unarchive",
+                ];
                 if !bodiless.iter().any(|suffix| path.ends_with(suffix)) {
                     assert!(
                         operation["requestBody"]["content"].is_object(),
