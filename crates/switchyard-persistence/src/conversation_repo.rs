@@ -226,6 +226,17 @@ fn row(item: &Message) -> Result<messages::ActiveModel, StoreError> {
     })
 }
 
+/// Locks the user's conversation for the transaction; says whether there is one.
+async fn lock_owned(txn: &impl ConnectionTrait, user: UserId, id: ConversationId) -> Result<bool, StoreError> {
+    let owned = conversations::Entity::find_by_id(id.0)
+        .filter(conversations::Column::UserId.eq(user.0))
+        .lock_exclusive()
+        .one(txn)
+        .await
+        .map_err(store_error)?;
+    Ok(owned.is_some())
+}
+
 fn write_spec(row: &mut conversations::ActiveModel, spec: &ConversationSpec) {
     row.title = Set(spec.title.clone());
     row.title_search = Set(spec.title.as_ref().map(|title| title.to_lowercase()));
@@ -385,13 +396,7 @@ impl ConversationRepo for SqlConversationRepo {
     async fn purge(&self, user: UserId, id: ConversationId) -> Result<Option<Vec<StoredFile>>, StoreError> {
         let txn = begin_write(&self.db).await?;
         let outcome = async {
-            let owned = conversations::Entity::find_by_id(id.0)
-                .filter(conversations::Column::UserId.eq(user.0))
-                .lock_exclusive()
-                .one(&txn)
-                .await
-                .map_err(store_error)?;
-            if owned.is_none() {
+            if !lock_owned(&txn, user, id).await? {
                 return Ok(None);
             }
             let held: Vec<uuid::Uuid> = message_files::Entity::find()
@@ -568,13 +573,7 @@ impl ConversationRepo for SqlConversationRepo {
     ) -> Result<bool, StoreError> {
         let txn = begin_write(&self.db).await?;
         let outcome = async {
-            let owned = conversations::Entity::find_by_id(id.0)
-                .filter(conversations::Column::UserId.eq(user.0))
-                .lock_exclusive()
-                .one(&txn)
-                .await
-                .map_err(store_error)?;
-            if owned.is_none() {
+            if !lock_owned(&txn, user, id).await? {
                 return Ok(false);
             }
             let Some(row) = messages::Entity::find_by_id(message_id.0)

@@ -124,9 +124,7 @@ impl Conversations {
         question: Question,
         options: TurnOptions,
     ) -> Result<Reply, DomainError> {
-        self.live(user, id).await?;
-        let turn = self.turns.lock(id).await;
-        let conversation = self.live(user, id).await?;
+        let (turn, conversation) = self.begin_turn(user, id).await?;
         let caller = caller(user);
         let (model, budget) = self.budget(&caller, &conversation.spec.model, options.max_tokens)?;
         let mut parts = question.parts;
@@ -195,9 +193,7 @@ impl Conversations {
         message: MessageId,
         options: TurnOptions,
     ) -> Result<Reply, DomainError> {
-        self.live(user, id).await?;
-        let turn = self.turns.lock(id).await;
-        let conversation = self.live(user, id).await?;
+        let (turn, conversation) = self.begin_turn(user, id).await?;
         let last = self.ports.repo.last_message(id).await?;
         let not_last = || DomainError::Conflict {
             kind: ConflictKind::NotLastAnswer,
@@ -226,6 +222,18 @@ impl Conversations {
         }
         let pending = self.pending(&conversation, &caller, context, &question, Some(message), turn);
         self.answer(&caller, context, question, request, pending, options).await
+    }
+
+    /// Takes the conversation's turn (waiting for one in flight), then reads it afresh.
+    async fn begin_turn(
+        &self,
+        user: &Principal,
+        id: ConversationId,
+    ) -> Result<(OwnedMutexGuard<()>, Conversation), DomainError> {
+        self.live(user, id).await?;
+        let turn = self.turns.lock(id).await;
+        let conversation = self.live(user, id).await?;
+        Ok((turn, conversation))
     }
 
     fn pending(
