@@ -87,7 +87,17 @@ fn check_content_type(req: &HttpRequest) -> Result<(), ApiError> {
 }
 
 /// Parses a JSON document into `T`, turning serde's failure into a 400 that names the field.
+/// Every request body is a JSON object: serde would otherwise read a struct from an array of
+/// its fields in order (`[null, null]` as a merge patch).
 pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    let first = body.iter().find(|byte| !byte.is_ascii_whitespace());
+    if first.is_some_and(|byte| *byte != b'{') {
+        return Err(ApiError::invalid_request("the body must be a JSON object").with_detail(
+            ".",
+            "invalid_type",
+            "expected a JSON object",
+        ));
+    }
     let mut deserializer = serde_json::Deserializer::from_slice(body);
     let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
         let path = error.path().to_string();
@@ -189,6 +199,15 @@ mod tests {
             detail.as_ref().map_or_else(String::new, |d| d.field.clone()),
             detail.map_or_else(String::new, |d| d.code),
         )
+    }
+
+    #[test]
+    fn a_body_that_is_not_an_object_is_refused_even_when_its_items_would_fill_the_fields() {
+        assert_eq!(
+            detail(r#"["a", {"count": 1}]"#),
+            (ErrorCode::InvalidRequest, ".".to_owned(), "invalid_type".to_owned())
+        );
+        assert_eq!(detail("  42").0, ErrorCode::InvalidRequest);
     }
 
     #[test]

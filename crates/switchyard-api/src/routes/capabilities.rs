@@ -144,7 +144,8 @@ impl From<CapabilityRequest> for CapabilityInput {
 pub struct CapabilityPatch {
     #[schema(min_length = 1, max_length = 64, pattern = r"^[a-z0-9][a-z0-9_-]*$")]
     pub name: Option<String>,
-    #[schema(min_length = 1, max_length = 100)]
+    /// Blank = the name.
+    #[schema(max_length = 100)]
     pub display_name: Option<String>,
     #[serde(default, deserialize_with = "double_option")]
     #[schema(value_type = Option<String>, required = false, max_length = 2000)]

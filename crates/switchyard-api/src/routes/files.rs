@@ -231,7 +231,15 @@ async fn get_file(state: web::Data<AppState>, user: AuthUser, id: web::Path<Uuid
     security(("bearer_jwt" = [])),
     params(("id" = Uuid, Path, description = "The file's id")),
     responses(
-        (status = 200, description = "The content", body = String, content_type = "application/octet-stream"),
+        (status = 200, description = "The content, as its own type", content(
+            (String = "image/png"),
+            (String = "image/jpeg"),
+            (String = "image/webp"),
+            (String = "image/gif"),
+            (String = "application/pdf"),
+            (String = "text/plain"),
+            (String = "text/markdown"),
+        )),
         (status = 401, description = "No valid access token", body = ErrorBody),
         (status = 404, description = "No such file of the caller's", body = ErrorBody),
     )
