@@ -237,9 +237,14 @@ async fn lock_owned(txn: &impl ConnectionTrait, user: UserId, id: ConversationId
     Ok(owned.is_some())
 }
 
+/// A title lower-cased for the search, within its column (lower-casing can lengthen it: `İ`).
+fn search_form(title: &str) -> String {
+    title.to_lowercase().chars().take(200).collect()
+}
+
 fn write_spec(row: &mut conversations::ActiveModel, spec: &ConversationSpec) {
     row.title = Set(spec.title.clone());
-    row.title_search = Set(spec.title.as_ref().map(|title| title.to_lowercase()));
+    row.title_search = Set(spec.title.as_deref().map(search_form));
     row.model = Set(spec.model.clone());
     row.system_prompt = Set(spec.system_prompt.clone());
 }
@@ -343,7 +348,7 @@ impl ConversationRepo for SqlConversationRepo {
     async fn set_title_if_none(&self, id: ConversationId, title: &str, now: DateTime<Utc>) -> Result<bool, StoreError> {
         let result = conversations::Entity::update_many()
             .col_expr(conversations::Column::Title, Expr::value(title.to_owned()))
-            .col_expr(conversations::Column::TitleSearch, Expr::value(title.to_lowercase()))
+            .col_expr(conversations::Column::TitleSearch, Expr::value(search_form(title)))
             .col_expr(conversations::Column::UpdatedAt, Expr::value(now))
             .filter(conversations::Column::Id.eq(id.0))
             .filter(conversations::Column::Title.is_null())

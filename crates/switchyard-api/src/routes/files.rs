@@ -137,16 +137,21 @@ async fn upload_file(
     while let Some(field) = form.next().await {
         let mut field = field.map_err(|error| bad_form(format!("the form cannot be read: {error}")))?;
         let name = field.name().unwrap_or_default().to_owned();
-        if name != "file" {
-            return Err(
-                bad_form(format!("unknown part {name:?}: send one part named file")).with_detail(
-                    &name,
-                    "unknown_field",
-                    "the form takes one part, named file",
-                ),
-            );
-        }
-        if stored.is_some() {
+        if name != "file" || stored.is_some() {
+            // A file stored already is removed: the client is told the upload failed.
+            if let Some(file) = stored.take() {
+                let file: StoredFile = file;
+                state.files.delete(&user.0, file.id).await?;
+            }
+            if name != "file" {
+                return Err(
+                    bad_form(format!("unknown part {name:?}: send one part named file")).with_detail(
+                        &name,
+                        "unknown_field",
+                        "the form takes one part, named file",
+                    ),
+                );
+            }
             return Err(bad_form("send one file per upload"));
         }
         // `filename*` (RFC 5987, any characters) when given, else `filename`.

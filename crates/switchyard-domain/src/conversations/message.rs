@@ -25,6 +25,8 @@ pub const MAX_IMAGES: usize = 10;
 pub const MAX_FILES: usize = 10;
 /// The longest image URL (a `data:` URL carries the image itself).
 pub const MAX_IMAGE_URL_CHARS: usize = 8 * 1024 * 1024;
+/// The most bytes of text and image URLs one message stores (MySQL's MEDIUMTEXT holds 16 MiB).
+pub const MAX_CONTENT_BYTES: usize = 12 * 1024 * 1024;
 /// The longest error kept with a failed answer.
 pub const MAX_ERROR_CHARS: usize = 300;
 
@@ -167,13 +169,12 @@ fn chat_part(part: &Part, files: &HashMap<FileId, Loaded>) -> Option<ContentPart
                 detail: None,
             },
             Some(Loaded::Text(text)) => ContentPart::Text(format!("File {name}:\n\n{text}")),
-            Some(Loaded::Document { media_type, base64 }) => ContentPart::Other(serde_json::json!({
-                "type": "file",
-                "file": {
-                    "filename": name,
-                    "file_data": format!("data:{};base64,{base64}", media_type.as_str()),
-                },
-            })),
+            // Not every protocol reads PDFs, and one kept in the history would fail every
+            // later turn on a model that does not: the model is told it is there.
+            Some(Loaded::Document { media_type, .. }) => ContentPart::Text(format!(
+                "(The file {name}, {}, is attached here; its content is not sent to the model.)",
+                media_type.as_str()
+            )),
             None => ContentPart::Text(format!("(The file {name} was attached here; it has been deleted.)")),
         },
     })
@@ -253,6 +254,21 @@ impl Question {
         }
         let mut seen = std::collections::HashSet::new();
         files.retain(|file| seen.insert(*file));
+        let bytes: usize = parts
+            .iter()
+            .map(|part| match part {
+                Part::Text(text) => text.len(),
+                Part::Image { url, .. } => url.len(),
+                Part::File { .. } => 0,
+            })
+            .sum();
+        if bytes > MAX_CONTENT_BYTES {
+            return Err(DomainError::TooLarge {
+                message: format!(
+                    "the message's text and images take {bytes} bytes, more than {MAX_CONTENT_BYTES}; upload large images as files"
+                ),
+            });
+        }
         if parts.is_empty() && files.is_empty() {
             return Err(DomainError::validation(
                 "content",

@@ -53,6 +53,7 @@ impl Pending {
                 *text = text.replace('\0', "");
             }
         }
+        answer.error = answer.error.map(|error| error.replace('\0', ""));
         let tokens = answer
             .completion_tokens
             .unwrap_or_else(|| self.tokenizer.count(&answer.text) + self.tokenizer.count(&answer.reasoning));

@@ -397,8 +397,9 @@ impl Conversations {
                 if before.is_some_and(|before| (message.created_at, message.id) >= before) {
                     continue;
                 }
-                // Files count once loaded, when the context is assembled.
-                tokens += estimate_message(tokenizer, &message.to_chat(&none));
+                // Images and files count by a fixed cost and their size here (their text and
+                // bytes load only for what is kept).
+                tokens += estimate_message(tokenizer, &message.to_chat(&none)) + attachment_tokens(&message, room);
                 kept.push(message);
                 if tokens > room {
                     break 'pages;
@@ -438,12 +439,31 @@ impl Conversations {
         Ok(ChatRequest {
             model: conversation.spec.model.clone(),
             messages: context.messages,
-            max_tokens: options.max_tokens,
+            // The reply's budget the context was cut for (the caller's ask, capped).
+            max_tokens: options.max_tokens.map(|_| budget.reply),
             stream: options.stream,
             include_usage: options.stream,
             ..ChatRequest::default()
         })
     }
+}
+
+/// Tokens an image costs in a context (OpenAI's high-detail tile count for a large image).
+const IMAGE_TOKENS: i64 = 1_105;
+
+/// What a message's images and files take in a context, before they are loaded: a fixed cost
+/// per image, a document's bytes over four (cut to half the room, as it will be).
+fn attachment_tokens(message: &Message, room: i64) -> i64 {
+    message
+        .parts
+        .iter()
+        .map(|part| match part {
+            Part::Text(_) => 0,
+            Part::Image { .. } => IMAGE_TOKENS,
+            Part::File { media_type, .. } if media_type.is_image() => IMAGE_TOKENS,
+            Part::File { .. } => room / 2,
+        })
+        .sum()
 }
 
 /// The gateway's caller for a user's own session: every model, no gateway key.

@@ -453,3 +453,23 @@ async fn a_text_document_is_inlined_and_a_purge_releases_only_the_files_no_one_e
     let sent = world.fake.last_request().expect("a request").body;
     assert!(sent.to_string().contains("has been deleted"), "{sent}");
 }
+
+#[tokio::test]
+async fn a_form_with_a_part_after_the_file_is_refused_and_keeps_nothing() {
+    let world = world().await;
+    let mut body = form("file", "dot.png", PNG);
+    body.truncate(body.len() - BOUNDARY.len() - 6);
+    body.extend_from_slice(
+        format!("--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"purpose\"\r\n\r\nvision\r\n--{BOUNDARY}--\r\n")
+            .as_bytes(),
+    );
+    let (status, error) = post_form(&world, &world.user, body).await;
+    assert_eq!(status, 400, "{error}");
+    let (_, page) = world.app.call(Method::GET, "/api/v1/files", &world.user, None).await;
+    assert_eq!(
+        page["data"],
+        json!([]),
+        "the file stored before the extra part is removed"
+    );
+    assert!(walk(&world.app.settings.data_dir.join("files/users")).is_empty());
+}

@@ -116,6 +116,10 @@ async fn a_long_conversation_sends_only_the_newest_turns_that_fit_the_window() {
     assert!(tokens <= WINDOW - REPLY, "{tokens} tokens sent");
     let stored = conversation(&world, &id).await;
     assert_eq!(stored["message_count"], 60, "nothing stored was dropped");
+    let (status, _) = send(&world, &id, json!({"content": "One more.", "max_tokens": 30})).await;
+    assert_eq!(status, 201);
+    let sent = world.fake.last_request().expect("a request").body;
+    assert_eq!(sent["max_tokens"], 30, "{sent}");
 }
 
 #[tokio::test]
