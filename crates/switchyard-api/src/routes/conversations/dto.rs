@@ -244,8 +244,8 @@ pub struct SendMessageRequest {
     #[serde(default)]
     pub images: Vec<ImageUrl>,
     /// At most 10 uploaded files of the caller's (`/api/v1/files`): images go to the model as
-    /// images, text documents inline as text (cut to the model's context), PDFs to suppliers
-    /// that read them.
+    /// images, text documents inline as text (cut to the model's context); a PDF is named to
+    /// the model, not sent.
     #[serde(default)]
     pub files: Vec<Uuid>,
     /// Stream the answer as server-sent events (the gateway's `chat.completion.chunk`s).
