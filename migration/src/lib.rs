@@ -18,6 +18,7 @@ mod m20261201_000007_call_logs;
 mod m20261202_000008_routing;
 mod m20261203_000009_conversations;
 mod m20261203_000010_files;
+mod m20261204_000011_usage;
 pub mod schema;
 
 pub use command::MigrateCommand;
@@ -40,6 +41,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000008_routing::Migration),
             Box::new(m20261203_000009_conversations::Migration),
             Box::new(m20261203_000010_files::Migration),
+            Box::new(m20261204_000011_usage::Migration),
         ]
     }
 }

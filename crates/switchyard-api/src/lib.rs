@@ -23,8 +23,9 @@ use ipnet::IpNet;
 use switchyard_domain::accounts::Accounts;
 use switchyard_domain::catalog::Catalog;
 use switchyard_domain::conversations::{Conversations, Files};
-use switchyard_domain::gateway::Gateway;
 use switchyard_domain::gateway::model_configs::ModelConfigs;
+use switchyard_domain::gateway::{CallLogs, Gateway};
+use switchyard_domain::usage::UsageStats;
 use switchyard_domain::{Clock, HealthProbe};
 use tracing_actix_web::TracingLogger;
 use utoipa::OpenApi;
@@ -51,6 +52,8 @@ pub struct AppState {
     pub model_configs: Arc<ModelConfigs>,
     pub conversations: Arc<Conversations>,
     pub files: Arc<Files>,
+    pub usage: Arc<UsageStats>,
+    pub call_logs: Arc<CallLogs>,
     pub metrics: Metrics,
     /// The largest `/v1` request body, in bytes.
     pub gateway_body_limit: usize,
@@ -70,6 +73,8 @@ pub struct Services {
     pub model_configs: Arc<ModelConfigs>,
     pub conversations: Arc<Conversations>,
     pub files: Arc<Files>,
+    pub usage: Arc<UsageStats>,
+    pub call_logs: Arc<CallLogs>,
     pub metrics: Metrics,
 }
 
@@ -109,6 +114,8 @@ impl Api {
                 model_configs: services.model_configs,
                 conversations: services.conversations,
                 files: services.files,
+                usage: services.usage,
+                call_logs: services.call_logs,
                 metrics: metrics.clone(),
                 gateway_body_limit: settings.gateway_body_limit,
                 refresher: middleware::routing_refresh::Refresher::default(),
@@ -203,7 +210,9 @@ impl Api {
             .configure(routes::model_parts::configure)
             .configure(routes::conversations::configure)
             .configure(routes::chat::configure)
-            .configure(routes::files::configure);
+            .configure(routes::files::configure)
+            .configure(routes::stats::configure)
+            .configure(routes::logs::configure);
         for routes in &self.extra_routes {
             app = app.configure(routes);
         }

@@ -24,6 +24,8 @@ use crate::error::{ErrorBody, ErrorCode, ErrorDetail, ErrorObject, OpenAiErrorBo
         (name = "keys", description = "The suppliers' upstream key pools, their statistics and health (admins only)"),
         (name = "conversations", description = "Chat history kept on the server: the caller's conversations, their messages, and turns answered through the gateway"),
         (name = "files", description = "The caller's uploads: images and documents to attach to messages"),
+        (name = "stats", description = "Usage statistics from hourly rollups: a user's own, an admin's of everyone; JSON or CSV"),
+        (name = "logs", description = "The gateway's call log: a user's own calls, an admin's of everyone"),
         (name = "gateway", description = "The OpenAI-compatible gateway: chat completions, models, embeddings (an API key or an access token)"),
     )
 )]

@@ -1,5 +1,5 @@
 //! Switchyard's domain: the types, rules, ports and use cases every other crate builds on, one
-//! folder per bounded context: `kernel` (shared by all), `accounts`, `catalog`, `gateway`. A context
+//! folder per bounded context: `kernel` (shared by all), `accounts`, `catalog`, `gateway`, `conversations`, `usage`. A context
 //! depends on the kernel and on another context only through an edge declared in
 //! `docs/architecture.md` (checked by `cargo xtask tidy`).
 //!
@@ -12,6 +12,7 @@ pub mod catalog;
 pub mod conversations;
 pub mod gateway;
 pub mod kernel;
+pub mod usage;
 
 pub use kernel::clock::ManualClock;
 pub use kernel::error::{AuthFailure, ConflictKind, DomainError, Refusal, StoreError};

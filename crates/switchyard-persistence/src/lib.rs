@@ -28,6 +28,7 @@ mod secret_store;
 mod settings_repo;
 mod supplier_repo;
 mod transaction;
+mod usage_store;
 mod user_repo;
 
 pub use api_key_repo::SqlApiKeyRepo;
@@ -50,4 +51,5 @@ pub use routing_source::SqlRoutingSource;
 pub use secret_store::SqlSecretStore;
 pub use settings_repo::SqlSettingsRepo;
 pub use supplier_repo::SqlSupplierRepo;
+pub use usage_store::SqlUsageStore;
 pub use user_repo::SqlUserRepo;

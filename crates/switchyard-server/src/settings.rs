@@ -22,6 +22,8 @@ pub struct Settings {
     pub gateway: GatewayConfig,
     pub conversations: ConversationsConfig,
     pub files: FilesConfig,
+    /// How long the call log and its rollups are kept.
+    pub logs: LogsConfig,
 }
 
 /// Uploads (`/api/v1/files`): limits and where the bytes are kept.
@@ -98,6 +100,33 @@ impl Default for ConversationsConfig {
             title_model: None,
             default_context_window: 16_384,
             default_reply_tokens: 1024,
+        }
+    }
+}
+
+/// The call log's retention: raw rows and hourly rollups are removed by a supervised task, in
+/// bounded chunks, once they are older than their retention.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogsConfig {
+    /// Days raw call-log rows are kept; 0 keeps them for ever.
+    pub retention_days: u32,
+    /// Days hourly rollups (the statistics) are kept; 0 keeps them for ever.
+    pub rollup_retention_days: u32,
+    /// How often the retention task looks for old rows.
+    #[serde(with = "humantime_serde")]
+    pub retention_interval: Duration,
+    /// Rows removed per statement.
+    pub retention_chunk: u64,
+}
+
+impl Default for LogsConfig {
+    fn default() -> Self {
+        Self {
+            retention_days: 30,
+            rollup_retention_days: 400,
+            retention_interval: Duration::from_secs(3600),
+            retention_chunk: 5_000,
         }
     }
 }
@@ -321,6 +350,7 @@ impl Default for Settings {
             gateway: GatewayConfig::default(),
             conversations: ConversationsConfig::default(),
             files: FilesConfig::default(),
+            logs: LogsConfig::default(),
         }
     }
 }

@@ -18,15 +18,17 @@ use switchyard_domain::conversations::{
 use switchyard_domain::gateway::byok::{EndpointPolicy, HostResolver};
 use switchyard_domain::gateway::model_configs::{ModelConfigPorts, ModelConfigs};
 use switchyard_domain::gateway::{
-    Gateway, GatewayPorts, GatewaySettings, HealthSettings, KeySelection, RetrySettings, Strategy, Timeouts, Tokenizer,
+    CallLogs, Gateway, GatewayPorts, GatewaySettings, HealthSettings, KeySelection, RetrySettings, Strategy, Timeouts,
+    Tokenizer,
 };
 use switchyard_domain::kernel::crypto::SecretCipher;
+use switchyard_domain::usage::{Purged, Retention, UsagePorts, UsageStats};
 use switchyard_domain::{Clock, HealthProbe};
 use switchyard_persistence::{
     CallLogSettings, Database, DatabaseOptions, InMemoryAttemptLimiter, ObjectBlobStore, S3Settings, SqlApiKeyRepo,
-    SqlCapabilityRepo, SqlCatalogFileRepo, SqlCategoryRepo, SqlConversationRepo, SqlFileRepo, SqlModelConfigRepo,
-    SqlModelRepo, SqlRefreshTokenRepo, SqlRoutingSource, SqlSettingsRepo, SqlSupplierRepo, SqlUpstreamKeyRepo,
-    SqlUserRepo, call_log,
+    SqlCallLogs, SqlCapabilityRepo, SqlCatalogFileRepo, SqlCategoryRepo, SqlConversationRepo, SqlFileRepo,
+    SqlModelConfigRepo, SqlModelRepo, SqlRefreshTokenRepo, SqlRoutingSource, SqlSettingsRepo, SqlSupplierRepo,
+    SqlUpstreamKeyRepo, SqlUsageStore, SqlUserRepo, call_log,
 };
 use switchyard_providers::{Providers, SystemResolver, Tiktoken};
 use tokio_util::sync::CancellationToken;
@@ -281,6 +283,14 @@ impl Application {
                 default_reply_tokens: settings.conversations.default_reply_tokens.max(1),
             },
         ));
+        let usage = Arc::new(UsageStats::new(
+            UsagePorts {
+                store: Arc::new(SqlUsageStore::new(database.connection().clone())),
+                clock: clock.clone(),
+            },
+            retention(&settings.logs),
+        ));
+        let call_logs = Arc::new(CallLogs::new(Arc::new(SqlCallLogs::new(database.connection().clone()))));
         let services = Services {
             probe: probe.clone(),
             clock: clock.clone(),
@@ -290,6 +300,8 @@ impl Application {
             model_configs,
             conversations,
             files,
+            usage: usage.clone(),
+            call_logs,
             metrics,
         };
         let api = overrides
@@ -350,6 +362,10 @@ impl Application {
         if settings.gateway.preload_tokenizer {
             tokio::task::spawn_blocking(Tiktoken::warm_up);
         }
+        let interval = settings.logs.retention_interval;
+        supervisor.spawn("call_log_retention", move |token| {
+            purge_old_usage(usage, interval, token)
+        });
         let interval = settings.database.health_check_interval;
         supervisor.spawn("database_health_watch", move |token| {
             watch_health(probe, interval, token)
@@ -524,6 +540,56 @@ async fn flush_keys(gateway: Arc<Gateway>, interval: Duration, token: Cancellati
         }
         if stopping {
             return;
+        }
+    }
+}
+
+/// The retention of raw call logs and rollups.
+fn retention(config: &crate::settings::LogsConfig) -> Retention {
+    let days = |days: u32| (days > 0).then(|| chrono::TimeDelta::days(i64::from(days)));
+    Retention {
+        calls: days(config.retention_days),
+        rollups: days(config.rollup_retention_days),
+        chunk: config.retention_chunk.max(1),
+    }
+}
+
+/// Removes call-log rows and rollups past their retention: soon after start, then every
+/// `interval`, a chunk at a time until none is left (stopping between chunks when asked).
+async fn purge_old_usage(usage: Arc<UsageStats>, interval: Duration, token: CancellationToken) {
+    let chunk = usage.retention().chunk;
+    let mut ticker = tokio::time::interval(interval.max(Duration::from_millis(10)));
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            () = token.cancelled() => return,
+            _ = ticker.tick() => {}
+        }
+        let mut removed = Purged::default();
+        loop {
+            match usage.purge_step().await {
+                Ok(step) => {
+                    removed.calls += step.calls;
+                    removed.rollups += step.rollups;
+                    if !step.more(chunk) {
+                        break;
+                    }
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "old call-log rows could not be removed; tried again at the next interval");
+                    break;
+                }
+            }
+            if token.is_cancelled() {
+                return;
+            }
+        }
+        if removed != Purged::default() {
+            tracing::info!(
+                calls = removed.calls,
+                rollups = removed.rollups,
+                "call-log rows and rollups past their retention removed"
+            );
         }
     }
 }

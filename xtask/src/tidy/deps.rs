@@ -30,6 +30,8 @@ pub fn rule_for(krate: &str) -> Option<Rule> {
                 "base64",
                 "bcrypt",
                 "chrono",
+                // The IANA time-zone database, compiled in: calendar days and months in a zone.
+                "chrono-tz",
                 "email_address",
                 // The `Stream` trait only.
                 "futures-core",
@@ -107,6 +109,8 @@ pub fn rule_for(krate: &str) -> Option<Rule> {
                 "actix-web",
                 "base64",
                 "chrono",
+                // Statistics as CSV (`format=csv`).
+                "csv",
                 "futures-util",
                 "ipnet",
                 "prometheus",

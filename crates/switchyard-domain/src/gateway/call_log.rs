@@ -62,3 +62,20 @@ impl CallLogEntry {
         text.chars().take(MAX_ERROR_SUMMARY_CHARS).collect()
     }
 }
+
+/// What a page of the call log is narrowed to; every field optional.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CallLogFilter {
+    /// From this instant (inclusive).
+    pub from: Option<DateTime<Utc>>,
+    /// Before this instant.
+    pub to: Option<DateTime<Utc>>,
+    pub user: Option<UserId>,
+    pub api_key: Option<ApiKeyId>,
+    pub model: Option<ModelId>,
+    pub supplier: Option<SupplierId>,
+    /// The status the client got.
+    pub status: Option<u16>,
+    pub error_code: Option<String>,
+    pub stream: Option<bool>,
+}

@@ -2,7 +2,7 @@
 //! Requests and answers in Switchyard's own terms (`chat.rs`, `embedding.rs`), the supplier
 //! port and its errors (`ports.rs`), the in-memory routing snapshot (`routing.rs`), usage and
 //! its cost (`usage.rs`, `metering.rs`), streamed answers (`stream.rs`) and the call log
-//! (`call_log.rs`). Reads the catalog; nothing depends on the gateway.
+//! (`call_log.rs`) and its browsing (`logs.rs`). Reads the catalog; nothing depends on the gateway.
 
 pub mod attempt;
 pub mod byok;
@@ -12,6 +12,7 @@ pub mod embedding;
 #[cfg(test)]
 mod fakes;
 pub mod health;
+pub mod logs;
 pub mod metering;
 pub mod model_configs;
 pub mod pool;
@@ -25,17 +26,18 @@ pub mod stream;
 mod tests;
 pub mod usage;
 
-pub use call_log::{CallLogEntry, Endpoint};
+pub use call_log::{CallLogEntry, CallLogFilter, Endpoint};
 pub use chat::{
     AssistantMessage, ChatChunk, ChatMessage, ChatRequest, ChatResponse, ChatRole, Choice, ChunkChoice, ContentPart,
     Delta, FinishReason, ImageSource, MessageContent, ResponseFormat, Tool, ToolCall, ToolCallDelta, ToolChoice,
 };
 pub use embedding::{EmbeddingRequest, EmbeddingResponse};
 pub use health::{Condition, HealthSettings, HealthView, KeyFlush};
+pub use logs::CallLogs;
 pub use pool::Strategy;
 pub use ports::{
-    CallLogCounts, CallLogSink, CallObserver, ChatProvider, ChatStream, FinishedCall, ProviderError, RoutingRows,
-    RoutingSource, StoredUpstreamKey, TimeoutPhase, Timeouts, Tokenizer, UpstreamCall,
+    CallLogCounts, CallLogReader, CallLogSink, CallObserver, ChatProvider, ChatStream, FinishedCall, ProviderError,
+    RoutingRows, RoutingSource, StoredUpstreamKey, TimeoutPhase, Timeouts, Tokenizer, UpstreamCall,
 };
 pub use routing::{KeySelection, RoutableModel, RouteTarget, RoutingSnapshot};
 pub use service::{

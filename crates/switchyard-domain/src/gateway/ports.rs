@@ -14,10 +14,12 @@ use uuid::Uuid;
 use crate::catalog::ids::SupplierId;
 use crate::catalog::model::ModelDetail;
 use crate::catalog::supplier::Protocol;
-use crate::gateway::call_log::CallLogEntry;
+use crate::gateway::call_log::{CallLogEntry, CallLogFilter};
 use crate::gateway::chat::{ChatChunk, ChatRequest, ChatResponse};
 use crate::gateway::embedding::{EmbeddingRequest, EmbeddingResponse};
 use crate::kernel::error::StoreError;
+use crate::kernel::ids::UserId;
+use crate::kernel::page::{Page, PageRequest};
 
 /// How long a call to a supplier may take, phase by phase.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -155,6 +157,16 @@ pub trait CallLogSink: Send + Sync + std::fmt::Debug {
     fn counts(&self) -> CallLogCounts {
         CallLogCounts::default()
     }
+}
+
+/// Reads the call log back, newest first.
+#[async_trait]
+pub trait CallLogReader: Send + Sync + std::fmt::Debug {
+    /// A page of the entries matching the filter, newest first by `(created_at, id)`.
+    async fn page(&self, filter: &CallLogFilter, page: PageRequest) -> Result<Page<CallLogEntry>, StoreError>;
+
+    /// The entries (every try) of one request id, oldest first; only `user`'s when given.
+    async fn by_request(&self, request_id: &str, user: Option<UserId>) -> Result<Vec<CallLogEntry>, StoreError>;
 }
 
 /// A call as it ended, for the metrics and the `request finished` line: the log entry and the

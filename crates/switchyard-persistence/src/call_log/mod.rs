@@ -12,19 +12,28 @@
 mod rows;
 mod spill;
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::future::Future;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Expr, OnConflict};
-use sea_orm::{ColumnTrait, Condition, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder};
-use switchyard_domain::gateway::{CallLogCounts, CallLogEntry, CallLogSink};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ColumnTrait, Condition, DatabaseConnection, DatabaseTransaction, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, SqliteTransactionMode, TransactionOptions, TransactionTrait,
+};
+use switchyard_domain::StoreError;
+use switchyard_domain::gateway::{CallLogCounts, CallLogEntry, CallLogFilter, CallLogReader, CallLogSink};
+use switchyard_domain::kernel::ids::UserId;
+use switchyard_domain::kernel::page::{Cursor, Page, PageRequest};
+use switchyard_domain::usage::Rollups;
 use tokio::sync::{Notify, mpsc};
 use tokio::time::Instant;
+use tracing::instrument;
 use uuid::Uuid;
 
 use rows::from_row;
@@ -32,6 +41,9 @@ pub use spill::SPILL_FILE;
 use spill::{SpillFile, SpillReader};
 
 use crate::entity::{api_call_logs, api_keys};
+use crate::error::store_error;
+use crate::page::paginate;
+use crate::usage_store;
 
 /// The most rows one insert carries (26 columns each, inside every backend's parameter limit).
 pub const MAX_BATCH: usize = 1000;
@@ -419,7 +431,7 @@ impl CallLogWriter {
     }
 }
 
-/// Reads the call log back (operators' tools and tests; the statistics come in their own issue).
+/// Reads the call log back: pages for the API, everything for operators' tools and tests.
 #[derive(Debug, Clone)]
 pub struct SqlCallLogs {
     db: DatabaseConnection,
@@ -431,21 +443,83 @@ impl SqlCallLogs {
     }
 
     /// Every entry, oldest first.
-    pub async fn all(&self) -> Result<Vec<CallLogEntry>, switchyard_domain::StoreError> {
+    pub async fn all(&self) -> Result<Vec<CallLogEntry>, StoreError> {
         let rows = api_call_logs::Entity::find()
             .order_by_asc(api_call_logs::Column::CreatedAt)
             .order_by_asc(api_call_logs::Column::Id)
             .all(&self.db)
             .await
-            .map_err(crate::error::store_error)?;
-        rows.into_iter()
-            .map(|row| {
-                let id = row.id;
-                from_row(row).ok_or_else(|| {
-                    switchyard_domain::StoreError::Other(format!("call log {id} has an unknown endpoint"))
-                })
-            })
-            .collect()
+            .map_err(store_error)?;
+        entries(rows)
+    }
+}
+
+fn entries(rows: Vec<api_call_logs::Model>) -> Result<Vec<CallLogEntry>, StoreError> {
+    rows.into_iter()
+        .map(|row| {
+            let id = row.id;
+            from_row(row).ok_or_else(|| StoreError::Other(format!("call log {id} has an unknown endpoint")))
+        })
+        .collect()
+}
+
+#[async_trait]
+impl CallLogReader for SqlCallLogs {
+    #[instrument(skip_all, err)]
+    async fn page(&self, filter: &CallLogFilter, page: PageRequest) -> Result<Page<CallLogEntry>, StoreError> {
+        use api_call_logs::Column;
+        let mut select = api_call_logs::Entity::find();
+        if let Some(from) = filter.from {
+            select = select.filter(Column::CreatedAt.gte(from));
+        }
+        if let Some(to) = filter.to {
+            select = select.filter(Column::CreatedAt.lt(to));
+        }
+        for (column, id) in [
+            (Column::UserId, filter.user.map(|id| id.0)),
+            (Column::ApiKeyId, filter.api_key.map(|id| id.0)),
+            (Column::ModelId, filter.model.map(|id| id.0)),
+            (Column::SupplierId, filter.supplier.map(|id| id.0)),
+        ] {
+            if let Some(id) = id {
+                select = select.filter(column.eq(id));
+            }
+        }
+        if let Some(status) = filter.status {
+            select = select.filter(Column::StatusCode.eq(i16::try_from(status).unwrap_or(i16::MAX)));
+        }
+        if let Some(code) = &filter.error_code {
+            select = select.filter(Column::ErrorCode.eq(code.as_str()));
+        }
+        if let Some(stream) = filter.stream {
+            select = select.filter(Column::Stream.eq(stream));
+        }
+        let rows = paginate(select, Column::CreatedAt, Column::Id, page)
+            .all(&self.db)
+            .await
+            .map_err(store_error)?;
+        Ok(Page::from_rows(entries(rows)?, page.limit, |entry| Cursor {
+            created_at: entry.created_at,
+            id: entry.id,
+        }))
+    }
+
+    #[instrument(skip(self), err)]
+    async fn by_request(&self, request_id: &str, user: Option<UserId>) -> Result<Vec<CallLogEntry>, StoreError> {
+        use api_call_logs::Column;
+        let mut select = api_call_logs::Entity::find().filter(Column::RequestId.eq(request_id));
+        if let Some(user) = user {
+            select = select.filter(Column::UserId.eq(user.0));
+        }
+        let rows = select
+            .order_by_asc(Column::CreatedAt)
+            .order_by_asc(Column::Id)
+            // A client's request id may repeat; a page's worth is plenty for one request.
+            .limit(PageRequest::MAX_LIMIT)
+            .all(&self.db)
+            .await
+            .map_err(store_error)?;
+        entries(rows)
     }
 }
 
@@ -468,28 +542,62 @@ async fn insert(db: &DatabaseConnection, batch: &[CallLogEntry]) -> Result<(), D
     }
 }
 
-/// Inserts a batch (a duplicate id does nothing) and moves each gateway key's last use forward.
+/// Inserts a batch with its rollups and moves each gateway key's last use forward, in one
+/// transaction. An entry whose id is already in the table (a batch retried after a lost
+/// acknowledgement, a replay run twice) is neither inserted nor added to the rollups again.
 async fn insert_now(db: &DatabaseConnection, batch: &[CallLogEntry]) -> Result<(), DbErr> {
-    let rows = batch.iter().map(rows::to_row);
-    let outcome = api_call_logs::Entity::insert_many(rows)
-        .on_conflict(
-            OnConflict::column(api_call_logs::Column::Id)
-                .do_nothing_on([api_call_logs::Column::Id])
-                .to_owned(),
-        )
-        .exec_without_returning(db)
-        .await;
-    match outcome {
-        Ok(_) | Err(DbErr::RecordNotInserted) => {}
-        Err(error) => return Err(error),
+    let txn = db
+        .begin_with_options(TransactionOptions {
+            sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+            ..TransactionOptions::default()
+        })
+        .await?;
+    match write_batch(&txn, batch).await {
+        Ok(()) => txn.commit().await,
+        Err(error) => {
+            if let Err(rollback) = txn.rollback().await {
+                tracing::warn!(error = %rollback, "rolling back a failed call-log batch failed");
+            }
+            Err(error)
+        }
     }
+}
+
+async fn write_batch(txn: &DatabaseTransaction, batch: &[CallLogEntry]) -> Result<(), DbErr> {
+    let present: HashSet<Uuid> = api_call_logs::Entity::find()
+        .select_only()
+        .column(api_call_logs::Column::Id)
+        .filter(api_call_logs::Column::Id.is_in(batch.iter().map(|entry| entry.id)))
+        .into_tuple::<Uuid>()
+        .all(txn)
+        .await?
+        .into_iter()
+        .collect();
+    let mut seen = HashSet::new();
+    let fresh: Vec<&CallLogEntry> = batch
+        .iter()
+        .filter(|entry| !present.contains(&entry.id) && seen.insert(entry.id))
+        .collect();
+    if fresh.is_empty() {
+        return Ok(());
+    }
+    api_call_logs::Entity::insert_many(fresh.iter().map(|entry| rows::to_row(entry)))
+        .exec_without_returning(txn)
+        .await?;
+    let mut rollups = Rollups::default();
+    for entry in &fresh {
+        rollups.add(rows::usage_key(entry), entry.upstream_key_id, &rows::call(entry));
+    }
+    usage_store::add(txn, &rollups).await?;
     let mut last_use: HashMap<Uuid, DateTime<Utc>> = HashMap::new();
-    for entry in batch {
+    for entry in &fresh {
         if let Some(key) = entry.api_key_id {
             let at = last_use.entry(key.0).or_insert(entry.created_at);
             *at = (*at).max(entry.created_at);
         }
     }
+    let mut last_use: Vec<(Uuid, DateTime<Utc>)> = last_use.into_iter().collect();
+    last_use.sort_by_key(|(key, _)| *key);
     for (key, at) in last_use {
         api_keys::Entity::update_many()
             .col_expr(api_keys::Column::LastUsedAt, Expr::value(at))
@@ -499,7 +607,7 @@ async fn insert_now(db: &DatabaseConnection, batch: &[CallLogEntry]) -> Result<(
                     .add(api_keys::Column::LastUsedAt.is_null())
                     .add(api_keys::Column::LastUsedAt.lt(at)),
             )
-            .exec(db)
+            .exec(txn)
             .await?;
     }
     Ok(())
@@ -616,6 +724,56 @@ mod tests {
             .await
             .expect("count");
         assert_eq!(count, 5);
+    }
+
+    #[tokio::test]
+    async fn a_batch_adds_to_the_rollups_once_however_often_it_is_written() {
+        use switchyard_domain::usage::{Period, RollupQuery, UsageFilter, UsageStore};
+        let dir = tempfile::tempdir().expect("a directory");
+        let db = database(dir.path()).await;
+        let mut entries: Vec<CallLogEntry> = (0..6).map(entry).collect();
+        entries[5].status_code = 502;
+        entries[5].error_code = Some("upstream_error".into());
+        entries[4].error_code = Some("client_closed".into());
+        entries[3].currency = Some("CNY".into());
+        insert(db.connection(), &entries[..4]).await.expect("inserted");
+        // Retried after a lost acknowledgement, with more entries (one twice).
+        let mut again = entries.clone();
+        again.push(entries[5].clone());
+        insert(db.connection(), &again).await.expect("inserted again");
+        let store = crate::SqlUsageStore::new(db.connection().clone());
+        let period = Period {
+            from: chrono::DateTime::from_timestamp(1_789_990_000, 0).unwrap_or_default(),
+            to: chrono::DateTime::from_timestamp(1_790_010_000, 0).unwrap_or_default(),
+        };
+        let query = RollupQuery {
+            period,
+            filter: UsageFilter::default(),
+            group: None,
+            by_hour: false,
+        };
+        let mut rollups = store.usage(&query).await.expect("rollups");
+        rollups.sort_by(|a, b| a.currency.cmp(&b.currency));
+        assert_eq!(rollups.len(), 2, "{rollups:?}");
+        assert_eq!(rollups[0].currency.as_deref(), Some("CNY"));
+        assert_eq!(rollups[0].measures.requests, 1);
+        assert_eq!(rollups[0].measures.cost_nanos, 30);
+        let usd = &rollups[1].measures;
+        assert_eq!(usd.requests, 5);
+        assert_eq!(usd.errors, 1, "the client that left is no error");
+        assert_eq!(usd.tokens.prompt, 1 + 2 + 4 + 5);
+        assert_eq!(usd.cost_nanos, 120);
+        assert_eq!(usd.latency[0], 5);
+        assert_eq!(rows(&db).await.len(), 6);
+        // Retention removes raw rows oldest first, in chunks, and rollups by their hour.
+        let before = chrono::DateTime::from_timestamp(1_790_000_003, 0).unwrap_or_default();
+        assert_eq!(store.purge_calls(before, 2).await.expect("purged"), 2);
+        assert_eq!(store.purge_calls(before, 2).await.expect("purged"), 1);
+        assert_eq!(store.purge_calls(before, 2).await.expect("purged"), 0);
+        assert_eq!(rows(&db).await.len(), 3);
+        assert_eq!(store.usage(&query).await.expect("rollups").len(), 2, "rollups stay");
+        assert_eq!(store.purge_rollups(period.to, 10).await.expect("purged"), 2);
+        assert!(store.usage(&query).await.expect("rollups").is_empty());
     }
 
     #[tokio::test]

@@ -8,6 +8,7 @@ use switchyard_domain::accounts::ApiKeyId;
 use switchyard_domain::catalog::{ModelId, SupplierId};
 use switchyard_domain::gateway::{CallLogEntry, Endpoint, Usage};
 use switchyard_domain::kernel::ids::UserId;
+use switchyard_domain::usage::{Call, Tokens, UsageKey, hour_of};
 use uuid::Uuid;
 
 use crate::entity::api_call_logs;
@@ -55,6 +56,39 @@ pub fn to_row(entry: &CallLogEntry) -> api_call_logs::ActiveModel {
         attempt: Set(i16::try_from(entry.attempt).unwrap_or(i16::MAX)),
         byok: Set(entry.byok),
         created_at: Set(entry.created_at),
+    }
+}
+
+/// The usage bucket an entry adds to.
+pub fn usage_key(entry: &CallLogEntry) -> UsageKey {
+    UsageKey {
+        hour: hour_of(entry.created_at),
+        user: entry.user_id,
+        api_key: entry.api_key_id,
+        model: entry.model_id,
+        supplier: entry.supplier_id,
+        // As the row keeps it.
+        currency: fit(entry.currency.clone(), 3),
+        byok: entry.byok,
+    }
+}
+
+/// An entry as the rollups count it.
+pub fn call(entry: &CallLogEntry) -> Call<'_> {
+    let usage = entry.usage;
+    Call {
+        status_code: entry.status_code,
+        error_code: entry.error_code.as_deref(),
+        tokens: Tokens {
+            prompt: usage.prompt_tokens,
+            completion: usage.completion_tokens,
+            cached_input: usage.cached_input_tokens,
+            cache_write: usage.cache_write_tokens,
+            reasoning: usage.reasoning_tokens,
+        },
+        cost_nanos: entry.cost_nanos,
+        // As the row keeps it.
+        latency_ms: i64::from(millis(entry.latency_ms)),
     }
 }
 

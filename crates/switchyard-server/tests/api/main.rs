@@ -29,3 +29,4 @@ mod secrets;
 mod security;
 mod storage;
 mod support;
+mod usage;

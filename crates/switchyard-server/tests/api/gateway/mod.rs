@@ -60,7 +60,7 @@ pub struct World {
     pub user: Session,
     /// Supplier ids by protocol.
     pub suppliers: HashMap<Protocol, String>,
-    database: Database,
+    pub database: Database,
 }
 
 /// Settings for gateway tests: short timeouts so the timeout cases are quick, a call log that

@@ -1,0 +1,418 @@
+//! The usage rollups (`usage_hourly`, `usage_upstream_hourly`): added to by the call-log writer
+//! inside its batch transaction, read by the statistics, trimmed by the retention.
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, OnConflict, Query, SelectStatement};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    QueryResult, QuerySelect,
+};
+use switchyard_domain::StoreError;
+use switchyard_domain::usage::{
+    Dimension, LATENCY_BUCKETS, Measures, Period, RollupQuery, RollupRow, Rollups, Tokens, UsageStore,
+};
+use tracing::instrument;
+use uuid::Uuid;
+
+use crate::entity::{api_call_logs, api_keys, models, suppliers, upstream_keys, users};
+use crate::error::store_error;
+use crate::key_repo::sum;
+
+pub(crate) const USAGE: &str = "usage_hourly";
+pub(crate) const UPSTREAM: &str = "usage_upstream_hourly";
+
+/// The measure columns, in [`values`]' order.
+pub(crate) fn measure_columns() -> Vec<String> {
+    let mut columns: Vec<String> = [
+        "requests",
+        "errors",
+        "prompt_tokens",
+        "completion_tokens",
+        "cached_input_tokens",
+        "cache_write_tokens",
+        "reasoning_tokens",
+        "cost_nanos",
+        "latency_ms_sum",
+    ]
+    .iter()
+    .map(|name| (*name).to_owned())
+    .collect();
+    columns.extend((0..LATENCY_BUCKETS).map(|bucket| format!("latency_{bucket}")));
+    columns
+}
+
+fn values(measures: &Measures) -> Vec<i64> {
+    let tokens = measures.tokens;
+    let mut values = vec![
+        measures.requests,
+        measures.errors,
+        tokens.prompt,
+        tokens.completion,
+        tokens.cached_input,
+        tokens.cache_write,
+        tokens.reasoning,
+        measures.cost_nanos,
+        measures.latency_ms_sum,
+    ];
+    values.extend(measures.latency);
+    values
+}
+
+fn read_measures(row: &QueryResult) -> Result<Measures, DbErr> {
+    let columns = measure_columns();
+    let mut figures = Vec::with_capacity(columns.len());
+    for column in &columns {
+        figures.push(row.try_get::<i64>("", column)?);
+    }
+    let mut latency = [0i64; LATENCY_BUCKETS];
+    latency.copy_from_slice(&figures[9..]);
+    Ok(Measures {
+        requests: figures[0],
+        errors: figures[1],
+        tokens: Tokens {
+            prompt: figures[2],
+            completion: figures[3],
+            cached_input: figures[4],
+            cache_write: figures[5],
+            reasoning: figures[6],
+        },
+        cost_nanos: figures[7],
+        latency_ms_sum: figures[8],
+        latency,
+    })
+}
+
+/// An absent dimension is the nil UUID (NULLs would not meet in the primary key's bucket).
+fn present(id: Option<Uuid>) -> Uuid {
+    id.unwrap_or_else(Uuid::nil)
+}
+
+fn absent_is_none(id: Uuid) -> Option<Uuid> {
+    (!id.is_nil()).then_some(id)
+}
+
+/// `column = column + the new row's value`, in each backend's words.
+fn add_to(backend: DbBackend, table: &str, column: &str) -> Expr {
+    match backend {
+        DbBackend::MySql => Expr::cust(format!("{column} + VALUES({column})")),
+        _ => Expr::cust(format!("{table}.{column} + excluded.{column}")),
+    }
+}
+
+/// Rows per upsert statement (at most 26 values each: inside every backend's parameter limit).
+const UPSERT_ROWS: usize = 500;
+
+fn upsert(
+    backend: DbBackend,
+    table: &str,
+    key_columns: &[&str],
+    rows: Vec<(Vec<Expr>, &Measures)>,
+) -> Result<Vec<sea_orm::sea_query::InsertStatement>, DbErr> {
+    let measures = measure_columns();
+    let mut statements = Vec::new();
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        let mut insert = Query::insert();
+        insert.into_table(Alias::new(table)).columns(
+            key_columns
+                .iter()
+                .map(|column| Alias::new(*column))
+                .chain(measures.iter().map(Alias::new)),
+        );
+        for (mut keys, figures) in rows.by_ref().take(UPSERT_ROWS) {
+            keys.extend(values(figures).into_iter().map(Expr::val));
+            insert
+                .values(keys)
+                .map_err(|error| DbErr::Custom(format!("a rollup row does not fit its table: {error}")))?;
+        }
+        insert.on_conflict(
+            OnConflict::column(Alias::new("id"))
+                .values(
+                    measures
+                        .iter()
+                        .map(|column| (Alias::new(column), add_to(backend, table, column))),
+                )
+                .to_owned(),
+        );
+        statements.push(insert);
+    }
+    Ok(statements)
+}
+
+/// Adds a batch's rollups (upserts that add), rows in id order so that two writers never wait
+/// on each other in a cycle.
+pub(crate) async fn add(db: &impl ConnectionTrait, rollups: &Rollups) -> Result<(), DbErr> {
+    let backend = db.get_database_backend();
+    let usage = rollups
+        .usage()
+        .into_iter()
+        .map(|(id, key, figures)| {
+            let keys = vec![
+                Expr::val(id),
+                Expr::val(key.hour),
+                Expr::val(present(key.user.map(|id| id.0))),
+                Expr::val(present(key.api_key.map(|id| id.0))),
+                Expr::val(present(key.model.map(|id| id.0))),
+                Expr::val(present(key.supplier.map(|id| id.0))),
+                Expr::val(key.currency.clone().unwrap_or_default()),
+                Expr::val(key.byok),
+            ];
+            (keys, figures)
+        })
+        .collect();
+    let usage_keys = [
+        "id",
+        "hour_start",
+        "user_id",
+        "api_key_id",
+        "model_id",
+        "supplier_id",
+        "currency",
+        "byok",
+    ];
+    for statement in upsert(backend, USAGE, &usage_keys, usage)? {
+        db.execute(&statement).await?;
+    }
+    let upstream = rollups
+        .upstream()
+        .into_iter()
+        .map(|(id, key, figures)| {
+            let keys = vec![
+                Expr::val(id),
+                Expr::val(key.hour),
+                Expr::val(key.upstream_key),
+                Expr::val(present(key.supplier.map(|id| id.0))),
+                Expr::val(key.currency.clone().unwrap_or_default()),
+            ];
+            (keys, figures)
+        })
+        .collect();
+    let upstream_keys = ["id", "hour_start", "upstream_key_id", "supplier_id", "currency"];
+    for statement in upsert(backend, UPSTREAM, &upstream_keys, upstream)? {
+        db.execute(&statement).await?;
+    }
+    Ok(())
+}
+
+fn dimension_column(dimension: Dimension) -> &'static str {
+    match dimension {
+        Dimension::User => "user_id",
+        Dimension::ApiKey => "api_key_id",
+        Dimension::Model => "model_id",
+        Dimension::Supplier => "supplier_id",
+    }
+}
+
+/// `SELECT [hour_start,] [group,] currency, SUM(measures…) FROM table WHERE the period GROUP BY …`.
+fn summed(backend: DbBackend, table: &str, period: Period, group: Option<&str>, by_hour: bool) -> SelectStatement {
+    let mut select = Query::select();
+    select.from(Alias::new(table));
+    if by_hour {
+        select
+            .column(Alias::new("hour_start"))
+            .group_by_col(Alias::new("hour_start"));
+    }
+    if let Some(group) = group {
+        select.column(Alias::new(group)).group_by_col(Alias::new(group));
+    }
+    select
+        .column(Alias::new("currency"))
+        .group_by_col(Alias::new("currency"));
+    for column in measure_columns() {
+        select.expr_as(sum(backend, &column), Alias::new(column));
+    }
+    select
+        .and_where(Expr::col(Alias::new("hour_start")).gte(period.from))
+        .and_where(Expr::col(Alias::new("hour_start")).lt(period.to));
+    select
+}
+
+fn read_rows(rows: Vec<QueryResult>, group: Option<&str>, by_hour: bool) -> Result<Vec<RollupRow>, DbErr> {
+    rows.iter()
+        .map(|row| {
+            let currency: String = row.try_get("", "currency")?;
+            Ok(RollupRow {
+                hour: if by_hour {
+                    Some(row.try_get::<DateTime<Utc>>("", "hour_start")?)
+                } else {
+                    None
+                },
+                group: match group {
+                    Some(column) => absent_is_none(row.try_get::<Uuid>("", column)?),
+                    None => None,
+                },
+                currency: (!currency.is_empty()).then_some(currency),
+                measures: read_measures(row)?,
+            })
+        })
+        .collect()
+}
+
+/// Reads the rollups and trims them, with the raw call log, for the retention.
+#[derive(Debug, Clone)]
+pub struct SqlUsageStore {
+    db: DatabaseConnection,
+}
+
+impl SqlUsageStore {
+    pub fn new(db: DatabaseConnection) -> Self {
+        Self { db }
+    }
+
+    async fn purge_table(&self, table: &str, before: DateTime<Utc>, limit: u64) -> Result<u64, DbErr> {
+        let mut select = Query::select();
+        select
+            .column(Alias::new("id"))
+            .from(Alias::new(table))
+            .and_where(Expr::col(Alias::new("hour_start")).lt(before))
+            .limit(limit);
+        let ids = self
+            .db
+            .query_all(&select)
+            .await?
+            .iter()
+            .map(|row| row.try_get::<Uuid>("", "id"))
+            .collect::<Result<Vec<Uuid>, DbErr>>()?;
+        if ids.is_empty() {
+            return Ok(0);
+        }
+        let mut delete = Query::delete();
+        delete
+            .from_table(Alias::new(table))
+            .and_where(Expr::col(Alias::new("id")).is_in(ids));
+        Ok(self.db.execute(&delete).await?.rows_affected())
+    }
+}
+
+#[async_trait]
+impl UsageStore for SqlUsageStore {
+    #[instrument(skip_all, err)]
+    async fn usage(&self, query: &RollupQuery) -> Result<Vec<RollupRow>, StoreError> {
+        let backend = self.db.get_database_backend();
+        let group = query.group.map(dimension_column);
+        let mut select = summed(backend, USAGE, query.period, group, query.by_hour);
+        let filter = query.filter;
+        for (column, id) in [
+            ("user_id", filter.user.map(|id| id.0)),
+            ("api_key_id", filter.api_key.map(|id| id.0)),
+            ("model_id", filter.model.map(|id| id.0)),
+            ("supplier_id", filter.supplier.map(|id| id.0)),
+        ] {
+            if let Some(id) = id {
+                select.and_where(Expr::col(Alias::new(column)).eq(id));
+            }
+        }
+        let rows = self.db.query_all(&select).await.map_err(store_error)?;
+        read_rows(rows, group, query.by_hour).map_err(store_error)
+    }
+
+    #[instrument(skip_all, err)]
+    async fn upstream_usage(&self, period: Period) -> Result<Vec<RollupRow>, StoreError> {
+        let backend = self.db.get_database_backend();
+        let select = summed(backend, UPSTREAM, period, Some("upstream_key_id"), false);
+        let rows = self.db.query_all(&select).await.map_err(store_error)?;
+        read_rows(rows, Some("upstream_key_id"), false).map_err(store_error)
+    }
+
+    #[instrument(skip_all, fields(ids = ids.len()), err)]
+    async fn names(&self, dimension: Dimension, ids: &[Uuid]) -> Result<HashMap<Uuid, String>, StoreError> {
+        if ids.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let ids = ids.to_vec();
+        let names: Vec<(Uuid, String)> = match dimension {
+            Dimension::User => {
+                users::Entity::find()
+                    .select_only()
+                    .column(users::Column::Id)
+                    .column(users::Column::Username)
+                    .filter(users::Column::Id.is_in(ids))
+                    .into_tuple()
+                    .all(&self.db)
+                    .await
+            }
+            Dimension::ApiKey => {
+                api_keys::Entity::find()
+                    .select_only()
+                    .column(api_keys::Column::Id)
+                    .column(api_keys::Column::Name)
+                    .filter(api_keys::Column::Id.is_in(ids))
+                    .into_tuple()
+                    .all(&self.db)
+                    .await
+            }
+            Dimension::Model => {
+                models::Entity::find()
+                    .select_only()
+                    .column(models::Column::Id)
+                    .column(models::Column::Name)
+                    .filter(models::Column::Id.is_in(ids))
+                    .into_tuple()
+                    .all(&self.db)
+                    .await
+            }
+            Dimension::Supplier => {
+                suppliers::Entity::find()
+                    .select_only()
+                    .column(suppliers::Column::Id)
+                    .column(suppliers::Column::Name)
+                    .filter(suppliers::Column::Id.is_in(ids))
+                    .into_tuple()
+                    .all(&self.db)
+                    .await
+            }
+        }
+        .map_err(store_error)?;
+        Ok(names.into_iter().collect())
+    }
+
+    #[instrument(skip_all, fields(ids = ids.len()), err)]
+    async fn upstream_key_names(&self, ids: &[Uuid]) -> Result<HashMap<Uuid, String>, StoreError> {
+        if ids.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let names: Vec<(Uuid, String)> = upstream_keys::Entity::find()
+            .select_only()
+            .column(upstream_keys::Column::Id)
+            .column(upstream_keys::Column::Name)
+            .filter(upstream_keys::Column::Id.is_in(ids.to_vec()))
+            .into_tuple()
+            .all(&self.db)
+            .await
+            .map_err(store_error)?;
+        Ok(names.into_iter().collect())
+    }
+
+    #[instrument(skip(self), err)]
+    async fn purge_calls(&self, before: DateTime<Utc>, limit: u64) -> Result<u64, StoreError> {
+        let ids: Vec<Uuid> = api_call_logs::Entity::find()
+            .select_only()
+            .column(api_call_logs::Column::Id)
+            .filter(api_call_logs::Column::CreatedAt.lt(before))
+            .order_by_asc(api_call_logs::Column::CreatedAt)
+            .limit(limit)
+            .into_tuple()
+            .all(&self.db)
+            .await
+            .map_err(store_error)?;
+        if ids.is_empty() {
+            return Ok(0);
+        }
+        let removed = api_call_logs::Entity::delete_many()
+            .filter(api_call_logs::Column::Id.is_in(ids))
+            .exec(&self.db)
+            .await
+            .map_err(store_error)?;
+        Ok(removed.rows_affected)
+    }
+
+    #[instrument(skip(self), err)]
+    async fn purge_rollups(&self, before: DateTime<Utc>, limit: u64) -> Result<u64, StoreError> {
+        let usage = self.purge_table(USAGE, before, limit).await.map_err(store_error)?;
+        let upstream = self.purge_table(UPSTREAM, before, limit).await.map_err(store_error)?;
+        Ok(usage + upstream)
+    }
+}
