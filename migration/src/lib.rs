@@ -19,6 +19,7 @@ mod m20261202_000008_routing;
 mod m20261203_000009_conversations;
 mod m20261203_000010_files;
 mod m20261204_000011_usage;
+mod m20261204_000012_limits;
 pub mod schema;
 
 pub use command::MigrateCommand;
@@ -42,6 +43,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000009_conversations::Migration),
             Box::new(m20261203_000010_files::Migration),
             Box::new(m20261204_000011_usage::Migration),
+            Box::new(m20261204_000012_limits::Migration),
         ]
     }
 }

@@ -1,7 +1,8 @@
-//! Hourly usage rollups and the call log's index by request id.
+//! Hourly and daily usage rollups and the call log's index by request id.
 //!
 //! `usage_hourly` holds one row per hour × user × gateway key × model × supplier × currency ×
-//! BYOK, `usage_upstream_hourly` one per hour × upstream key × supplier × currency. A row's id is
+//! BYOK, `usage_daily` the same per UTC day (what long periods read), `usage_upstream_hourly`
+//! one per hour × upstream key × supplier × currency. A row's id is
 //! derived from its dimensions (the domain's `UsageKey::id`), so every writer upserts the same
 //! row; absent dimensions are the nil UUID and the empty currency (a unique key over nullable
 //! columns would let NULLs repeat). The call-log writer adds to them in the transaction that
@@ -19,6 +20,19 @@ enum UsageHourly {
     Table,
     Id,
     HourStart,
+    UserId,
+    ApiKeyId,
+    ModelId,
+    SupplierId,
+    Currency,
+    Byok,
+}
+
+#[derive(Debug, DeriveIden)]
+enum UsageDaily {
+    Table,
+    Id,
+    DayStart,
     UserId,
     ApiKeyId,
     ModelId,
@@ -104,6 +118,30 @@ impl MigrationTrait for Migration {
             manager.create_index(index(name, UsageHourly::Table, &columns)).await?;
         }
 
+        let mut daily = schema::create_table(m, UsageDaily::Table);
+        daily
+            .col(schema::uuid(UsageDaily::Id).not_null().primary_key())
+            .col(schema::timestamp(m, UsageDaily::DayStart).not_null())
+            .col(schema::uuid(UsageDaily::UserId).not_null())
+            .col(schema::uuid(UsageDaily::ApiKeyId).not_null())
+            .col(schema::uuid(UsageDaily::ModelId).not_null())
+            .col(schema::uuid(UsageDaily::SupplierId).not_null())
+            .col(schema::string(UsageDaily::Currency, 3).not_null())
+            .col(ColumnDef::new(UsageDaily::Byok).boolean().not_null());
+        measures(&mut daily);
+        manager.create_table(daily.to_owned()).await?;
+        let day = Alias::new("day_start");
+        for (name, first) in [
+            ("usage_daily_day_idx", None),
+            ("usage_daily_user_idx", Some("user_id")),
+            ("usage_daily_key_idx", Some("api_key_id")),
+            ("usage_daily_model_idx", Some("model_id")),
+        ] {
+            let mut columns: Vec<Alias> = first.map(Alias::new).into_iter().collect();
+            columns.push(day.clone());
+            manager.create_index(index(name, UsageDaily::Table, &columns)).await?;
+        }
+
         let mut upstream = schema::create_table(m, UsageUpstreamHourly::Table);
         upstream
             .col(schema::uuid(UsageUpstreamHourly::Id).not_null().primary_key())
@@ -140,6 +178,9 @@ impl MigrationTrait for Migration {
             .await?;
         manager
             .drop_table(Table::drop().table(UsageUpstreamHourly::Table).to_owned())
+            .await?;
+        manager
+            .drop_table(Table::drop().table(UsageDaily::Table).to_owned())
             .await?;
         manager
             .drop_table(Table::drop().table(UsageHourly::Table).to_owned())

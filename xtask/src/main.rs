@@ -4,6 +4,7 @@
 //! - `cargo xtask tidy`: the architecture's invariants (see `docs/architecture.md`).
 //! - `cargo xtask bench gateway`: the gateway benchmark (see `docs/benchmarks.md`).
 //! - `cargo xtask bench conversations`: conversations' database work at 10,000 messages.
+//! - `cargo xtask bench stats`: the usage statistics' queries at 10 million call-log rows.
 //! - `cargo xtask seed | create-admin | rotate-master-key`: shortcuts to the operator commands.
 
 mod tidy;
@@ -18,6 +19,7 @@ commands:
   tidy               check dependency direction, a //! doc on every file, no ignored tests
   bench gateway      build release binaries, benchmark the gateway against the fake upstream, write docs/benchmarks.md ([--quick])
   bench conversations  build release binaries, time conversations' database work at 10,000 messages (SQLite, PostgreSQL), write its section of docs/benchmarks.md
+  bench stats        build release binaries, fill 10 million call-log rows with their rollups and time the statistics' queries (SQLite, PostgreSQL, MariaDB), write its section of docs/benchmarks.md ([--rows N])
   seed [ARGS]        = switchyard catalog seed ([--database-url URL]): import the bundled catalog
   create-admin ARGS  = switchyard admin create ARGS (--username NAME [--email E] [--database-url URL])
   rotate-master-key  = switchyard secrets rotate ARGS ([--new-key KEY] [--database-url URL])";
@@ -83,8 +85,8 @@ fn switchyard(root: &Path, command: &[&str], args: &[String]) -> anyhow::Result<
 fn bench(root: &Path, args: &[String]) -> anyhow::Result<()> {
     let which = args.first().map(String::as_str);
     anyhow::ensure!(
-        matches!(which, Some("gateway" | "conversations")),
-        "usage: cargo xtask bench gateway [--quick] | cargo xtask bench conversations"
+        matches!(which, Some("gateway" | "conversations" | "stats")),
+        "usage: cargo xtask bench gateway [--quick] | cargo xtask bench conversations | cargo xtask bench stats [--rows N]"
     );
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
     eprintln!("bench: building release binaries (the first build takes several minutes)");
@@ -111,6 +113,25 @@ fn bench(root: &Path, args: &[String]) -> anyhow::Result<()> {
         .map(PathBuf::from)
         .ok_or_else(|| anyhow::anyhow!("cargo metadata names no target directory"))?;
     let release = target.join("release");
+    if which == Some("stats") {
+        let postgres = std::env::var("SWITCHYARD_BENCH_POSTGRES_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
+        let mysql = std::env::var("SWITCHYARD_BENCH_MYSQL_URL")
+            .unwrap_or_else(|_| "mysql://root@127.0.0.1:3306/test".to_owned());
+        let status = Command::new(release.join("switchyard-bench"))
+            .arg("stats")
+            .arg("--out")
+            .arg(root.join("docs/benchmarks.md"))
+            .arg("--postgres")
+            .arg(postgres)
+            .arg("--mysql")
+            .arg(mysql)
+            .args(&args[1..])
+            .current_dir(root)
+            .status()?;
+        anyhow::ensure!(status.success(), "the benchmark failed ({status})");
+        return Ok(());
+    }
     if which == Some("conversations") {
         let postgres = std::env::var("SWITCHYARD_BENCH_POSTGRES_URL")
             .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());

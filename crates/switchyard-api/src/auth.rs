@@ -102,6 +102,7 @@ impl FromRequest for GatewayUser {
                     user_id: key.user_id,
                     key_id: Some(key.key_id),
                     allowed_models: key.allowed_models,
+                    key_limits: key.key_limits,
                 }));
             }
             let principal = state
@@ -117,6 +118,7 @@ impl FromRequest for GatewayUser {
                 user_id: principal.user_id(),
                 key_id: None,
                 allowed_models: Vec::new(),
+                key_limits: Default::default(),
             }))
         })
     }

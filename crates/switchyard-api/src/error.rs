@@ -9,6 +9,7 @@ use actix_web::{HttpResponse, ResponseError};
 use chrono::SecondsFormat;
 use serde::Serialize;
 use switchyard_domain::kernel::error::UpstreamFailure;
+use switchyard_domain::kernel::rate::RateHeaders;
 use switchyard_domain::{AuthFailure, ConflictKind, DomainError, Refusal};
 use utoipa::ToSchema;
 
@@ -78,6 +79,11 @@ pub enum ErrorCode {
     UnsupportedMediaType,
     /// 429: too many requests; see `Retry-After`.
     RateLimited,
+    /// 429: a rate or concurrency limit of Switchyard's (the key's, the user's, the model's) is
+    /// reached; the message names it; see `Retry-After` and `x-ratelimit-*`.
+    RateLimitExceeded,
+    /// 429: a budget cannot cover the request's maximum cost; the message says when it starts again.
+    InsufficientQuota,
     /// 503: a dependency (the database, ...) is down.
     ServiceUnavailable,
     /// 500: a bug. The message is generic; the details are in the server log.
@@ -116,7 +122,7 @@ impl ErrorCode {
             | Self::FileQuotaExceeded => StatusCode::CONFLICT,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Self::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            Self::RateLimited | Self::RateLimitExceeded | Self::InsufficientQuota => StatusCode::TOO_MANY_REQUESTS,
             Self::ServiceUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::InternalError => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -155,6 +161,8 @@ impl ErrorCode {
             Self::PayloadTooLarge => "payload_too_large",
             Self::UnsupportedMediaType => "unsupported_media_type",
             Self::RateLimited => "rate_limited",
+            Self::RateLimitExceeded => "rate_limit_exceeded",
+            Self::InsufficientQuota => "insufficient_quota",
             Self::ServiceUnavailable => "service_unavailable",
             Self::InternalError => "internal_error",
         }
@@ -175,6 +183,9 @@ impl ErrorCode {
             | Self::RegistrationDisabled
             | Self::ModelNotAllowed => "permission_error",
             Self::RateLimited => "rate_limit_error",
+            // OpenAI's own types for its limits and its quota.
+            Self::RateLimitExceeded => "requests",
+            Self::InsufficientQuota => "insufficient_quota",
             Self::ServiceUnavailable
             | Self::InternalError
             | Self::UpstreamError
@@ -220,6 +231,8 @@ pub struct ApiError {
     message: String,
     details: Vec<ErrorDetail>,
     retry_after_seconds: Option<u64>,
+    /// The caller's rate limits, for the `x-ratelimit-*` headers.
+    rate: Option<Box<RateHeaders>>,
 }
 
 impl ApiError {
@@ -229,6 +242,7 @@ impl ApiError {
             message: message.into(),
             details: Vec::new(),
             retry_after_seconds: None,
+            rate: None,
         }
     }
 
@@ -294,6 +308,9 @@ impl ApiError {
         }
         if let Some(seconds) = self.retry_after_seconds {
             builder.insert_header((header::RETRY_AFTER, HeaderValue::from(seconds)));
+        }
+        if let Some(rate) = &self.rate {
+            crate::rate::insert(&mut builder, rate);
         }
         builder
     }
@@ -469,6 +486,25 @@ impl From<DomainError> for ApiError {
                     // A 429 always says when to come back.
                     (UpstreamFailure::RateLimited, None) => error.with_retry_after(1),
                     _ => error,
+                }
+            }
+            DomainError::LimitExceeded {
+                message,
+                retry_after_seconds,
+                headers,
+            } => {
+                let mut error = Self::new(ErrorCode::RateLimitExceeded, message).with_retry_after(retry_after_seconds);
+                error.rate = Some(headers);
+                error
+            }
+            DomainError::QuotaExceeded {
+                message,
+                retry_after_seconds,
+            } => {
+                let error = Self::new(ErrorCode::InsufficientQuota, message);
+                match retry_after_seconds {
+                    Some(seconds) => error.with_retry_after(seconds),
+                    None => error,
                 }
             }
             DomainError::RateLimited { retry_after_seconds } => {

@@ -10,6 +10,7 @@ pub mod extract;
 pub mod middleware;
 pub mod names;
 pub mod openapi;
+pub mod rate;
 pub mod routes;
 
 use std::sync::Arc;
@@ -25,7 +26,7 @@ use switchyard_domain::catalog::Catalog;
 use switchyard_domain::conversations::{Conversations, Files};
 use switchyard_domain::gateway::model_configs::ModelConfigs;
 use switchyard_domain::gateway::{CallLogs, Gateway};
-use switchyard_domain::usage::UsageStats;
+use switchyard_domain::usage::{Governor, UsageStats};
 use switchyard_domain::{Clock, HealthProbe};
 use tracing_actix_web::TracingLogger;
 use utoipa::OpenApi;
@@ -54,6 +55,7 @@ pub struct AppState {
     pub files: Arc<Files>,
     pub usage: Arc<UsageStats>,
     pub call_logs: Arc<CallLogs>,
+    pub governor: Arc<Governor>,
     pub metrics: Metrics,
     /// The largest `/v1` request body, in bytes.
     pub gateway_body_limit: usize,
@@ -75,6 +77,7 @@ pub struct Services {
     pub files: Arc<Files>,
     pub usage: Arc<UsageStats>,
     pub call_logs: Arc<CallLogs>,
+    pub governor: Arc<Governor>,
     pub metrics: Metrics,
 }
 
@@ -116,6 +119,7 @@ impl Api {
                 files: services.files,
                 usage: services.usage,
                 call_logs: services.call_logs,
+                governor: services.governor,
                 metrics: metrics.clone(),
                 gateway_body_limit: settings.gateway_body_limit,
                 refresher: middleware::routing_refresh::Refresher::default(),
@@ -212,7 +216,8 @@ impl Api {
             .configure(routes::chat::configure)
             .configure(routes::files::configure)
             .configure(routes::stats::configure)
-            .configure(routes::logs::configure);
+            .configure(routes::logs::configure)
+            .configure(routes::limits::configure);
         for routes in &self.extra_routes {
             app = app.configure(routes);
         }

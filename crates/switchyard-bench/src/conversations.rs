@@ -233,7 +233,7 @@ pub fn markdown(rows: &[Row], missing: &[String]) -> String {
     out
 }
 
-/// A fresh PostgreSQL database for one run beside `admin_url`'s, dropped afterwards.
+/// A fresh PostgreSQL or MySQL database for one run beside `admin_url`'s, dropped afterwards.
 pub struct ScratchDatabase {
     admin: sea_orm::DatabaseConnection,
     name: String,
@@ -243,9 +243,9 @@ pub struct ScratchDatabase {
 impl ScratchDatabase {
     pub async fn create(admin_url: &str) -> anyhow::Result<Self> {
         use sea_orm::ConnectionTrait;
-        let admin = sea_orm::Database::connect(admin_url)
-            .await
-            .with_context(|| format!("cannot reach PostgreSQL at {admin_url}; set SWITCHYARD_BENCH_POSTGRES_URL"))?;
+        let admin = sea_orm::Database::connect(admin_url).await.with_context(|| {
+            format!("cannot reach {admin_url}; set SWITCHYARD_BENCH_POSTGRES_URL or SWITCHYARD_BENCH_MYSQL_URL")
+        })?;
         let name = format!("switchyard_bench_{}", std::process::id());
         admin
             .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name}"))
@@ -261,8 +261,12 @@ impl ScratchDatabase {
 
     pub async fn drop_now(self) -> anyhow::Result<()> {
         use sea_orm::ConnectionTrait;
+        let force = match self.admin.get_database_backend() {
+            sea_orm::DbBackend::Postgres => " WITH (FORCE)",
+            _ => "",
+        };
         self.admin
-            .execute_unprepared(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name))
+            .execute_unprepared(&format!("DROP DATABASE IF EXISTS {}{force}", self.name))
             .await?;
         Ok(())
     }

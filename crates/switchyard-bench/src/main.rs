@@ -13,6 +13,7 @@ mod load;
 mod report;
 mod sections;
 mod setup;
+mod stats;
 
 use std::time::Duration;
 
@@ -93,8 +94,29 @@ fn main() -> anyhow::Result<()> {
                 .build()?;
             runtime.block_on(conversations_bench(&out, &postgres))
         }
+        Some("stats") => {
+            let option = |name: &str| {
+                args.iter()
+                    .position(|arg| arg == name)
+                    .and_then(|at| args.get(at + 1))
+                    .cloned()
+            };
+            let out = option("--out").unwrap_or_else(|| "docs/benchmarks.md".to_owned());
+            let postgres =
+                option("--postgres").unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
+            let mysql = option("--mysql").unwrap_or_else(|| "mysql://root@127.0.0.1:3306/test".to_owned());
+            let rows = match option("--rows") {
+                Some(rows) => rows.parse().context("--rows takes a number of rows")?,
+                None => 10_000_000,
+            };
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()?;
+            runtime.block_on(stats_bench(&out, &postgres, &mysql, rows))
+        }
         _ => anyhow::bail!(
-            "usage: switchyard-bench gateway --server PATH [--out FILE] [--quick] | switchyard-bench conversations [--out FILE] [--postgres URL] | switchyard-bench fake"
+            "usage: switchyard-bench gateway --server PATH [--out FILE] [--quick] | switchyard-bench conversations [--out FILE] [--postgres URL] | switchyard-bench stats [--out FILE] [--postgres URL] [--mysql URL] [--rows N] | switchyard-bench fake"
         ),
     }
 }
@@ -175,5 +197,36 @@ async fn conversations_bench(out: &str, postgres: &str) -> anyhow::Result<()> {
     std::fs::write(out, sections::replace_section(&before, "conversations", &section))
         .with_context(|| format!("cannot write {out}"))?;
     eprintln!("bench: wrote {out}");
+    Ok(())
+}
+
+/// The statistics benchmark on SQLite, PostgreSQL and MariaDB, written into its section.
+async fn stats_bench(out: &str, postgres: &str, mysql: &str, rows: usize) -> anyhow::Result<()> {
+    let mut measured = Vec::new();
+    let mut missing = Vec::new();
+    let dir = std::env::temp_dir().join(format!("switchyard-bench-stats-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    step(&format!("SQLite: filling {rows} rows"));
+    let sqlite = format!("sqlite://{}/bench.db?mode=rwc", dir.display());
+    let outcome = stats::measure("SQLite", &sqlite, rows).await;
+    let _ = std::fs::remove_dir_all(&dir);
+    measured.push(outcome?);
+    for (backend, url) in [("PostgreSQL", postgres), ("MariaDB", mysql)] {
+        match conversations::ScratchDatabase::create(url).await {
+            Ok(scratch) => {
+                step(&format!("{backend}: filling {rows} rows"));
+                let outcome = stats::measure(backend, &scratch.url, rows).await;
+                scratch.drop_now().await?;
+                measured.push(outcome?);
+            }
+            Err(error) => missing.push(format!("{backend} was not measured: {error:#}.")),
+        }
+    }
+    let section = stats::markdown(&measured, &missing);
+    eprintln!("{section}");
+    let before = std::fs::read_to_string(out).unwrap_or_default();
+    std::fs::write(out, sections::replace_section(&before, "stats", &section))
+        .with_context(|| format!("cannot write {out}"))?;
+    step(&format!("wrote {out}"));
     Ok(())
 }

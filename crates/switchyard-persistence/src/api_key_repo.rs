@@ -8,13 +8,14 @@ use sea_orm::{
 };
 use switchyard_domain::StoreError;
 use switchyard_domain::accounts::UserId;
-use switchyard_domain::accounts::{ApiKey, ApiKeyId};
+use switchyard_domain::accounts::{ApiKey, ApiKeyId, Limits};
 use switchyard_domain::accounts::{ApiKeyRepo, NewApiKey};
 use switchyard_domain::kernel::page::{Cursor, Page, PageRequest};
 use tracing::instrument;
 
 use crate::entity::api_keys;
 use crate::error::store_error;
+use crate::limit_columns::LimitColumns;
 use crate::page::paginate;
 
 #[derive(Debug, Clone)]
@@ -40,6 +41,15 @@ impl SqlApiKeyRepo {
 fn to_domain(row: api_keys::Model) -> Result<ApiKey, StoreError> {
     let allowed_models: Vec<String> = serde_json::from_str(&row.allowed_models)
         .map_err(|error| StoreError::Other(format!("api_keys.allowed_models of {}: {error}", row.id)))?;
+    let limits = LimitColumns {
+        rpm: row.rpm_limit,
+        tpm: row.tpm_limit,
+        concurrency: row.concurrency_limit,
+        budget_nanos: row.budget_nanos,
+        budget_currency: row.budget_currency.clone(),
+        budget_period: row.budget_period.clone(),
+    }
+    .limits(&format!("api key {}", row.id))?;
     Ok(ApiKey {
         id: ApiKeyId(row.id),
         user_id: UserId(row.user_id),
@@ -47,6 +57,7 @@ fn to_domain(row: api_keys::Model) -> Result<ApiKey, StoreError> {
         prefix: row.prefix,
         key_hash: row.key_hash,
         allowed_models,
+        limits,
         expires_at: row.expires_at,
         revoked_at: row.revoked_at,
         last_used_at: row.last_used_at,
@@ -75,6 +86,7 @@ impl ApiKeyRepo for SqlApiKeyRepo {
             created_at: Set(key.now),
             updated_at: Set(key.now),
             deleted_at: Set(None),
+            ..Default::default()
         };
         api_keys::Entity::insert(row)
             .exec_without_returning(&self.db)
@@ -114,6 +126,28 @@ impl ApiKeyRepo for SqlApiKeyRepo {
         }
         let mut row = row.into_active_model();
         row.revoked_at = Set(Some(now));
+        row.updated_at = Set(now);
+        to_domain(row.update(&self.db).await.map_err(store_error)?).map(Some)
+    }
+
+    async fn set_limits(
+        &self,
+        user_id: UserId,
+        id: ApiKeyId,
+        limits: &Limits,
+        now: DateTime<Utc>,
+    ) -> Result<Option<ApiKey>, StoreError> {
+        let Some(row) = self.live_row(user_id, id).await? else {
+            return Ok(None);
+        };
+        let columns = LimitColumns::of(limits);
+        let mut row = row.into_active_model();
+        row.rpm_limit = Set(columns.rpm);
+        row.tpm_limit = Set(columns.tpm);
+        row.concurrency_limit = Set(columns.concurrency);
+        row.budget_nanos = Set(columns.budget_nanos);
+        row.budget_currency = Set(columns.budget_currency);
+        row.budget_period = Set(columns.budget_period);
         row.updated_at = Set(now);
         to_domain(row.update(&self.db).await.map_err(store_error)?).map(Some)
     }

@@ -9,8 +9,8 @@ use async_trait::async_trait;
 use migration::{MigrateCommand, Migrator, MigratorTrait};
 use sea_orm::sqlx::mysql::MySqlConnectOptions;
 use sea_orm::sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
-use sea_orm::{ConnectOptions, DatabaseConnection};
-use switchyard_domain::{DependencyHealth, HealthProbe, PoolStats};
+use sea_orm::{ConnectOptions, ConnectionTrait, DatabaseConnection, DbBackend, Statement};
+use switchyard_domain::{DependencyHealth, HealthProbe, PoolStats, StoreError};
 use tracing::instrument;
 
 use crate::error::PersistenceError;
@@ -228,6 +228,45 @@ impl HealthProbe for Database {
 /// Awaits `future` for at most `limit`; `None` when it did not finish in time.
 async fn tokio_timeout<F: std::future::Future>(limit: Duration, future: F) -> Option<F::Output> {
     tokio::time::timeout(limit, future).await.ok()
+}
+
+/// The database's plan for a statement, one line per row of its `EXPLAIN` (SQLite: `EXPLAIN
+/// QUERY PLAN`), the columns joined by ` | `.
+pub(crate) async fn explain(db: &DatabaseConnection, statement: Statement) -> Result<String, StoreError> {
+    let prefix = match statement.db_backend {
+        DbBackend::Sqlite => "EXPLAIN QUERY PLAN ",
+        _ => "EXPLAIN ",
+    };
+    let explained = Statement {
+        sql: format!("{prefix}{}", statement.sql),
+        ..statement
+    };
+    let rows = db.query_all_raw(explained).await.map_err(crate::error::store_error)?;
+    let mut lines = Vec::with_capacity(rows.len());
+    for row in &rows {
+        let cells: Vec<String> = (0..row.column_names().len())
+            .map(|index| {
+                row.try_get_by_index::<Option<String>>(index)
+                    .ok()
+                    .flatten()
+                    .or_else(|| {
+                        row.try_get_by_index::<Option<i64>>(index)
+                            .ok()
+                            .flatten()
+                            .map(|n| n.to_string())
+                    })
+                    .or_else(|| {
+                        row.try_get_by_index::<Option<f64>>(index)
+                            .ok()
+                            .flatten()
+                            .map(|n| n.to_string())
+                    })
+                    .unwrap_or_default()
+            })
+            .collect();
+        lines.push(cells.join(" | "));
+    }
+    Ok(lines.join("\n"))
 }
 
 #[cfg(test)]

@@ -12,7 +12,8 @@ use sea_orm::{
 };
 use switchyard_domain::StoreError;
 use switchyard_domain::usage::{
-    Dimension, LATENCY_BUCKETS, Measures, Period, RollupQuery, RollupRow, Rollups, Tokens, UsageStore,
+    Dimension, LATENCY_BUCKETS, Measures, Period, RollupQuery, RollupRow, Rollups, Subject, Tokens, UsageStore, day_of,
+    hour_of,
 };
 use tracing::instrument;
 use uuid::Uuid;
@@ -22,6 +23,7 @@ use crate::error::store_error;
 use crate::key_repo::sum;
 
 pub(crate) const USAGE: &str = "usage_hourly";
+pub(crate) const DAILY: &str = "usage_daily";
 pub(crate) const UPSTREAM: &str = "usage_upstream_hourly";
 
 /// The measure columns, in [`values`]' order.
@@ -176,6 +178,28 @@ pub(crate) async fn add(db: &impl ConnectionTrait, rollups: &Rollups) -> Result<
     for statement in upsert(backend, USAGE, &usage_keys, usage)? {
         db.execute(&statement).await?;
     }
+    let daily = rollups
+        .daily()
+        .into_iter()
+        .map(|(id, key, figures)| {
+            let keys = vec![
+                Expr::val(id),
+                Expr::val(key.hour),
+                Expr::val(present(key.user.map(|id| id.0))),
+                Expr::val(present(key.api_key.map(|id| id.0))),
+                Expr::val(present(key.model.map(|id| id.0))),
+                Expr::val(present(key.supplier.map(|id| id.0))),
+                Expr::val(key.currency.clone().unwrap_or_default()),
+                Expr::val(key.byok),
+            ];
+            (keys, figures)
+        })
+        .collect();
+    let mut daily_keys = usage_keys;
+    daily_keys[1] = "day_start";
+    for statement in upsert(backend, DAILY, &daily_keys, daily)? {
+        db.execute(&statement).await?;
+    }
     let upstream = rollups
         .upstream()
         .into_iter()
@@ -208,12 +232,14 @@ fn dimension_column(dimension: Dimension) -> &'static str {
 
 /// `SELECT [hour_start,] [group,] currency, SUM(measures…) FROM table WHERE the period GROUP BY …`.
 fn summed(backend: DbBackend, table: &str, period: Period, group: Option<&str>, by_hour: bool) -> SelectStatement {
+    let time = if table == DAILY { "day_start" } else { "hour_start" };
     let mut select = Query::select();
     select.from(Alias::new(table));
     if by_hour {
+        // Named `hour_start` whichever table: the reader takes either.
         select
-            .column(Alias::new("hour_start"))
-            .group_by_col(Alias::new("hour_start"));
+            .expr_as(Expr::col(Alias::new(time)), Alias::new("hour_start"))
+            .group_by_col(Alias::new(time));
     }
     if let Some(group) = group {
         select.column(Alias::new(group)).group_by_col(Alias::new(group));
@@ -225,9 +251,49 @@ fn summed(backend: DbBackend, table: &str, period: Period, group: Option<&str>, 
         select.expr_as(sum(backend, &column), Alias::new(column));
     }
     select
-        .and_where(Expr::col(Alias::new("hour_start")).gte(period.from))
-        .and_where(Expr::col(Alias::new("hour_start")).lt(period.to));
+        .and_where(Expr::col(Alias::new(time)).gte(period.from))
+        .and_where(Expr::col(Alias::new(time)).lt(period.to));
     select
+}
+
+/// Where a query's rows come from: whole UTC days inside the period from the daily rollups,
+/// the hours before the first and after the last from the hourly ones (all hourly when the
+/// caller needs hours, or when the period holds no whole day).
+fn parts(query: &RollupQuery) -> Vec<(&'static str, Period)> {
+    let period = query.period;
+    if query.by_hour && !query.days_suffice {
+        return vec![(USAGE, period)];
+    }
+    let first = day_of(period.from);
+    let first = if first < period.from {
+        first + chrono::TimeDelta::days(1)
+    } else {
+        first
+    };
+    let last = day_of(period.to);
+    if first >= last {
+        return vec![(USAGE, period)];
+    }
+    let mut parts = vec![(DAILY, Period { from: first, to: last })];
+    if period.from < first {
+        parts.push((
+            USAGE,
+            Period {
+                from: period.from,
+                to: first,
+            },
+        ));
+    }
+    if last < period.to {
+        parts.push((
+            USAGE,
+            Period {
+                from: last,
+                to: period.to,
+            },
+        ));
+    }
+    parts
 }
 
 fn read_rows(rows: Vec<QueryResult>, group: Option<&str>, by_hour: bool) -> Result<Vec<RollupRow>, DbErr> {
@@ -262,12 +328,46 @@ impl SqlUsageStore {
         Self { db }
     }
 
+    /// The database's plan for a rollup query (benchmarks name a slow query's plan): each
+    /// part's.
+    pub async fn plan(&self, query: &RollupQuery) -> Result<String, StoreError> {
+        let backend = self.db.get_database_backend();
+        let mut plans = Vec::new();
+        for (table, period) in parts(query) {
+            let select = self.select(query, table, period);
+            plans.push(format!(
+                "-- {table}\n{}",
+                crate::database::explain(&self.db, backend.build(&select)).await?
+            ));
+        }
+        Ok(plans.join("\n"))
+    }
+
+    fn select(&self, query: &RollupQuery, table: &str, period: Period) -> SelectStatement {
+        let backend = self.db.get_database_backend();
+        let group = query.group.map(dimension_column);
+        let mut select = summed(backend, table, period, group, query.by_hour);
+        let filter = query.filter;
+        for (column, id) in [
+            ("user_id", filter.user.map(|id| id.0)),
+            ("api_key_id", filter.api_key.map(|id| id.0)),
+            ("model_id", filter.model.map(|id| id.0)),
+            ("supplier_id", filter.supplier.map(|id| id.0)),
+        ] {
+            if let Some(id) = id {
+                select.and_where(Expr::col(Alias::new(column)).eq(id));
+            }
+        }
+        select
+    }
+
     async fn purge_table(&self, table: &str, before: DateTime<Utc>, limit: u64) -> Result<u64, DbErr> {
+        let time = if table == DAILY { "day_start" } else { "hour_start" };
         let mut select = Query::select();
         select
             .column(Alias::new("id"))
             .from(Alias::new(table))
-            .and_where(Expr::col(Alias::new("hour_start")).lt(before))
+            .and_where(Expr::col(Alias::new(time)).lt(before))
             .limit(limit);
         let ids = self
             .db
@@ -291,22 +391,13 @@ impl SqlUsageStore {
 impl UsageStore for SqlUsageStore {
     #[instrument(skip_all, err)]
     async fn usage(&self, query: &RollupQuery) -> Result<Vec<RollupRow>, StoreError> {
-        let backend = self.db.get_database_backend();
-        let group = query.group.map(dimension_column);
-        let mut select = summed(backend, USAGE, query.period, group, query.by_hour);
-        let filter = query.filter;
-        for (column, id) in [
-            ("user_id", filter.user.map(|id| id.0)),
-            ("api_key_id", filter.api_key.map(|id| id.0)),
-            ("model_id", filter.model.map(|id| id.0)),
-            ("supplier_id", filter.supplier.map(|id| id.0)),
-        ] {
-            if let Some(id) = id {
-                select.and_where(Expr::col(Alias::new(column)).eq(id));
-            }
+        let mut found = Vec::new();
+        for (table, period) in parts(query) {
+            let select = self.select(query, table, period);
+            let rows = self.db.query_all(&select).await.map_err(store_error)?;
+            found.extend(read_rows(rows, query.group.map(dimension_column), query.by_hour).map_err(store_error)?);
         }
-        let rows = self.db.query_all(&select).await.map_err(store_error)?;
-        read_rows(rows, group, query.by_hour).map_err(store_error)
+        Ok(found)
     }
 
     #[instrument(skip_all, err)]
@@ -387,6 +478,42 @@ impl UsageStore for SqlUsageStore {
     }
 
     #[instrument(skip(self), err)]
+    async fn spent(
+        &self,
+        subject: Subject,
+        currency: &str,
+        from: Option<DateTime<Utc>>,
+        to: Option<DateTime<Utc>>,
+    ) -> Result<i64, StoreError> {
+        let (column, id) = match subject {
+            Subject::Key(id) => ("api_key_id", id.0),
+            Subject::User(id) => ("user_id", id.0),
+            // Budgets are set on keys and users only.
+            Subject::Model(_) | Subject::Global => return Ok(0),
+        };
+        let backend = self.db.get_database_backend();
+        let mut select = Query::select();
+        select
+            .expr_as(sum(backend, "cost_nanos"), Alias::new("spent"))
+            .from(Alias::new(USAGE))
+            .and_where(Expr::col(Alias::new(column)).eq(id))
+            .and_where(Expr::col(Alias::new("currency")).eq(currency))
+            .and_where(Expr::col(Alias::new("byok")).eq(false));
+        // A period's hours: the one holding its start and every later one before its end.
+        if let Some(from) = from {
+            select.and_where(Expr::col(Alias::new("hour_start")).gte(hour_of(from)));
+        }
+        if let Some(to) = to {
+            select.and_where(Expr::col(Alias::new("hour_start")).lt(to));
+        }
+        let row = self.db.query_one(&select).await.map_err(store_error)?;
+        match row {
+            Some(row) => row.try_get::<i64>("", "spent").map_err(store_error),
+            None => Ok(0),
+        }
+    }
+
+    #[instrument(skip(self), err)]
     async fn purge_calls(&self, before: DateTime<Utc>, limit: u64) -> Result<u64, StoreError> {
         let ids: Vec<Uuid> = api_call_logs::Entity::find()
             .select_only()
@@ -412,7 +539,12 @@ impl UsageStore for SqlUsageStore {
     #[instrument(skip(self), err)]
     async fn purge_rollups(&self, before: DateTime<Utc>, limit: u64) -> Result<u64, StoreError> {
         let usage = self.purge_table(USAGE, before, limit).await.map_err(store_error)?;
+        // A day goes once all of it is past the retention.
+        let daily = self
+            .purge_table(DAILY, day_of(before), limit)
+            .await
+            .map_err(store_error)?;
         let upstream = self.purge_table(UPSTREAM, before, limit).await.map_err(store_error)?;
-        Ok(usage + upstream)
+        Ok(usage + daily + upstream)
     }
 }

@@ -10,13 +10,14 @@ use sea_orm::{
 use switchyard_domain::StoreError;
 use switchyard_domain::accounts::{Actor, AuditEvent};
 use switchyard_domain::accounts::{AdminChange, UserFilter, UserRepo, UserWriteError};
-use switchyard_domain::accounts::{NewUser, Role, User, UserId};
+use switchyard_domain::accounts::{Limits, NewUser, Role, User, UserId};
 use switchyard_domain::kernel::page::{Cursor, Page, PageRequest};
 use tracing::instrument;
 use uuid::Uuid;
 
 use crate::entity::{audit_events, refresh_tokens, users};
 use crate::error::store_error;
+use crate::limit_columns::LimitColumns;
 use crate::page::{like_pattern, paginate};
 use crate::transaction::{begin_write, finish};
 
@@ -33,6 +34,15 @@ impl SqlUserRepo {
 
 fn to_domain(row: users::Model) -> Result<User, StoreError> {
     let role = Role::parse(&row.role).map_err(|error| StoreError::Other(error.to_string()))?;
+    let limits = LimitColumns {
+        rpm: row.rpm_limit,
+        tpm: row.tpm_limit,
+        concurrency: None,
+        budget_nanos: row.budget_nanos,
+        budget_currency: row.budget_currency.clone(),
+        budget_period: row.budget_period.clone(),
+    }
+    .limits(&format!("user {}", row.id))?;
     Ok(User {
         id: UserId(row.id),
         username: row.username,
@@ -47,6 +57,7 @@ fn to_domain(row: users::Model) -> Result<User, StoreError> {
         failed_login_attempts: row.failed_login_attempts,
         last_login_at: row.last_login_at,
         token_version: row.token_version,
+        limits,
         created_at: row.created_at,
         updated_at: row.updated_at,
         deleted_at: row.deleted_at,
@@ -226,6 +237,8 @@ impl UserRepo for SqlUserRepo {
             created_at: Set(user.now),
             updated_at: Set(user.now),
             deleted_at: Set(None),
+            // No limits: an admin sets them.
+            ..Default::default()
         };
         let txn = begin_write(&self.db).await?;
         let outcome = async {
@@ -395,6 +408,27 @@ impl UserRepo for SqlUserRepo {
         let txn = begin_write(&self.db).await?;
         let outcome = apply_admin_change(&txn, id, change, actor, now).await;
         Ok(to_domain(finish(txn, outcome).await?)?)
+    }
+
+    #[instrument(skip(self, limits), err)]
+    async fn set_limits(&self, id: UserId, limits: &Limits, now: DateTime<Utc>) -> Result<Option<User>, StoreError> {
+        let Some(row) = users::Entity::find_by_id(id.0)
+            .filter(users::Column::DeletedAt.is_null())
+            .one(&self.db)
+            .await
+            .map_err(store_error)?
+        else {
+            return Ok(None);
+        };
+        let columns = LimitColumns::of(limits);
+        let mut row = row.into_active_model();
+        row.rpm_limit = Set(columns.rpm);
+        row.tpm_limit = Set(columns.tpm);
+        row.budget_nanos = Set(columns.budget_nanos);
+        row.budget_currency = Set(columns.budget_currency);
+        row.budget_period = Set(columns.budget_period);
+        row.updated_at = Set(now);
+        to_domain(row.update(&self.db).await.map_err(store_error)?).map(Some)
     }
 
     async fn list(&self, filter: &UserFilter, page: PageRequest) -> Result<Page<User>, StoreError> {

@@ -24,6 +24,10 @@ pub struct Settings {
     pub files: FilesConfig,
     /// How long the call log and its rollups are kept.
     pub logs: LogsConfig,
+    /// The gateway's rate limits, concurrency and budgets.
+    pub limits: LimitsConfig,
+    /// Shared state for limits across instances.
+    pub redis: RedisConfig,
 }
 
 /// Uploads (`/api/v1/files`): limits and where the bytes are kept.
@@ -127,6 +131,67 @@ impl Default for LogsConfig {
             rollup_retention_days: 400,
             retention_interval: Duration::from_secs(3600),
             retention_chunk: 5_000,
+        }
+    }
+}
+
+/// What to do while Redis cannot be reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OnStoreFailure {
+    /// Calls go through unlimited, with a warning and `switchyard_limit_store_failures_total`.
+    Open,
+    /// Calls are refused with 503.
+    Closed,
+}
+
+/// Limits beyond what keys and users set, and how they are enforced.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LimitsConfig {
+    /// Requests per minute of a key that sets none; 0 = none.
+    pub default_key_rpm: u32,
+    /// Tokens per minute of a key that sets none; 0 = none.
+    pub default_key_tpm: u64,
+    /// Calls in flight of a key that sets none; 0 = none.
+    pub default_key_concurrency: u32,
+    /// While the shared store (Redis) is unreachable: `open` or `closed`.
+    pub on_store_failure: OnStoreFailure,
+    /// The IANA time zone whose days, weeks and months budgets follow.
+    pub time_zone: String,
+    /// How long a slot or a budget reservation of an instance that died outlives it.
+    #[serde(with = "humantime_serde")]
+    pub lease_ttl: Duration,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        Self {
+            default_key_rpm: 0,
+            default_key_tpm: 0,
+            default_key_concurrency: 0,
+            on_store_failure: OnStoreFailure::Open,
+            time_zone: "UTC".to_owned(),
+            lease_ttl: Duration::from_secs(15 * 60),
+        }
+    }
+}
+
+/// Redis, for limits shared by every instance; unset keeps them in this process.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RedisConfig {
+    /// `redis://host:6379/0` (or `rediss://` for TLS); unset = limits in memory, per instance.
+    pub url: Option<String>,
+    /// Prefix of every key Switchyard writes (several deployments can share one Redis).
+    pub key_prefix: String,
+}
+
+impl Default for RedisConfig {
+    fn default() -> Self {
+        Self {
+            url: None,
+            key_prefix: "switchyard:".to_owned(),
         }
     }
 }
@@ -351,6 +416,8 @@ impl Default for Settings {
             conversations: ConversationsConfig::default(),
             files: FilesConfig::default(),
             logs: LogsConfig::default(),
+            limits: LimitsConfig::default(),
+            redis: RedisConfig::default(),
         }
     }
 }

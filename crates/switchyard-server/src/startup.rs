@@ -22,13 +22,15 @@ use switchyard_domain::gateway::{
     Tokenizer,
 };
 use switchyard_domain::kernel::crypto::SecretCipher;
-use switchyard_domain::usage::{Purged, Retention, UsagePorts, UsageStats};
+use switchyard_domain::usage::{
+    FailMode, Governor, LimitSettings, LimitStore, MemoryLimitStore, Purged, Retention, UsagePorts, UsageStats,
+};
 use switchyard_domain::{Clock, HealthProbe};
 use switchyard_persistence::{
-    CallLogSettings, Database, DatabaseOptions, InMemoryAttemptLimiter, ObjectBlobStore, S3Settings, SqlApiKeyRepo,
-    SqlCallLogs, SqlCapabilityRepo, SqlCatalogFileRepo, SqlCategoryRepo, SqlConversationRepo, SqlFileRepo,
-    SqlModelConfigRepo, SqlModelRepo, SqlRefreshTokenRepo, SqlRoutingSource, SqlSettingsRepo, SqlSupplierRepo,
-    SqlUpstreamKeyRepo, SqlUsageStore, SqlUserRepo, call_log,
+    CallLogSettings, Database, DatabaseOptions, InMemoryAttemptLimiter, ObjectBlobStore, RedisLimitStore, S3Settings,
+    SqlApiKeyRepo, SqlCallLogs, SqlCapabilityRepo, SqlCatalogFileRepo, SqlCategoryRepo, SqlConversationRepo,
+    SqlFileRepo, SqlModelConfigRepo, SqlModelRepo, SqlRefreshTokenRepo, SqlRoutingSource, SqlSettingsRepo,
+    SqlSupplierRepo, SqlUpstreamKeyRepo, SqlUsageStore, SqlUserRepo, call_log,
 };
 use switchyard_providers::{Providers, SystemResolver, Tiktoken};
 use tokio_util::sync::CancellationToken;
@@ -243,6 +245,13 @@ impl Application {
         } else {
             Tiktoken::lazy()
         });
+        let usage_store = Arc::new(SqlUsageStore::new(database.connection().clone()));
+        let governor = Arc::new(governor(
+            &settings,
+            usage_store.clone(),
+            accounts.clone(),
+            clock.clone(),
+        )?);
         let gateway = Arc::new(Gateway::new(
             GatewayPorts {
                 provider: Arc::new(Providers::new(resolver, policy)),
@@ -253,6 +262,7 @@ impl Application {
                 clock: clock.clone(),
                 keys: Arc::new(SqlUpstreamKeyRepo::new(database.connection().clone())),
                 waiter: Arc::new(crate::clock::TimerWaiter),
+                governor: Some(governor.clone()),
             },
             cipher,
             gateway_settings(&settings.gateway)?,
@@ -285,7 +295,7 @@ impl Application {
         ));
         let usage = Arc::new(UsageStats::new(
             UsagePorts {
-                store: Arc::new(SqlUsageStore::new(database.connection().clone())),
+                store: usage_store,
                 clock: clock.clone(),
             },
             retention(&settings.logs),
@@ -302,6 +312,7 @@ impl Application {
             files,
             usage: usage.clone(),
             call_logs,
+            governor,
             metrics,
         };
         let api = overrides
@@ -544,6 +555,48 @@ async fn flush_keys(gateway: Arc<Gateway>, interval: Duration, token: Cancellati
     }
 }
 
+/// The gateway's limits: in this process, or in Redis when `redis.url` is set.
+fn governor(
+    settings: &Settings,
+    usage: Arc<SqlUsageStore>,
+    accounts: Arc<Accounts>,
+    clock: Arc<dyn Clock>,
+) -> anyhow::Result<Governor> {
+    let config = &settings.limits;
+    let zone = switchyard_domain::usage::zone(&config.time_zone).map_err(|_| {
+        anyhow::anyhow!(
+            "limits.time_zone {:?} is not an IANA time zone name (such as UTC, Europe/Berlin)",
+            config.time_zone
+        )
+    })?;
+    let store: Arc<dyn LimitStore> = match &settings.redis.url {
+        Some(url) => {
+            tracing::info!("limits are shared across instances through Redis");
+            Arc::new(RedisLimitStore::new(url, &settings.redis.key_prefix).map_err(anyhow::Error::msg)?)
+        }
+        None => Arc::new(MemoryLimitStore::new()),
+    };
+    let some = |value: u64| (value > 0).then_some(value);
+    Ok(Governor::new(
+        store,
+        usage,
+        accounts,
+        clock,
+        LimitSettings {
+            default_key_rpm: some(u64::from(config.default_key_rpm)).and_then(|value| u32::try_from(value).ok()),
+            default_key_tpm: some(config.default_key_tpm),
+            default_key_concurrency: some(u64::from(config.default_key_concurrency))
+                .and_then(|value| u32::try_from(value).ok()),
+            on_store_failure: match config.on_store_failure {
+                crate::settings::OnStoreFailure::Open => FailMode::Open,
+                crate::settings::OnStoreFailure::Closed => FailMode::Closed,
+            },
+            zone,
+            lease_ttl: config.lease_ttl,
+        },
+    ))
+}
+
 /// The retention of raw call logs and rollups.
 fn retention(config: &crate::settings::LogsConfig) -> Retention {
     let days = |days: u32| (days > 0).then(|| chrono::TimeDelta::days(i64::from(days)));
@@ -554,11 +607,14 @@ fn retention(config: &crate::settings::LogsConfig) -> Retention {
     }
 }
 
-/// Removes call-log rows and rollups past their retention: soon after start, then every
+/// Removes call-log rows and rollups past their retention: a minute after start, then every
 /// `interval`, a chunk at a time until none is left (stopping between chunks when asked).
 async fn purge_old_usage(usage: Arc<UsageStats>, interval: Duration, token: CancellationToken) {
     let chunk = usage.retention().chunk;
-    let mut ticker = tokio::time::interval(interval.max(Duration::from_millis(10)));
+    let interval = interval.max(Duration::from_millis(10));
+    // The first look a minute after start (or sooner), once the server is serving.
+    let first = tokio::time::Instant::now() + interval.min(Duration::from_secs(60));
+    let mut ticker = tokio::time::interval_at(first, interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {

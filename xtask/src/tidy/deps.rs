@@ -163,7 +163,7 @@ pub fn rule_for(krate: &str) -> Option<Rule> {
             third_party: &["actix-web", "base64", "futures-util", "serde", "serde_json", "tokio"],
         },
         "switchyard-bench" => Rule {
-            layer: "the benchmarks: the gateway's drives the released binaries over HTTP; the conversations' times the store the server uses",
+            layer: "the benchmarks: the gateway's drives the released binaries over HTTP; the conversations' and the statistics' time the stores the server uses",
             // The conversations' benchmark measures database work through the server's own repositories.
             ours: &["switchyard-testkit", "switchyard-domain", "switchyard-persistence"],
             // sea-orm: the scratch PostgreSQL database of a run (CREATE/DROP DATABASE).
@@ -173,9 +173,12 @@ pub fn rule_for(krate: &str) -> Option<Rule> {
                 "http-body-util",
                 "hyper",
                 "hyper-util",
+                // The statistics benchmark's synthetic traffic, from a fixed seed.
+                "rand",
                 "sea-orm",
                 "serde_json",
                 "tokio",
+                "uuid",
             ],
         },
         "migration" => Rule {

@@ -30,6 +30,9 @@ pub struct Metrics {
     queries: IntCounter,
     /// The pool's query count when last rendered (the counter is advanced by the difference).
     queries_seen: Arc<AtomicU64>,
+    /// Limit checks that could not reach the limit store (Redis).
+    limit_failures: IntCounter,
+    limit_failures_seen: Arc<AtomicU64>,
 }
 
 impl Metrics {
@@ -73,6 +76,11 @@ impl Metrics {
             &["state"],
         )?;
         registry.register(Box::new(call_log.clone()))?;
+        let limit_failures = IntCounter::new(
+            "limit_store_failures_total",
+            "Limit checks that could not reach the limit store (Redis) since start",
+        )?;
+        registry.register(Box::new(limit_failures.clone()))?;
         let gateway = GatewayMetrics::new(&registry)?;
         registry.register(Box::new(pool.clone()))?;
         registry.register(Box::new(queries.clone()))?;
@@ -87,6 +95,8 @@ impl Metrics {
             call_log,
             queries,
             queries_seen: Arc::new(AtomicU64::new(0)),
+            limit_failures,
+            limit_failures_seen: Arc::new(AtomicU64::new(0)),
         })
     }
 
@@ -103,7 +113,10 @@ impl Metrics {
         probe: &dyn HealthProbe,
         identities: CacheSizes,
         log: CallLogCounts,
+        limit_failures: u64,
     ) -> Result<String, prometheus::Error> {
+        let seen = self.limit_failures_seen.fetch_max(limit_failures, Ordering::Relaxed);
+        self.limit_failures.inc_by(limit_failures.saturating_sub(seen));
         for (state, count) in [
             ("written", log.written),
             ("pending", log.pending),

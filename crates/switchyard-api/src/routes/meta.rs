@@ -25,7 +25,12 @@ async fn metrics(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let identities = state.accounts.identity_cache().sizes();
     let text = state
         .metrics
-        .render(state.probe.as_ref(), identities, state.gateway.log_counts())
+        .render(
+            state.probe.as_ref(),
+            identities,
+            state.gateway.log_counts(),
+            state.governor.store_failures(),
+        )
         .map_err(ApiError::internal)?;
     Ok(HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")

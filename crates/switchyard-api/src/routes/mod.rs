@@ -12,6 +12,7 @@ pub mod files;
 pub mod gateway;
 pub mod health;
 pub mod keys;
+pub mod limits;
 pub mod logs;
 pub mod meta;
 pub mod model_configs;

@@ -3,6 +3,7 @@
 //! audit trail. Each takes the proof of admin rights.
 
 use crate::accounts::audit::{Actor, AuditEvent};
+use crate::accounts::limits::{Limits, LimitsInput};
 use crate::accounts::password::Password;
 use crate::accounts::ports::{AdminChange, Attempt, ClientAddress, Scope, UserFilter};
 use crate::accounts::service::{Accounts, Registration, user_write_error};
@@ -86,6 +87,17 @@ impl Accounts {
             .find(id)
             .await?
             .ok_or(DomainError::NotFound { entity: "user" })
+    }
+
+    /// Replaces a user's rate limits and budget (the ceiling of their keys' limits).
+    pub async fn set_user_limits(&self, _admin: &Admin, id: UserId, input: LimitsInput) -> Result<User, DomainError> {
+        let limits = Limits::for_user(input)?;
+        let user = self
+            .users
+            .set_limits(id, &limits, self.clock.now())
+            .await?
+            .ok_or(DomainError::NotFound { entity: "user" })?;
+        Ok(self.cache.store_user(user).as_ref().clone())
     }
 
     /// Applies an admin change, audited, never leaving the platform without an active admin.

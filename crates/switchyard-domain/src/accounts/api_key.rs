@@ -2,6 +2,7 @@
 
 use chrono::{DateTime, Utc};
 
+use crate::accounts::limits::Limits;
 use crate::kernel::error::DomainError;
 use crate::kernel::ids::{UserId, id_type};
 
@@ -21,6 +22,8 @@ pub struct ApiKey {
     pub key_hash: String,
     /// Model names the key may use; empty = every model.
     pub allowed_models: Vec<String>,
+    /// Its rate limits and budget (its owner's, within the user's).
+    pub limits: Limits,
     pub expires_at: Option<DateTime<Utc>>,
     pub revoked_at: Option<DateTime<Utc>>,
     /// The last call made with the key, as the call log has recorded it (minutes behind at most).

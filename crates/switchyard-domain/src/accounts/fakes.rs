@@ -12,6 +12,7 @@ use uuid::Uuid;
 
 use crate::accounts::api_key::{ApiKey, ApiKeyId};
 use crate::accounts::audit::{Actor, AuditEvent};
+use crate::accounts::limits::Limits;
 use crate::accounts::password::Password;
 use crate::accounts::ports::{
     AdminChange, ApiKeyRepo, Attempt, AttemptLimiter, NewApiKey, NewRefreshToken, PasswordHasher, RefreshTokenRepo,
@@ -105,6 +106,7 @@ impl UserRepo for MemoryStore {
                 failed_login_attempts: 0,
                 last_login_at: None,
                 token_version: 0,
+                limits: Limits::default(),
                 created_at: new.now,
                 updated_at: new.now,
                 deleted_at: None,
@@ -196,6 +198,18 @@ impl UserRepo for MemoryStore {
             user.updated_at = now;
             Ok(user.clone())
         })
+    }
+
+    async fn set_limits(&self, id: UserId, limits: &Limits, now: DateTime<Utc>) -> Result<Option<User>, StoreError> {
+        Ok(self.with(|state| {
+            let user = state
+                .users
+                .iter_mut()
+                .find(|user| user.id == id && user.deleted_at.is_none())?;
+            user.limits = limits.clone();
+            user.updated_at = now;
+            Some(user.clone())
+        }))
     }
 
     async fn change_password(&self, id: UserId, hash: &str, now: DateTime<Utc>) -> Result<User, StoreError> {
@@ -370,6 +384,7 @@ impl ApiKeyRepo for MemoryStore {
             prefix: key.prefix.clone(),
             key_hash: key.key_hash.clone(),
             allowed_models: key.allowed_models.clone(),
+            limits: Limits::default(),
             expires_at: key.expires_at,
             revoked_at: None,
             last_used_at: None,
@@ -405,6 +420,24 @@ impl ApiKeyRepo for MemoryStore {
                 .iter()
                 .find(|key| key.id == id && key.user_id == user_id)
                 .cloned()
+        }))
+    }
+
+    async fn set_limits(
+        &self,
+        user_id: UserId,
+        id: ApiKeyId,
+        limits: &Limits,
+        now: DateTime<Utc>,
+    ) -> Result<Option<ApiKey>, StoreError> {
+        Ok(self.with(|state| {
+            let key = state
+                .keys
+                .iter_mut()
+                .find(|key| key.id == id && key.user_id == user_id && key.deleted_at.is_none())?;
+            key.limits = limits.clone();
+            key.updated_at = now;
+            Some(key.clone())
         }))
     }
 

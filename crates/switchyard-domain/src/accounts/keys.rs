@@ -2,6 +2,7 @@
 //! deleted. A user never sees or touches another user's keys.
 
 use crate::accounts::api_key::{ApiKey, ApiKeyId, ApiKeySpec};
+use crate::accounts::limits::{Limits, LimitsInput};
 use crate::accounts::ports::NewApiKey;
 use crate::accounts::service::Accounts;
 use crate::accounts::token::generate_api_key;
@@ -39,6 +40,27 @@ impl Accounts {
             .get(principal.user_id(), id)
             .await?
             .ok_or(DomainError::NotFound { entity: "api key" })
+    }
+
+    /// Replaces the key's rate limits and budget, each within its user's (set by an admin).
+    pub async fn set_key_limits(
+        &self,
+        principal: &Principal,
+        id: ApiKeyId,
+        input: LimitsInput,
+    ) -> Result<ApiKey, DomainError> {
+        let user = self
+            .cache
+            .user(principal.user_id())
+            .await?
+            .ok_or(DomainError::NotFound { entity: "user" })?;
+        let limits = Limits::for_key(input, &user.limits)?;
+        let key = self
+            .keys
+            .set_limits(principal.user_id(), id, &limits, self.clock.now())
+            .await?
+            .ok_or(DomainError::NotFound { entity: "api key" })?;
+        Ok(self.cache.store_key(key).as_ref().clone())
     }
 
     /// Disables the key (it stays listed, revoked).

@@ -9,6 +9,7 @@ pub mod audit;
 mod fakes;
 pub mod identity;
 pub mod keys;
+pub mod limits;
 pub mod password;
 pub mod ports;
 pub mod profile;
@@ -22,6 +23,7 @@ pub use admin::{CreatedAccount, NewAccount};
 pub use api_key::{ApiKey, ApiKeyId, ApiKeySpec};
 pub use audit::{Actor, AuditEvent};
 pub use identity::{CacheLimits, CacheSizes, IdentityCache};
+pub use limits::{Budget, BudgetInput, BudgetPeriod, Limits, LimitsInput};
 pub use ports::{
     AdminChange, ApiKeyRepo, Attempt, AttemptLimiter, ClientAddress, NewApiKey, NewRefreshToken, PasswordHasher,
     RefreshTokenRepo, Rotation, Scope, UserFilter, UserRepo, UserWriteError,

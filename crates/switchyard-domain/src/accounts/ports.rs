@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 
 use crate::accounts::api_key::{ApiKey, ApiKeyId};
 use crate::accounts::audit::{Actor, AuditEvent};
+use crate::accounts::limits::Limits;
 use crate::accounts::password::Password;
 use crate::accounts::user::{NewUser, User};
 use crate::kernel::error::{DomainError, StoreError};
@@ -127,6 +128,9 @@ pub trait UserRepo: Send + Sync + std::fmt::Debug {
 
     async fn list(&self, filter: &UserFilter, page: PageRequest) -> Result<Page<User>, StoreError>;
 
+    /// Replaces a live user's limits; `None` when there is no such live user.
+    async fn set_limits(&self, id: UserId, limits: &Limits, now: DateTime<Utc>) -> Result<Option<User>, StoreError>;
+
     /// Ids of users changed at or after `since` (for other instances' identity caches).
     async fn changed_since(&self, since: DateTime<Utc>) -> Result<Vec<UserId>, StoreError>;
 
@@ -208,6 +212,15 @@ pub trait ApiKeyRepo: Send + Sync + std::fmt::Debug {
 
     /// Soft-deletes the user's key; `None` when it is not theirs or already deleted.
     async fn delete(&self, user_id: UserId, id: ApiKeyId, now: DateTime<Utc>) -> Result<Option<ApiKey>, StoreError>;
+
+    /// Replaces the limits of the user's live key; `None` when it is not theirs or deleted.
+    async fn set_limits(
+        &self,
+        user_id: UserId,
+        id: ApiKeyId,
+        limits: &Limits,
+        now: DateTime<Utc>,
+    ) -> Result<Option<ApiKey>, StoreError>;
 
     /// The key with this hash, whatever its state.
     async fn find_by_hash(&self, hash: &str) -> Result<Option<ApiKey>, StoreError>;

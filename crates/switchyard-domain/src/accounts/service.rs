@@ -12,6 +12,7 @@ use uuid::Uuid;
 
 use crate::accounts::api_key::ApiKeyId;
 use crate::accounts::identity::{CacheLimits, IdentityCache};
+use crate::accounts::limits::Limits;
 use crate::accounts::password::Password;
 use crate::accounts::ports::{
     ApiKeyRepo, Attempt, AttemptLimiter, ClientAddress, NewRefreshToken, PasswordHasher, RefreshTokenRepo, Rotation,
@@ -51,6 +52,8 @@ pub struct KeyPrincipal {
     pub key_id: ApiKeyId,
     pub user_id: UserId,
     pub allowed_models: Vec<String>,
+    /// The key's limits, as this instance knows them now.
+    pub key_limits: Limits,
 }
 
 /// What a new account is made of, as the caller sent it.
@@ -311,7 +314,18 @@ impl Accounts {
             key_id: key.id,
             user_id: key.user_id,
             allowed_models: key.allowed_models.clone(),
+            key_limits: key.limits.clone(),
         })
+    }
+
+    /// A user's limits, from the identity cache (no query once the user is known).
+    pub async fn user_limits(&self, user_id: UserId) -> Result<Limits, StoreError> {
+        Ok(self
+            .cache
+            .user(user_id)
+            .await?
+            .map(|user| user.limits.clone())
+            .unwrap_or_default())
     }
 }
 

@@ -299,6 +299,7 @@ fn key_with_hash(hash: &str, user_id: UserId, now: chrono::DateTime<Utc>) -> Api
         prefix: "abcdefgh".to_owned(),
         key_hash: hash.to_owned(),
         allowed_models: vec![],
+        limits: crate::accounts::limits::Limits::default(),
         expires_at: None,
         revoked_at: None,
         last_used_at: None,

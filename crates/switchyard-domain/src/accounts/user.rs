@@ -4,6 +4,7 @@ use std::str::FromStr;
 
 use chrono::{DateTime, Utc};
 
+use crate::accounts::limits::Limits;
 use crate::kernel::error::DomainError;
 use crate::kernel::ids::UserId;
 use crate::kernel::principal::Role;
@@ -131,6 +132,8 @@ pub struct User {
     pub failed_login_attempts: i64,
     pub last_login_at: Option<DateTime<Utc>>,
     pub token_version: i64,
+    /// Rate limits and budget an admin set on the account (each key's are within them).
+    pub limits: Limits,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub deleted_at: Option<DateTime<Utc>>,

@@ -14,7 +14,7 @@ use crate::catalog::parameter::Parameter;
 use crate::kernel::error::DomainError;
 use crate::kernel::named::named_enum;
 use crate::kernel::patch::merge_patch;
-use crate::kernel::text::{length, optional, optional_bounded};
+use crate::kernel::text::{currency, length, optional, optional_bounded};
 
 named_enum!(
     /// A model's kind: a label for people and for the default-per-type rule, not what decides
@@ -165,19 +165,6 @@ fn positive(field: &str, value: Option<i64>) -> Result<Option<i64>, DomainError>
         Some(value) if value < 1 => Err(DomainError::validation(field, "out_of_range", "must be at least 1")),
         other => Ok(other),
     }
-}
-
-/// An ISO 4217 code: three letters, stored upper case.
-pub fn currency(field: &str, raw: &str) -> Result<String, DomainError> {
-    let code = raw.trim().to_ascii_uppercase();
-    if code.len() != 3 || !code.bytes().all(|b| b.is_ascii_uppercase()) {
-        return Err(DomainError::validation(
-            field,
-            "invalid_currency",
-            "must be an ISO 4217 code such as USD or CNY",
-        ));
-    }
-    Ok(code)
 }
 
 impl ModelSpec {

@@ -472,5 +472,7 @@ fn caller(user: &Principal) -> Caller {
         user_id: user.user_id(),
         key_id: None,
         allowed_models: Vec::new(),
+        // No key: only the user's limits (from the identity cache) apply.
+        key_limits: Default::default(),
     }
 }

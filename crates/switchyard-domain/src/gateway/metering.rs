@@ -6,6 +6,8 @@ use crate::gateway::call_log::CallLogEntry;
 use crate::gateway::chat::{ChatMessage, ChatRequest, ChatResponse, Delta};
 use crate::gateway::ports::Tokenizer;
 use crate::gateway::usage::{Usage, cost_nanos};
+use crate::kernel::rate::RateHeaders;
+use crate::usage::governor::Permit;
 
 /// Tokens each message adds around its text (role and separators), as OpenAI counts them.
 const TOKENS_PER_MESSAGE: i64 = 4;
@@ -106,4 +108,16 @@ impl Meter {
         entry.cost_nanos = cost_nanos(&self.usage, &self.pricing);
         entry.currency = Some(self.pricing.currency.clone());
     }
+}
+
+/// Settles a call's permit with what its entry says it used (a call on the caller's own key
+/// costs the platform's budgets nothing); the headers as the check left them.
+pub(crate) fn settle(permit: Permit, entry: &CallLogEntry) -> RateHeaders {
+    let headers = permit.headers();
+    let tokens = entry.usage.prompt_tokens.saturating_add(entry.usage.completion_tokens);
+    permit.settle(
+        u64::try_from(tokens).unwrap_or(0),
+        if entry.byok { 0 } else { entry.cost_nanos },
+    );
+    headers
 }

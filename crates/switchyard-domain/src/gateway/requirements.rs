@@ -189,6 +189,7 @@ mod tests {
             fallback_models: Vec::new(),
             categories: Vec::new(),
             routes: Vec::new(),
+            rate_limit_per_minute: None,
             turns: Default::default(),
         }
     }

@@ -82,6 +82,8 @@ pub struct RoutableModel {
     pub categories: Vec<String>,
     /// Usable routes by priority (the primary first among equals).
     pub routes: Vec<RouteTarget>,
+    /// The catalog's `rate_limit_per_minute`: requests per minute across every caller.
+    pub rate_limit_per_minute: Option<u32>,
     /// Calls so far: which route of the best priority goes first (kept across refreshes).
     pub turns: Arc<AtomicUsize>,
 }
@@ -427,6 +429,7 @@ fn routable(
             .map(|category| category.spec.name.clone())
             .collect(),
         routes,
+        rate_limit_per_minute: spec.rate_limit_per_minute.and_then(|limit| u32::try_from(limit).ok()),
         turns,
     }
 }

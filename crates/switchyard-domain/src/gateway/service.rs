@@ -10,13 +10,15 @@ use std::time::Duration;
 use arc_swap::ArcSwap;
 
 use crate::accounts::api_key::ApiKeyId;
+use crate::accounts::limits::Limits;
+use crate::catalog::model::Pricing;
 pub use crate::gateway::attempt::ServedBy;
 use crate::gateway::attempt::{Attempt, Lease, retriable, upstream_failure};
 use crate::gateway::call_log::{CallLogEntry, Endpoint};
 use crate::gateway::chat::{ChatChunk, ChatRequest, ChatResponse};
 use crate::gateway::embedding::{EmbeddingRequest, EmbeddingResponse};
 use crate::gateway::health::{Availability, HealthSettings, HealthView, KeyFlush, Outcome, millis};
-use crate::gateway::metering::{Meter, estimate_prompt, estimate_response};
+use crate::gateway::metering::{Meter, estimate_prompt, estimate_response, settle};
 use crate::gateway::pool::PoolKey;
 use crate::gateway::ports::{
     CallLogCounts, CallLogSink, CallObserver, ChatProvider, ChatStream, KeyCallStats, KeyStore, ProviderError,
@@ -26,11 +28,15 @@ use crate::gateway::recorder::{Pending, Recorder};
 use crate::gateway::requirements::{UNSUPPORTED_BY_MODEL, check_chat, check_embedding};
 use crate::gateway::routing::{KeySelection, RoutableModel, RouteTarget, RoutingSnapshot};
 use crate::gateway::stream::GatewayStream;
+use crate::gateway::usage::{Usage, cost_nanos};
 use crate::kernel::crypto::SecretCipher;
 use crate::kernel::error::{DomainError, Refusal};
 use crate::kernel::ids::UserId;
 use crate::kernel::ports::Clock;
 use crate::kernel::principal::Admin;
+use crate::kernel::rate::RateHeaders;
+use crate::usage::governor::{Estimate, Governor, Permit, Subjects};
+use crate::usage::stats::Cost;
 
 /// Who is calling the gateway: a user, through one of their API keys or their own session.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,6 +45,9 @@ pub struct Caller {
     pub key_id: Option<ApiKeyId>,
     /// The key's `allowed_models`; empty = every model.
     pub allowed_models: Vec<String>,
+    /// The key's rate limits and budget (none without a key; the user's come from the
+    /// identity cache).
+    pub key_limits: Limits,
 }
 
 impl Caller {
@@ -92,7 +101,16 @@ impl Default for RetrySettings {
 pub struct Served<T> {
     pub value: T,
     pub by: ServedBy,
+    /// The caller's rate limits after the call was taken.
+    pub rate: RateHeaders,
 }
+
+/// The most a call may answer when neither the request nor the model says.
+pub const FALLBACK_MAX_OUTPUT: i64 = 4096;
+/// The call-log codes of refusals by Switchyard's own limits.
+pub const RATE_LIMIT_EXCEEDED: &str = "rate_limit_exceeded";
+pub const INSUFFICIENT_QUOTA: &str = "insufficient_quota";
+pub const LIMITS_UNAVAILABLE: &str = "limits_unavailable";
 
 /// The code of an `auto` request no model can serve.
 pub const NO_CAPABLE_MODEL: &str = "no_capable_model";
@@ -166,6 +184,8 @@ pub struct GatewayPorts {
     pub clock: Arc<dyn Clock>,
     pub keys: Arc<dyn KeyStore>,
     pub waiter: Arc<dyn Waiter>,
+    /// Rate limits, concurrency and budgets; `None` checks none.
+    pub governor: Option<Arc<Governor>>,
 }
 
 #[derive(Debug)]
@@ -329,7 +349,7 @@ impl Gateway {
         caller: &Caller,
         context: &CallContext,
         work: Work<'_>,
-    ) -> Result<(Answer, Attempt), DomainError> {
+    ) -> Result<(Answer, Attempt, Permit), DomainError> {
         let base = self.entry(caller, context, work.endpoint(), matches!(work, Work::Stream(_)));
         let snapshot = self.snapshot.load_full();
         let chain = match auto_category(work.model()) {
@@ -337,6 +357,7 @@ impl Gateway {
             None => self.chain(&snapshot, caller, work, base.clone())?,
         };
         let model = chain[0].clone();
+        let permit = self.admit(caller, &chain, work, &base).await?;
         let retry = self.settings.retry;
         let deadline = chrono::Duration::from_std(retry.deadline)
             .ok()
@@ -368,7 +389,7 @@ impl Gateway {
                 attempt.entry.byok = true;
                 own.used(millis(self.ports.clock.now()));
                 if let Some(done) = self.try_once(attempt, context, work, &mut last_own).await {
-                    return done;
+                    return done.map(|(answer, attempt)| (answer, attempt, permit));
                 }
             }
         }
@@ -406,7 +427,7 @@ impl Gateway {
                         tries += 1;
                         let attempt = self.attempt(&base, candidate, route, key, tries);
                         if let Some(done) = self.try_once(attempt, context, work, &mut last).await {
-                            return done;
+                            return done.map(|(answer, attempt)| (answer, attempt, permit));
                         }
                     }
                 }
@@ -475,6 +496,108 @@ impl Gateway {
         };
         let refused = self.fail(attempt, &error);
         Err(refused)
+    }
+
+    /// Checks and takes the caller's limits before any upstream call; a refusal is logged.
+    async fn admit(
+        &self,
+        caller: &Caller,
+        chain: &[Arc<RoutableModel>],
+        work: Work<'_>,
+        base: &CallLogEntry,
+    ) -> Result<Permit, DomainError> {
+        let model = &chain[0];
+        let Some(governor) = &self.ports.governor else {
+            return Ok(Permit::unlimited(self.ports.clock.clone()));
+        };
+        let subjects = Subjects {
+            user: caller.user_id,
+            key: caller.key_id.map(|key| (key, &caller.key_limits)),
+            model: model.id,
+            model_rpm: model.rate_limit_per_minute,
+        };
+        let rules = governor.rules(&subjects).await?;
+        let estimate = rules.needs_estimate().then(|| self.estimate(chain, work));
+        match governor.admit(&rules, estimate.as_ref()).await {
+            Ok(permit) => Ok(permit),
+            Err(error) => {
+                let Some(route) = model.routes.first() else {
+                    return Err(error);
+                };
+                let mut attempt = self.attempt(base, model, route, None, 1);
+                let (status, code) = match &error {
+                    DomainError::QuotaExceeded { .. } => (429, INSUFFICIENT_QUOTA),
+                    DomainError::Unavailable { .. } => (503, LIMITS_UNAVAILABLE),
+                    _ => (429, RATE_LIMIT_EXCEEDED),
+                };
+                let now = self.ports.clock.now();
+                attempt.entry.status_code = status;
+                attempt.entry.error_code = Some(code.to_owned());
+                attempt.entry.error_summary = Some(CallLogEntry::summary(&error.to_string()));
+                attempt.entry.latency_ms = (now - attempt.started).num_milliseconds().max(0);
+                self.recorder().ended(attempt, now);
+                Err(error)
+            }
+        }
+    }
+
+    /// The most a call may use: its prompt's estimate and the most it may answer (the
+    /// request's `max_tokens`, else the model's most output, else 4096), at the dearest price of
+    /// any route of the models it may be sent to in the first model's currency.
+    fn estimate(&self, chain: &[Arc<RoutableModel>], work: Work<'_>) -> Estimate {
+        let tokenizer = self.ports.tokenizer.as_ref();
+        let (prompt, output) = match work {
+            Work::Chat(request) | Work::Stream(request) => {
+                let output = request
+                    .max_output()
+                    .or(chain[0].max_output_tokens)
+                    .unwrap_or(FALLBACK_MAX_OUTPUT);
+                (estimate_prompt(tokenizer, request), output)
+            }
+            Work::Embed(request) => (request.inputs.iter().map(|input| tokenizer.count(input)).sum(), 0),
+        };
+        let currency = chain[0].pricing.currency.clone();
+        let mut dearest = Pricing {
+            input: 0,
+            cached_input: None,
+            output: 0,
+            currency: currency.clone(),
+        };
+        for route in chain.iter().flat_map(|model| model.routes.iter()) {
+            if route.pricing.currency == currency {
+                dearest.input = dearest.input.max(route.pricing.input);
+                dearest.output = dearest.output.max(route.pricing.output);
+            }
+        }
+        let usage = Usage {
+            prompt_tokens: prompt.max(0),
+            completion_tokens: output.max(0),
+            ..Usage::default()
+        };
+        Estimate {
+            tokens: u64::try_from(usage.prompt_tokens + usage.completion_tokens).unwrap_or(0),
+            max_cost: Cost {
+                currency,
+                nanos: cost_nanos(&usage, &dearest),
+            },
+        }
+    }
+
+    /// The caller's rate limits now, taking nothing (for `GET /v1/models`).
+    pub async fn rate_headers(&self, caller: &Caller) -> RateHeaders {
+        let Some(governor) = &self.ports.governor else {
+            return RateHeaders::default();
+        };
+        let subjects = Subjects {
+            user: caller.user_id,
+            key: caller.key_id.map(|key| (key, &caller.key_limits)),
+            model: crate::catalog::ids::ModelId(uuid::Uuid::nil()),
+            model_rpm: None,
+        };
+        match governor.rules(&subjects).await {
+            Ok(rules) => governor.peek(&rules).await,
+            Err(_) => RateHeaders::default(),
+        }
     }
 
     /// The named model and its fallbacks the caller may use and that can serve the request; a
@@ -716,7 +839,7 @@ impl Gateway {
         request: ChatRequest,
     ) -> Result<Served<ChatResponse>, DomainError> {
         let request = self.with_user_defaults(caller, request);
-        let (answer, mut attempt) = self.run(caller, context, Work::Chat(&request)).await?;
+        let (answer, mut attempt, permit) = self.run(caller, context, Work::Chat(&request)).await?;
         let Answer::Chat(mut response) = answer else {
             return Err(DomainError::Internal("a chat call answered otherwise".to_owned()));
         };
@@ -733,8 +856,13 @@ impl Gateway {
         attempt.entry.time_to_first_token_ms = Some(attempt.entry.latency_ms);
         meter.write_into(&mut attempt.entry);
         let by = ServedBy::of(&attempt);
+        let rate = settle(permit, &attempt.entry);
         self.recorder().ended(attempt, now);
-        Ok(Served { value: response, by })
+        Ok(Served {
+            value: response,
+            by,
+            rate,
+        })
     }
 
     /// A streamed chat completion: returns once a supplier's first chunk is in, so a failure
@@ -747,7 +875,7 @@ impl Gateway {
         request: ChatRequest,
     ) -> Result<GatewayStream, DomainError> {
         let request = self.with_user_defaults(caller, request);
-        let (answer, attempt) = self.run(caller, context, Work::Stream(&request)).await?;
+        let (answer, attempt, permit) = self.run(caller, context, Work::Stream(&request)).await?;
         let Answer::Stream(upstream, first) = answer else {
             return Err(DomainError::Internal("a stream call answered otherwise".to_owned()));
         };
@@ -759,7 +887,8 @@ impl Gateway {
             request,
             first,
             upstream,
-        ))
+        )
+        .with_permit(permit))
     }
 
     /// Embeddings of the inputs, in their order.
@@ -769,7 +898,7 @@ impl Gateway {
         context: &CallContext,
         request: EmbeddingRequest,
     ) -> Result<Served<EmbeddingResponse>, DomainError> {
-        let (answer, mut attempt) = self.run(caller, context, Work::Embed(&request)).await?;
+        let (answer, mut attempt, permit) = self.run(caller, context, Work::Embed(&request)).await?;
         let Answer::Embed(mut response) = answer else {
             return Err(DomainError::Internal("an embedding call answered otherwise".to_owned()));
         };
@@ -789,8 +918,13 @@ impl Gateway {
         attempt.entry.latency_ms = (now - attempt.started).num_milliseconds().max(0);
         meter.write_into(&mut attempt.entry);
         let by = ServedBy::of(&attempt);
+        let rate = settle(permit, &attempt.entry);
         self.recorder().ended(attempt, now);
-        Ok(Served { value: response, by })
+        Ok(Served {
+            value: response,
+            by,
+            rate,
+        })
     }
 
     /// Probes the keys out of rotation whose probe is due (a cheap request each, one at a

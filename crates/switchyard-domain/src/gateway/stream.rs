@@ -13,11 +13,13 @@ use futures_core::Stream;
 use crate::gateway::attempt::{Attempt, ServedBy, upstream_failure};
 use crate::gateway::call_log::CallLogEntry;
 use crate::gateway::chat::{ChatChunk, ChatRequest};
-use crate::gateway::metering::{Meter, delta_text, estimate_prompt};
+use crate::gateway::metering::{Meter, delta_text, estimate_prompt, settle};
 use crate::gateway::ports::{ChatStream, ProviderError, Tokenizer};
 use crate::gateway::recorder::Recorder;
 use crate::gateway::usage::Usage;
 use crate::kernel::ports::Clock;
+use crate::kernel::rate::RateHeaders;
+use crate::usage::governor::Permit;
 
 /// The code logged for a stream the client closed before its end.
 pub const CLIENT_CLOSED: &str = "client_closed";
@@ -50,6 +52,9 @@ pub struct GatewayStream {
     /// The upstream ended; the usage chunk may still be due.
     ended: bool,
     served: ServedBy,
+    /// What the call took of the caller's limits, settled when the stream is logged.
+    permit: Option<Permit>,
+    rate: RateHeaders,
 }
 
 impl std::fmt::Debug for GatewayStream {
@@ -72,6 +77,8 @@ impl GatewayStream {
         upstream: ChatStream,
     ) -> Self {
         Self {
+            rate: RateHeaders::default(),
+            permit: None,
             served: ServedBy::of(&attempt),
             upstream,
             last: (first.id.clone(), first.created),
@@ -124,6 +131,18 @@ impl GatewayStream {
         })
     }
 
+    /// What the call took of the caller's limits: settled when the stream is logged.
+    pub(super) fn with_permit(mut self, permit: Permit) -> Self {
+        self.rate = permit.headers();
+        self.permit = Some(permit);
+        self
+    }
+
+    /// The caller's rate limits after the call was taken (for the `x-ratelimit-*` headers).
+    pub fn rate(&self) -> RateHeaders {
+        self.rate
+    }
+
     /// What served the stream (for the `x-switchyard-*` headers).
     pub fn served(&self) -> &ServedBy {
         &self.served
@@ -149,6 +168,9 @@ impl GatewayStream {
         let mut meter = Meter::new(&attempt.route.pricing);
         meter.settle(self.usage());
         meter.write_into(entry);
+        if let Some(permit) = self.permit.take() {
+            settle(permit, &attempt.entry);
+        }
         self.recorder.ended(attempt, now);
     }
 }

@@ -145,6 +145,7 @@ async fn world() -> World {
             clock: clock.clone(),
             waits: std::sync::Mutex::default(),
         }),
+        governor: None,
     };
     let gateway = Gateway::new(ports, cipher.clone(), GatewaySettings::default());
     let (count, problems) = gateway.refresh().await.expect("a snapshot");
@@ -164,6 +165,7 @@ async fn world() -> World {
             user_id: UserId::new(),
             key_id: None,
             allowed_models: vec![],
+            key_limits: Default::default(),
         },
         context: CallContext {
             request_id: "req-1".to_owned(),

@@ -2,6 +2,8 @@
 
 use chrono::{DateTime, Utc};
 
+use crate::kernel::rate::RateHeaders;
+
 /// Why a caller is not authenticated (401).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AuthFailure {
@@ -88,6 +90,21 @@ pub enum DomainError {
     Forbidden(Refusal),
     #[error("rate limited; retry after {retry_after_seconds}s")]
     RateLimited { retry_after_seconds: u64 },
+    /// A rate or concurrency limit of Switchyard's own refused the call before any upstream
+    /// call; the message names the limit.
+    #[error("{message}")]
+    LimitExceeded {
+        message: String,
+        retry_after_seconds: u64,
+        headers: Box<RateHeaders>,
+    },
+    /// A budget cannot take the call's maximum cost; the message says when it starts again.
+    #[error("{message}")]
+    QuotaExceeded {
+        message: String,
+        /// Until the budget starts again; `None` for a budget for all time (or another currency).
+        retry_after_seconds: Option<u64>,
+    },
     /// No routable model has this name (or the caller may not see it).
     #[error("no model named {model}")]
     UnknownModel { model: String },

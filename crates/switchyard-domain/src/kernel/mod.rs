@@ -12,5 +12,6 @@ pub mod page;
 pub mod patch;
 pub mod ports;
 pub mod principal;
+pub mod rate;
 pub mod settings;
 pub mod text;

@@ -59,3 +59,16 @@ pub(crate) fn no_nul(field: &str, text: &str) -> Result<(), DomainError> {
     }
     Ok(())
 }
+
+/// An ISO 4217 code: three letters, stored upper case.
+pub fn currency(field: &str, raw: &str) -> Result<String, DomainError> {
+    let code = raw.trim().to_ascii_uppercase();
+    if code.len() != 3 || !code.bytes().all(|b| b.is_ascii_uppercase()) {
+        return Err(DomainError::validation(
+            field,
+            "invalid_currency",
+            "must be an ISO 4217 code such as USD or CNY",
+        ));
+    }
+    Ok(code)
+}

@@ -146,6 +146,11 @@ impl Measures {
     }
 }
 
+/// The start of an instant's UTC day.
+pub fn day_of(at: DateTime<Utc>) -> DateTime<Utc> {
+    at.duration_trunc(TimeDelta::days(1)).unwrap_or(at)
+}
+
 /// The start of an instant's hour (UTC).
 pub fn hour_of(at: DateTime<Utc>) -> DateTime<Utc> {
     at.duration_trunc(TimeDelta::hours(1)).unwrap_or(at)
@@ -192,8 +197,17 @@ fn id_bytes(id: Option<Uuid>) -> [u8; 16] {
 
 impl UsageKey {
     pub fn id(&self) -> Uuid {
+        self.id_tagged(b"usage")
+    }
+
+    /// The id of a day's bucket (`hour` holding the day's start).
+    pub fn day_id(&self) -> Uuid {
+        self.id_tagged(b"usage-day")
+    }
+
+    fn id_tagged(&self, tag: &[u8]) -> Uuid {
         bucket_id(&[
-            b"usage",
+            tag,
             &self.hour.timestamp().to_be_bytes(),
             &id_bytes(self.user.map(|id| id.0)),
             &id_bytes(self.api_key.map(|id| id.0)),
@@ -221,6 +235,8 @@ impl UpstreamUsageKey {
 #[derive(Debug, Default)]
 pub struct Rollups {
     usage: HashMap<UsageKey, Measures>,
+    /// The same buckets by UTC day (`hour` is the day's start): what long periods read.
+    daily: HashMap<UsageKey, Measures>,
     upstream: HashMap<UpstreamUsageKey, Measures>,
 }
 
@@ -237,7 +253,19 @@ impl Rollups {
             };
             self.upstream.entry(upstream).or_default().add(&measures);
         }
+        let day = UsageKey {
+            hour: day_of(key.hour),
+            ..key.clone()
+        };
+        self.daily.entry(day).or_default().add(&measures);
         self.usage.entry(key).or_default().add(&measures);
+    }
+
+    /// The daily buckets by row id, in id order.
+    pub fn daily(&self) -> Vec<(Uuid, &UsageKey, &Measures)> {
+        let mut rows: Vec<_> = self.daily.iter().map(|(key, sums)| (key.day_id(), key, sums)).collect();
+        rows.sort_by_key(|(id, _, _)| *id);
+        rows
     }
 
     /// The usage buckets by row id, in id order (two writers lock rows in the same order).
@@ -358,5 +386,9 @@ mod tests {
         assert_eq!(usage.len(), 1);
         assert_eq!(usage[0].2.requests, 2);
         assert_eq!(rollups.upstream()[0].2.requests, 1);
+        let daily = rollups.daily();
+        assert_eq!(daily[0].2.requests, 2);
+        assert_eq!(daily[0].1.hour, day_of(at));
+        assert_ne!(daily[0].0, usage[0].0, "a day's row is not an hour's");
     }
 }

@@ -13,7 +13,7 @@ use crate::kernel::ports::Clock;
 use crate::kernel::principal::{Admin, Principal};
 use crate::usage::ports::UsageStore;
 use crate::usage::stats::{
-    Dimension, Granularity, Period, RollupQuery, SeriesPoint, TableRow, Totals, UsageFilter, series, table,
+    Dimension, Granularity, Period, RollupQuery, SeriesPoint, TableRow, Totals, UsageFilter, series, table, utc_days,
 };
 
 /// The most hourly buckets one series holds (31 days).
@@ -99,6 +99,7 @@ impl UsageStats {
             filter: Self::scope(who, filter)?,
             group: None,
             by_hour: false,
+            days_suffice: true,
         };
         let rows = self.ports.store.usage(&query).await?;
         Ok(Totals::of(&rows))
@@ -125,6 +126,7 @@ impl UsageStats {
             filter: Self::scope(who, filter)?,
             group: None,
             by_hour: true,
+            days_suffice: utc_days(period, granularity, zone),
         };
         let rows = self.ports.store.usage(&query).await?;
         Ok(series(&rows, period, granularity, zone))
@@ -146,6 +148,7 @@ impl UsageStats {
             filter: Self::scope(who, filter)?,
             group: Some(dimension),
             by_hour: false,
+            days_suffice: true,
         };
         let rows = self.ports.store.usage(&query).await?;
         let grouped = table(&rows);

@@ -103,12 +103,15 @@ pub struct RollupQuery {
     pub filter: UsageFilter,
     pub group: Option<Dimension>,
     pub by_hour: bool,
+    /// With `by_hour`: rows of whole UTC days may stand for their hours (the buckets are UTC
+    /// days), so the store reads the daily rollups where it can.
+    pub days_suffice: bool,
 }
 
 /// One row the store answers.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RollupRow {
-    /// Set when the query was `by_hour`.
+    /// Set when the query was `by_hour`: the hour's start, or a UTC day's when `days_suffice`.
     pub hour: Option<DateTime<Utc>>,
     /// The value of the query's `group` (`None` also for calls without one, such as a refusal
     /// before a model was known).
@@ -226,6 +229,14 @@ pub fn bucket_starts(period: Period, granularity: Granularity, zone: Tz) -> Vec<
             starts
         }
     }
+}
+
+/// Whether a series' buckets are whole UTC days (so daily rollups can fill them).
+pub fn utc_days(period: Period, granularity: Granularity, zone: Tz) -> bool {
+    granularity == Granularity::Day
+        && bucket_starts(period, granularity, zone)
+            .iter()
+            .all(|start| start.timestamp().rem_euclid(86_400) == 0)
 }
 
 /// The first instant of a calendar day in a zone (a zone whose clocks skip midnight starts the

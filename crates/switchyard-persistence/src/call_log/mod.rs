@@ -442,6 +442,18 @@ impl SqlCallLogs {
         Self { db }
     }
 
+    /// The database's plan for a page of the log (benchmarks name a slow query's plan).
+    pub async fn plan(&self, filter: &CallLogFilter, page: PageRequest) -> Result<String, StoreError> {
+        use sea_orm::QueryTrait;
+        let select = paginate(
+            page_select(filter),
+            api_call_logs::Column::CreatedAt,
+            api_call_logs::Column::Id,
+            page,
+        );
+        crate::database::explain(&self.db, select.build(self.db.get_database_backend())).await
+    }
+
     /// Every entry, oldest first.
     pub async fn all(&self) -> Result<Vec<CallLogEntry>, StoreError> {
         let rows = api_call_logs::Entity::find()
@@ -452,6 +464,38 @@ impl SqlCallLogs {
             .map_err(store_error)?;
         entries(rows)
     }
+}
+
+/// The entries a filter keeps, before paging.
+fn page_select(filter: &CallLogFilter) -> sea_orm::Select<api_call_logs::Entity> {
+    use api_call_logs::Column;
+    let mut select = api_call_logs::Entity::find();
+    if let Some(from) = filter.from {
+        select = select.filter(Column::CreatedAt.gte(from));
+    }
+    if let Some(to) = filter.to {
+        select = select.filter(Column::CreatedAt.lt(to));
+    }
+    for (column, id) in [
+        (Column::UserId, filter.user.map(|id| id.0)),
+        (Column::ApiKeyId, filter.api_key.map(|id| id.0)),
+        (Column::ModelId, filter.model.map(|id| id.0)),
+        (Column::SupplierId, filter.supplier.map(|id| id.0)),
+    ] {
+        if let Some(id) = id {
+            select = select.filter(column.eq(id));
+        }
+    }
+    if let Some(status) = filter.status {
+        select = select.filter(Column::StatusCode.eq(i16::try_from(status).unwrap_or(i16::MAX)));
+    }
+    if let Some(code) = &filter.error_code {
+        select = select.filter(Column::ErrorCode.eq(code.as_str()));
+    }
+    if let Some(stream) = filter.stream {
+        select = select.filter(Column::Stream.eq(stream));
+    }
+    select
 }
 
 fn entries(rows: Vec<api_call_logs::Model>) -> Result<Vec<CallLogEntry>, StoreError> {
@@ -468,32 +512,7 @@ impl CallLogReader for SqlCallLogs {
     #[instrument(skip_all, err)]
     async fn page(&self, filter: &CallLogFilter, page: PageRequest) -> Result<Page<CallLogEntry>, StoreError> {
         use api_call_logs::Column;
-        let mut select = api_call_logs::Entity::find();
-        if let Some(from) = filter.from {
-            select = select.filter(Column::CreatedAt.gte(from));
-        }
-        if let Some(to) = filter.to {
-            select = select.filter(Column::CreatedAt.lt(to));
-        }
-        for (column, id) in [
-            (Column::UserId, filter.user.map(|id| id.0)),
-            (Column::ApiKeyId, filter.api_key.map(|id| id.0)),
-            (Column::ModelId, filter.model.map(|id| id.0)),
-            (Column::SupplierId, filter.supplier.map(|id| id.0)),
-        ] {
-            if let Some(id) = id {
-                select = select.filter(column.eq(id));
-            }
-        }
-        if let Some(status) = filter.status {
-            select = select.filter(Column::StatusCode.eq(i16::try_from(status).unwrap_or(i16::MAX)));
-        }
-        if let Some(code) = &filter.error_code {
-            select = select.filter(Column::ErrorCode.eq(code.as_str()));
-        }
-        if let Some(stream) = filter.stream {
-            select = select.filter(Column::Stream.eq(stream));
-        }
+        let select = page_select(filter);
         let rows = paginate(select, Column::CreatedAt, Column::Id, page)
             .all(&self.db)
             .await
@@ -540,6 +559,12 @@ async fn insert(db: &DatabaseConnection, batch: &[CallLogEntry]) -> Result<(), D
             batch.len()
         ))),
     }
+}
+
+/// What the writer does with one batch (for benchmarks that fill the log the way the server
+/// does): the rows, their rollups and the keys' last use, in one transaction.
+pub async fn write_batch_now(db: &DatabaseConnection, batch: &[CallLogEntry]) -> Result<(), StoreError> {
+    insert_now(db, batch).await.map_err(store_error)
 }
 
 /// Inserts a batch with its rollups and moves each gateway key's last use forward, in one
@@ -751,6 +776,7 @@ mod tests {
             filter: UsageFilter::default(),
             group: None,
             by_hour: false,
+            days_suffice: true,
         };
         let mut rollups = store.usage(&query).await.expect("rollups");
         rollups.sort_by(|a, b| a.currency.cmp(&b.currency));

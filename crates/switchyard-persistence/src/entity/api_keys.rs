@@ -17,6 +17,13 @@ pub struct Model {
     pub revoked_at: Option<ChronoDateTimeUtc>,
     /// Set by the call-log writer, never on the request path.
     pub last_used_at: Option<ChronoDateTimeUtc>,
+    pub rpm_limit: Option<i32>,
+    pub tpm_limit: Option<i64>,
+    pub concurrency_limit: Option<i32>,
+    /// Nano-units of `budget_currency`.
+    pub budget_nanos: Option<i64>,
+    pub budget_currency: Option<String>,
+    pub budget_period: Option<String>,
     pub created_at: ChronoDateTimeUtc,
     pub updated_at: ChronoDateTimeUtc,
     pub deleted_at: Option<ChronoDateTimeUtc>,

@@ -23,6 +23,12 @@ pub struct Model {
     pub failed_login_attempts: i64,
     pub last_login_at: Option<ChronoDateTimeUtc>,
     pub token_version: i64,
+    pub rpm_limit: Option<i32>,
+    pub tpm_limit: Option<i64>,
+    /// Nano-units of `budget_currency`.
+    pub budget_nanos: Option<i64>,
+    pub budget_currency: Option<String>,
+    pub budget_period: Option<String>,
     pub created_at: ChronoDateTimeUtc,
     pub updated_at: ChronoDateTimeUtc,
     pub deleted_at: Option<ChronoDateTimeUtc>,

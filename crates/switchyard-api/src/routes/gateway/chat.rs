@@ -49,6 +49,7 @@ pub async fn chat_completions(
         let stream = state.gateway.chat_stream(&user.0, &context, request).await?;
         let mut response = HttpResponse::Ok();
         super::served(&mut response, stream.served());
+        crate::rate::insert(&mut response, &stream.rate());
         let model = super::shown_model(model, stream.served());
         return Ok(response
             .content_type("text/event-stream")
@@ -60,6 +61,7 @@ pub async fn chat_completions(
     let answer = state.gateway.chat(&user.0, &context, request).await?;
     let mut response = HttpResponse::Ok();
     super::served(&mut response, &answer.by);
+    crate::rate::insert(&mut response, &answer.rate);
     let model = super::shown_model(model, &answer.by);
     Ok(response.json(ChatCompletion::new(answer.value, &model, &context.request_id)))
 }

@@ -160,6 +160,7 @@ pub async fn embeddings(
         .collect();
     let mut reply = HttpResponse::Ok();
     super::served(&mut reply, &answer.by);
+    crate::rate::insert(&mut reply, &answer.rate);
     let model = super::shown_model(model, &answer.by);
     Ok(reply.json(EmbeddingList {
         object: "list",

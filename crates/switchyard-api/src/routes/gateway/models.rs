@@ -106,7 +106,9 @@ pub async fn list_models(state: web::Data<AppState>, user: GatewayUser) -> Resul
         .iter()
         .map(|model| ModelObject::new(model))
         .collect();
-    Ok(HttpResponse::Ok().json(GatewayModelList { object: "list", data }))
+    let mut response = HttpResponse::Ok();
+    crate::rate::insert(&mut response, &state.gateway.rate_headers(&user.0).await);
+    Ok(response.json(GatewayModelList { object: "list", data }))
 }
 
 /// One model the caller may use.
@@ -127,5 +129,7 @@ pub async fn get_model(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let model = state.gateway.model(&user.0, &path.into_inner())?;
-    Ok(HttpResponse::Ok().json(ModelObject::new(&model)))
+    let mut response = HttpResponse::Ok();
+    crate::rate::insert(&mut response, &state.gateway.rate_headers(&user.0).await);
+    Ok(response.json(ModelObject::new(&model)))
 }

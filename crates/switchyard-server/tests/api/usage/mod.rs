@@ -1,6 +1,7 @@
 //! Usage statistics and the call log's browsing: rollups equal a `GROUP BY` over the raw rows,
 //! users see only their own, retention removes raw rows and keeps rollups.
 
+mod limits;
 mod logs;
 
 use std::collections::BTreeMap;
@@ -218,6 +219,24 @@ async fn rollups_equal_a_group_by_over_the_raw_rows_after_mixed_traffic() {
     )
     .await;
     assert_eq!(rollups, raw, "the rollups are the raw rows grouped");
+    let daily = grouped(
+        &world,
+        "usage_daily",
+        &[
+            "requests",
+            "errors",
+            "prompt_tokens",
+            "completion_tokens",
+            "cached_input_tokens",
+            "cache_write_tokens",
+            "reasoning_tokens",
+            "cost_nanos",
+            "latency_ms_sum",
+        ]
+        .map(|column| summed(backend, column)),
+    )
+    .await;
+    assert_eq!(daily, raw, "the daily rollups are the raw rows grouped");
     assert!(raw.len() >= 5, "the traffic spread over several buckets: {raw:#?}");
     assert!(
         raw.keys().any(|(_, _, model, ..)| model.is_none()),
@@ -483,8 +502,9 @@ async fn retention_removes_old_raw_rows_and_keeps_the_rollups() {
         .await;
     assert_eq!(status, 200, "{overview}");
     assert_eq!(overview["totals"]["requests"], json!(6), "the rollups keep every call");
-    // Past the rollups' three days, the first hour's rollup goes too.
-    world.app.clock.advance(chrono::TimeDelta::seconds(86_400 + 3600));
+    // Once the whole first day is past the rollups' three days, its rollups go too (an hour's
+    // as soon as the hour is past, a day's once all of the day is).
+    world.app.clock.advance(chrono::TimeDelta::seconds(86_400 + 17 * 3600));
     let mut requests = json!(null);
     for _ in 0..200 {
         let (_, overview) = world
