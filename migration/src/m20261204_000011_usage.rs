@@ -16,32 +16,6 @@ use crate::schema;
 pub struct Migration;
 
 #[derive(Debug, DeriveIden)]
-enum UsageHourly {
-    Table,
-    Id,
-    HourStart,
-    UserId,
-    ApiKeyId,
-    ModelId,
-    SupplierId,
-    Currency,
-    Byok,
-}
-
-#[derive(Debug, DeriveIden)]
-enum UsageDaily {
-    Table,
-    Id,
-    DayStart,
-    UserId,
-    ApiKeyId,
-    ModelId,
-    SupplierId,
-    Currency,
-    Byok,
-}
-
-#[derive(Debug, DeriveIden)]
 enum UsageUpstreamHourly {
     Table,
     Id,
@@ -90,57 +64,42 @@ fn index(name: &str, table: impl IntoIden, columns: &[Alias]) -> IndexCreateStat
     index.to_owned()
 }
 
+/// A usage rollup: its bucket's start in `time`, the dimensions, the measures, and indexes by
+/// time, user, key and model.
+async fn usage_table(m: &SchemaManager<'_>, table: &str, time: &str, grain: &str) -> Result<(), DbErr> {
+    let mut create = schema::create_table(m, Alias::new(table));
+    create
+        .col(schema::uuid(Alias::new("id")).not_null().primary_key())
+        .col(schema::timestamp(m, Alias::new(time)).not_null());
+    for dimension in ["user_id", "api_key_id", "model_id", "supplier_id"] {
+        create.col(schema::uuid(Alias::new(dimension)).not_null());
+    }
+    create
+        .col(schema::string(Alias::new("currency"), 3).not_null())
+        .col(ColumnDef::new(Alias::new("byok")).boolean().not_null());
+    measures(&mut create);
+    m.create_table(create.to_owned()).await?;
+    for (suffix, first) in [
+        (grain, None),
+        ("user", Some("user_id")),
+        ("key", Some("api_key_id")),
+        ("model", Some("model_id")),
+    ] {
+        let mut columns: Vec<Alias> = first.map(Alias::new).into_iter().collect();
+        columns.push(Alias::new(time));
+        m.create_index(index(&format!("{table}_{suffix}_idx"), Alias::new(table), &columns))
+            .await?;
+    }
+    Ok(())
+}
+
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         let m = manager;
-        let mut usage = schema::create_table(m, UsageHourly::Table);
-        usage
-            .col(schema::uuid(UsageHourly::Id).not_null().primary_key())
-            .col(schema::timestamp(m, UsageHourly::HourStart).not_null())
-            .col(schema::uuid(UsageHourly::UserId).not_null())
-            .col(schema::uuid(UsageHourly::ApiKeyId).not_null())
-            .col(schema::uuid(UsageHourly::ModelId).not_null())
-            .col(schema::uuid(UsageHourly::SupplierId).not_null())
-            .col(schema::string(UsageHourly::Currency, 3).not_null())
-            .col(ColumnDef::new(UsageHourly::Byok).boolean().not_null());
-        measures(&mut usage);
-        manager.create_table(usage.to_owned()).await?;
+        usage_table(m, "usage_hourly", "hour_start", "hour").await?;
+        usage_table(m, "usage_daily", "day_start", "day").await?;
         let hour = Alias::new("hour_start");
-        for (name, first) in [
-            ("usage_hourly_hour_idx", None),
-            ("usage_hourly_user_idx", Some("user_id")),
-            ("usage_hourly_key_idx", Some("api_key_id")),
-            ("usage_hourly_model_idx", Some("model_id")),
-        ] {
-            let mut columns: Vec<Alias> = first.map(Alias::new).into_iter().collect();
-            columns.push(hour.clone());
-            manager.create_index(index(name, UsageHourly::Table, &columns)).await?;
-        }
-
-        let mut daily = schema::create_table(m, UsageDaily::Table);
-        daily
-            .col(schema::uuid(UsageDaily::Id).not_null().primary_key())
-            .col(schema::timestamp(m, UsageDaily::DayStart).not_null())
-            .col(schema::uuid(UsageDaily::UserId).not_null())
-            .col(schema::uuid(UsageDaily::ApiKeyId).not_null())
-            .col(schema::uuid(UsageDaily::ModelId).not_null())
-            .col(schema::uuid(UsageDaily::SupplierId).not_null())
-            .col(schema::string(UsageDaily::Currency, 3).not_null())
-            .col(ColumnDef::new(UsageDaily::Byok).boolean().not_null());
-        measures(&mut daily);
-        manager.create_table(daily.to_owned()).await?;
-        let day = Alias::new("day_start");
-        for (name, first) in [
-            ("usage_daily_day_idx", None),
-            ("usage_daily_user_idx", Some("user_id")),
-            ("usage_daily_key_idx", Some("api_key_id")),
-            ("usage_daily_model_idx", Some("model_id")),
-        ] {
-            let mut columns: Vec<Alias> = first.map(Alias::new).into_iter().collect();
-            columns.push(day.clone());
-            manager.create_index(index(name, UsageDaily::Table, &columns)).await?;
-        }
 
         let mut upstream = schema::create_table(m, UsageUpstreamHourly::Table);
         upstream
@@ -179,11 +138,11 @@ impl MigrationTrait for Migration {
         manager
             .drop_table(Table::drop().table(UsageUpstreamHourly::Table).to_owned())
             .await?;
-        manager
-            .drop_table(Table::drop().table(UsageDaily::Table).to_owned())
-            .await?;
-        manager
-            .drop_table(Table::drop().table(UsageHourly::Table).to_owned())
-            .await
+        for table in ["usage_daily", "usage_hourly"] {
+            manager
+                .drop_table(Table::drop().table(Alias::new(table)).to_owned())
+                .await?;
+        }
+        Ok(())
     }
 }

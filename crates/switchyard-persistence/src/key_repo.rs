@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, SimpleExpr};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait,
-    FromQueryResult, IntoActiveModel, QueryFilter, QueryOrder, QuerySelect,
+    FromQueryResult, IntoActiveModel, QueryFilter, QueryOrder,
 };
 use switchyard_domain::StoreError;
 use switchyard_domain::catalog::{
@@ -225,17 +225,30 @@ impl KeyStore for SqlUpstreamKeyRepo {
     #[instrument(skip(self), err)]
     async fn call_stats(&self, key: Uuid) -> Result<KeyCallStats, StoreError> {
         let backend = self.db.get_database_backend();
-        let totals = api_call_logs::Entity::find()
-            .select_only()
-            .column_as(api_call_logs::Column::Id.count(), "requests")
-            .column_as(sum(backend, "prompt_tokens"), "prompt_tokens")
-            .column_as(sum(backend, "completion_tokens"), "completion_tokens")
-            .column_as(sum(backend, "CASE WHEN error_code IS NULL THEN 0 ELSE 1 END"), "errors")
-            .filter(api_call_logs::Column::UpstreamKeyId.eq(key))
-            .into_model::<Totals>()
-            .one(&self.db)
-            .await
-            .map_err(store_error)?;
+        // From the upstream keys' rollups: they outlive the raw rows and are few.
+        let mut select = sea_orm::sea_query::Query::select();
+        select
+            .expr_as(sum(backend, "requests"), sea_orm::sea_query::Alias::new("requests"))
+            .expr_as(
+                sum(backend, "prompt_tokens"),
+                sea_orm::sea_query::Alias::new("prompt_tokens"),
+            )
+            .expr_as(
+                sum(backend, "completion_tokens"),
+                sea_orm::sea_query::Alias::new("completion_tokens"),
+            )
+            .expr_as(sum(backend, "errors"), sea_orm::sea_query::Alias::new("errors"))
+            .from(sea_orm::sea_query::Alias::new(crate::usage_store::UPSTREAM))
+            .and_where(sea_orm::sea_query::Expr::col(sea_orm::sea_query::Alias::new("upstream_key_id")).eq(key));
+        let totals = match self.db.query_one(&select).await.map_err(store_error)? {
+            Some(row) => Some(Totals {
+                requests: row.try_get("", "requests").map_err(store_error)?,
+                prompt_tokens: row.try_get("", "prompt_tokens").map_err(store_error)?,
+                completion_tokens: row.try_get("", "completion_tokens").map_err(store_error)?,
+                errors: row.try_get("", "errors").map_err(store_error)?,
+            }),
+            None => None,
+        };
         let last = api_call_logs::Entity::find()
             .filter(api_call_logs::Column::UpstreamKeyId.eq(key))
             .filter(api_call_logs::Column::ErrorCode.is_not_null())

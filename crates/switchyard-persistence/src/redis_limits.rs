@@ -22,8 +22,10 @@ use switchyard_domain::usage::{
 const RESPONSE_TIMEOUT: Duration = Duration::from_millis(500);
 /// How long connecting may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_millis(500);
-/// How long a budget's keys outlive its period (read by the API a while after it ends).
-const BUDGET_GRACE_MS: i64 = 86_400_000;
+/// How long a seeded spend is believed before it is read from the database again: spend whose
+/// settlement never reached Redis (an outage, a call let through while failing open) is in the
+/// database once its call is logged, so the running total heals by itself within this.
+const SPENT_TTL_MS: i64 = 5 * 60 * 1000;
 
 const CHECK: &str = r"
 local now = tonumber(ARGV[1])
@@ -59,12 +61,14 @@ if has_lease == 1 then
   lease = {key, id, expires}
 end
 local nbudgets = tonumber(ARGV[a]); a = a + 1
-local member = ARGV[a]; local reservation_expires = tonumber(ARGV[a + 1]); a = a + 2
+local reservation_expires = tonumber(ARGV[a]); a = a + 1
 local unseeded = {}
 local refused = nil
 local budgets = {}
 for j = 1, nbudgets do
-  local limit = tonumber(ARGV[a]); local reserve = tonumber(ARGV[a + 1]); a = a + 2
+  -- The member (`reservation:amount`) is written by the caller: Lua would print a large
+  -- amount in exponent form.
+  local limit = tonumber(ARGV[a]); local reserve = tonumber(ARGV[a + 1]); local member = ARGV[a + 2]; a = a + 3
   local spent_key = KEYS[k]; local held_key = KEYS[k + 1]; k = k + 2
   local spent = redis.call('GET', spent_key)
   if not spent then
@@ -78,7 +82,7 @@ for j = 1, nbudgets do
     if refused == nil and tonumber(spent) + reserved + reserve > limit then
       refused = {3, j - 1, tonumber(spent), reserved}
     end
-    budgets[j] = {held_key, reserve}
+    budgets[j] = {held_key, member}
   end
 end
 if #unseeded > 0 then
@@ -99,7 +103,7 @@ if lease then
   redis.call('PEXPIRE', lease[1], math.max(1, lease[3] - now) + 60000)
 end
 for _, budget in ipairs(budgets) do
-  redis.call('ZADD', budget[1], reservation_expires, member .. ':' .. budget[2])
+  redis.call('ZADD', budget[1], reservation_expires, budget[2])
   redis.call('PEXPIRE', budget[1], math.max(1, reservation_expires - now) + 60000)
 end
 return answer
@@ -278,33 +282,32 @@ impl LimitStore for RedisLimitStore {
                 invocation.arg(0);
             }
         }
-        invocation
-            .arg(check.budgets.len())
-            .arg(check.reservation.to_string())
-            .arg(check.reservation_expires_ms);
+        invocation.arg(check.budgets.len()).arg(check.reservation_expires_ms);
         for (window, reserve) in &check.budgets {
             let key = window.key();
             invocation
                 .key(self.spent_key(&key))
                 .key(self.held_key(&key))
                 .arg(window.limit_nanos)
-                .arg(*reserve);
+                .arg(*reserve)
+                .arg(format!("{}:{reserve}", check.reservation));
         }
         let mut connection = self.connection.clone();
         let answer: Vec<i64> = self.outcome(invocation.invoke_async(&mut connection).await)?;
         verdict(&answer)
     }
 
-    async fn seed(&self, budgets: &[(BudgetWindow, i64)]) -> Result<(), LimitStoreError> {
+    async fn seed(&self, budgets: &[(BudgetWindow, i64)], now_ms: i64) -> Result<(), LimitStoreError> {
         let mut pipe = redis::pipe();
         for (window, spent) in budgets {
             let key = self.spent_key(&window.key());
             let mut set = redis::cmd("SET");
             set.arg(&key).arg(*spent).arg("NX");
-            if let Some(end) = window.end {
-                let ttl = (end.timestamp_millis() - chrono::Utc::now().timestamp_millis()).max(0) + BUDGET_GRACE_MS;
-                set.arg("PX").arg(ttl);
-            }
+            let ttl = match window.end {
+                Some(end) => (end.timestamp_millis() - now_ms).clamp(1, SPENT_TTL_MS),
+                None => SPENT_TTL_MS,
+            };
+            set.arg("PX").arg(ttl);
             pipe.add_command(set).ignore();
         }
         let mut connection = self.connection.clone();
@@ -377,7 +380,13 @@ impl LimitStore for RedisLimitStore {
         let store = self.clone();
         // Settling never holds up the answer; an outage loses the settlement (a slot or a
         // reservation then frees itself when it expires, and the spend is in the database).
-        tokio::spawn(async move {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            tracing::warn!(
+                "a limit settlement outside the runtime was dropped; its slot and reservation expire by themselves"
+            );
+            return;
+        };
+        runtime.spawn(async move {
             let mut invocation = store.settle.prepare_invoke();
             for key in &keys {
                 invocation.key(key);

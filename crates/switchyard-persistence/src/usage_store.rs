@@ -144,12 +144,11 @@ fn upsert(
     Ok(statements)
 }
 
-/// Adds a batch's rollups (upserts that add), rows in id order so that two writers never wait
-/// on each other in a cycle.
-pub(crate) async fn add(db: &impl ConnectionTrait, rollups: &Rollups) -> Result<(), DbErr> {
-    let backend = db.get_database_backend();
-    let usage = rollups
-        .usage()
+/// A usage bucket's key columns, in the tables' order.
+fn dimension_rows<'a>(
+    buckets: Vec<(Uuid, &'a switchyard_domain::usage::UsageKey, &'a Measures)>,
+) -> Vec<(Vec<Expr>, &'a Measures)> {
+    buckets
         .into_iter()
         .map(|(id, key, figures)| {
             let keys = vec![
@@ -164,7 +163,13 @@ pub(crate) async fn add(db: &impl ConnectionTrait, rollups: &Rollups) -> Result<
             ];
             (keys, figures)
         })
-        .collect();
+        .collect()
+}
+
+/// Adds a batch's rollups (upserts that add), rows in id order so that two writers never wait
+/// on each other in a cycle.
+pub(crate) async fn add(db: &impl ConnectionTrait, rollups: &Rollups) -> Result<(), DbErr> {
+    let backend = db.get_database_backend();
     let usage_keys = [
         "id",
         "hour_start",
@@ -175,29 +180,12 @@ pub(crate) async fn add(db: &impl ConnectionTrait, rollups: &Rollups) -> Result<
         "currency",
         "byok",
     ];
-    for statement in upsert(backend, USAGE, &usage_keys, usage)? {
+    for statement in upsert(backend, USAGE, &usage_keys, dimension_rows(rollups.usage()))? {
         db.execute(&statement).await?;
     }
-    let daily = rollups
-        .daily()
-        .into_iter()
-        .map(|(id, key, figures)| {
-            let keys = vec![
-                Expr::val(id),
-                Expr::val(key.hour),
-                Expr::val(present(key.user.map(|id| id.0))),
-                Expr::val(present(key.api_key.map(|id| id.0))),
-                Expr::val(present(key.model.map(|id| id.0))),
-                Expr::val(present(key.supplier.map(|id| id.0))),
-                Expr::val(key.currency.clone().unwrap_or_default()),
-                Expr::val(key.byok),
-            ];
-            (keys, figures)
-        })
-        .collect();
     let mut daily_keys = usage_keys;
     daily_keys[1] = "day_start";
-    for statement in upsert(backend, DAILY, &daily_keys, daily)? {
+    for statement in upsert(backend, DAILY, &daily_keys, dimension_rows(rollups.daily()))? {
         db.execute(&statement).await?;
     }
     let upstream = rollups
@@ -492,25 +480,36 @@ impl UsageStore for SqlUsageStore {
             Subject::Model(_) | Subject::Global => return Ok(0),
         };
         let backend = self.db.get_database_backend();
-        let mut select = Query::select();
-        select
-            .expr_as(sum(backend, "cost_nanos"), Alias::new("spent"))
-            .from(Alias::new(USAGE))
-            .and_where(Expr::col(Alias::new(column)).eq(id))
-            .and_where(Expr::col(Alias::new("currency")).eq(currency))
-            .and_where(Expr::col(Alias::new("byok")).eq(false));
-        // A period's hours: the one holding its start and every later one before its end.
-        if let Some(from) = from {
-            select.and_where(Expr::col(Alias::new("hour_start")).gte(hour_of(from)));
+        // Whole UTC days from the daily rollups, the hours at the edges from the hourly ones.
+        let far = DateTime::from_timestamp(253_402_300_799, 0).unwrap_or(DateTime::<Utc>::MAX_UTC);
+        let period = Period {
+            from: from.map_or(DateTime::UNIX_EPOCH, hour_of),
+            to: to.unwrap_or(far),
+        };
+        let query = RollupQuery {
+            period,
+            filter: switchyard_domain::usage::UsageFilter::default(),
+            group: None,
+            by_hour: false,
+            days_suffice: true,
+        };
+        let mut spent = 0i64;
+        for (table, part) in parts(&query) {
+            let time = if table == DAILY { "day_start" } else { "hour_start" };
+            let mut select = Query::select();
+            select
+                .expr_as(sum(backend, "cost_nanos"), Alias::new("spent"))
+                .from(Alias::new(table))
+                .and_where(Expr::col(Alias::new(column)).eq(id))
+                .and_where(Expr::col(Alias::new("currency")).eq(currency))
+                .and_where(Expr::col(Alias::new("byok")).eq(false))
+                .and_where(Expr::col(Alias::new(time)).gte(part.from))
+                .and_where(Expr::col(Alias::new(time)).lt(part.to));
+            if let Some(row) = self.db.query_one(&select).await.map_err(store_error)? {
+                spent = spent.saturating_add(row.try_get::<i64>("", "spent").map_err(store_error)?);
+            }
         }
-        if let Some(to) = to {
-            select.and_where(Expr::col(Alias::new("hour_start")).lt(to));
-        }
-        let row = self.db.query_one(&select).await.map_err(store_error)?;
-        match row {
-            Some(row) => row.try_get::<i64>("", "spent").map_err(store_error),
-            None => Ok(0),
-        }
+        Ok(spent)
     }
 
     #[instrument(skip(self), err)]

@@ -207,7 +207,7 @@ impl From<HealthView> for HealthBody {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct KeyStats {
     pub key: KeyBody,
-    /// Calls in the call log that went with the key (every try counts).
+    /// Calls that went with the key (every try counts), from its rollups.
     pub requests: i64,
     pub prompt_tokens: i64,
     pub completion_tokens: i64,
@@ -312,7 +312,7 @@ async fn delete_key(
     Ok(HttpResponse::NoContent().finish())
 }
 
-/// A key's calls, tokens and errors (from the call log) and its health now (admins).
+/// A key's calls, tokens and errors (from its rollups), its last error and its health now (admins).
 #[utoipa::path(tag = "keys", security(("bearer_jwt" = [])), params(("key_id" = Uuid, Path, description = "The key's id")),
     responses((status = 200, description = "The key's statistics", body = KeyStats), (status = 403, description = "Not an admin", body = ErrorBody), (status = 404, description = "No such key", body = ErrorBody)))]
 #[get("/api/v1/keys/{key_id}/stats")]

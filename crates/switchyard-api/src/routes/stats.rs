@@ -286,6 +286,16 @@ pub struct ModelStatsBody {
     pub days: Vec<PointBody>,
 }
 
+/// A name as a CSV cell a spreadsheet will not run: one that starts like a formula (`=`, `+`,
+/// `-`, `@`, a tab or a return) gets a leading `'` (key names are their owners' words).
+fn inert(name: &str) -> String {
+    if name.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{name}")
+    } else {
+        name.to_owned()
+    }
+}
+
 /// CSV with a column per figure and one `cost_<CURRENCY>` column per currency present.
 fn csv(file: &str, leading: &[&str], rows: Vec<(Vec<String>, &Totals)>) -> Result<HttpResponse, ApiError> {
     let currencies: BTreeSet<&str> = rows
@@ -364,7 +374,7 @@ fn table_response(
                 .map(|row| {
                     let leading = vec![
                         row.id.map(|id| id.to_string()).unwrap_or_default(),
-                        row.name.clone().unwrap_or_default(),
+                        row.name.as_deref().map(inert).unwrap_or_default(),
                     ];
                     (leading, &row.totals)
                 })
@@ -571,4 +581,17 @@ async fn model_stats(
         tz: tz.name().to_owned(),
         days: days.iter().map(PointBody::from).collect(),
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_name_that_looks_like_a_formula_is_not_one_in_the_csv() {
+        assert_eq!(inert("=HYPERLINK(\"http://evil\")"), "'=HYPERLINK(\"http://evil\")");
+        assert_eq!(inert("@SUM(A1)"), "'@SUM(A1)");
+        assert_eq!(inert("-1+2"), "'-1+2");
+        assert_eq!(inert("my app"), "my app");
+    }
 }

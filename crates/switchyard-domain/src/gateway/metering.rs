@@ -118,6 +118,7 @@ pub(crate) fn settle(permit: Permit, entry: &CallLogEntry) -> RateHeaders {
     permit.settle(
         u64::try_from(tokens).unwrap_or(0),
         if entry.byok { 0 } else { entry.cost_nanos },
+        entry.currency.as_deref(),
     );
     headers
 }

@@ -15,7 +15,7 @@ use crate::catalog::model::Pricing;
 pub use crate::gateway::attempt::ServedBy;
 use crate::gateway::attempt::{Attempt, Lease, retriable, upstream_failure};
 use crate::gateway::call_log::{CallLogEntry, Endpoint};
-use crate::gateway::chat::{ChatChunk, ChatRequest, ChatResponse};
+use crate::gateway::chat::{ChatChunk, ChatRequest, ChatResponse, ContentPart, MessageContent};
 use crate::gateway::embedding::{EmbeddingRequest, EmbeddingResponse};
 use crate::gateway::health::{Availability, HealthSettings, HealthView, KeyFlush, Outcome, millis};
 use crate::gateway::metering::{Meter, estimate_prompt, estimate_response, settle};
@@ -107,6 +107,9 @@ pub struct Served<T> {
 
 /// The most a call may answer when neither the request nor the model says.
 pub const FALLBACK_MAX_OUTPUT: i64 = 4096;
+/// What an image may cost in prompt tokens, for limits' estimates (a large image in high detail
+/// is about 1,600 at Anthropic, 1,100 at OpenAI).
+pub const IMAGE_TOKENS: i64 = 1_600;
 /// The call-log codes of refusals by Switchyard's own limits.
 pub const RATE_LIMIT_EXCEEDED: &str = "rate_limit_exceeded";
 pub const INSUFFICIENT_QUOTA: &str = "insufficient_quota";
@@ -356,8 +359,9 @@ impl Gateway {
             Some(category) => self.auto_chain(&snapshot, caller, work, category, base.clone())?,
             None => self.chain(&snapshot, caller, work, base.clone())?,
         };
+        let mut chain = chain;
+        let permit = self.admit(caller, &mut chain, work, &base).await?;
         let model = chain[0].clone();
-        let permit = self.admit(caller, &chain, work, &base).await?;
         let retry = self.settings.retry;
         let deadline = chrono::Duration::from_std(retry.deadline)
             .ok()
@@ -499,32 +503,41 @@ impl Gateway {
     }
 
     /// Checks and takes the caller's limits before any upstream call; a refusal is logged.
+    /// Under a budget, only the chain's models that bill in the budget's currency stay in it (a
+    /// budget cannot convert), so a fallback never spends in another currency.
     async fn admit(
         &self,
         caller: &Caller,
-        chain: &[Arc<RoutableModel>],
+        chain: &mut Vec<Arc<RoutableModel>>,
         work: Work<'_>,
         base: &CallLogEntry,
     ) -> Result<Permit, DomainError> {
-        let model = &chain[0];
         let Some(governor) = &self.ports.governor else {
             return Ok(Permit::unlimited(self.ports.clock.clone()));
         };
+        let first = chain[0].clone();
         let subjects = Subjects {
             user: caller.user_id,
             key: caller.key_id.map(|key| (key, &caller.key_limits)),
-            model: model.id,
-            model_rpm: model.rate_limit_per_minute,
+            model: first.id,
+            model_rpm: first.rate_limit_per_minute,
         };
         let rules = governor.rules(&subjects).await?;
-        let estimate = rules.needs_estimate().then(|| self.estimate(chain, work));
-        match governor.admit(&rules, estimate.as_ref()).await {
+        let outcome = match rules.budget_currency_mismatch(chain.iter().map(|model| model.pricing.currency.as_str())) {
+            Some(refusal) => Err(refusal),
+            None => {
+                chain.retain(|model| rules.accepts_currency(&model.pricing.currency));
+                let estimate = rules.needs_estimate().then(|| self.estimate(chain, work));
+                governor.admit(&rules, estimate.as_ref()).await
+            }
+        };
+        match outcome {
             Ok(permit) => Ok(permit),
             Err(error) => {
-                let Some(route) = model.routes.first() else {
+                let Some(route) = first.routes.first() else {
                     return Err(error);
                 };
-                let mut attempt = self.attempt(base, model, route, None, 1);
+                let mut attempt = self.attempt(base, &first, route, None, 1);
                 let (status, code) = match &error {
                     DomainError::QuotaExceeded { .. } => (429, INSUFFICIENT_QUOTA),
                     DomainError::Unavailable { .. } => (503, LIMITS_UNAVAILABLE),
@@ -541,18 +554,37 @@ impl Gateway {
         }
     }
 
-    /// The most a call may use: its prompt's estimate and the most it may answer (the
-    /// request's `max_tokens`, else the model's most output, else 4096), at the dearest price of
-    /// any route of the models it may be sent to in the first model's currency.
+    /// The most a call may use: its prompt's estimate (text by the tokenizer, each image as
+    /// [`IMAGE_TOKENS`]) and the most it may answer (`max_tokens`, else the largest most output
+    /// of the models it may be sent to, else 4096; times `n`), at the dearest price of any route
+    /// of those models.
     fn estimate(&self, chain: &[Arc<RoutableModel>], work: Work<'_>) -> Estimate {
         let tokenizer = self.ports.tokenizer.as_ref();
         let (prompt, output) = match work {
             Work::Chat(request) | Work::Stream(request) => {
+                let most = chain.iter().filter_map(|model| model.max_output_tokens).max();
+                let answers = request.n.unwrap_or(1).max(1);
                 let output = request
                     .max_output()
-                    .or(chain[0].max_output_tokens)
-                    .unwrap_or(FALLBACK_MAX_OUTPUT);
-                (estimate_prompt(tokenizer, request), output)
+                    .or(most)
+                    .unwrap_or(FALLBACK_MAX_OUTPUT)
+                    .saturating_mul(answers);
+                let images: i64 = request
+                    .messages
+                    .iter()
+                    .filter_map(|message| match &message.content {
+                        MessageContent::Parts(parts) => Some(
+                            parts
+                                .iter()
+                                .filter(|part| matches!(part, ContentPart::Image { .. }))
+                                .count(),
+                        ),
+                        MessageContent::Text(_) | MessageContent::Empty => None,
+                    })
+                    .map(|count| i64::try_from(count).unwrap_or(i64::MAX))
+                    .sum();
+                let prompt = estimate_prompt(tokenizer, request).saturating_add(images.saturating_mul(IMAGE_TOKENS));
+                (prompt, output)
             }
             Work::Embed(request) => (request.inputs.iter().map(|input| tokenizer.count(input)).sum(), 0),
         };
@@ -575,7 +607,7 @@ impl Gateway {
             ..Usage::default()
         };
         Estimate {
-            tokens: u64::try_from(usage.prompt_tokens + usage.completion_tokens).unwrap_or(0),
+            tokens: u64::try_from(usage.prompt_tokens.saturating_add(usage.completion_tokens)).unwrap_or(0),
             max_cost: Cost {
                 currency,
                 nanos: cost_nanos(&usage, &dearest),

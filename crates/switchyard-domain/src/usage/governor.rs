@@ -86,6 +86,27 @@ impl Rules {
     fn is_empty(&self) -> bool {
         self.rates.is_empty() && self.concurrency.is_none() && self.budgets.is_empty()
     }
+
+    /// Whether a model billing in `currency` can be checked against every budget.
+    pub fn accepts_currency(&self, currency: &str) -> bool {
+        self.budgets.iter().all(|(_, budget)| budget.currency == currency)
+    }
+
+    /// The refusal when no model a call may go to bills in its budgets' currency.
+    pub fn budget_currency_mismatch<'a>(&self, mut currencies: impl Iterator<Item = &'a str>) -> Option<DomainError> {
+        if currencies.any(|currency| self.accepts_currency(currency)) {
+            return None;
+        }
+        let (subject, budget) = self.budgets.first()?;
+        Some(DomainError::QuotaExceeded {
+            message: format!(
+                "{} budget is in {}, and no model this request may go to bills in it: a budget cannot be checked across currencies",
+                subject.describe(),
+                budget.currency
+            ),
+            retry_after_seconds: None,
+        })
+    }
 }
 
 /// What a call may use at most: its tokens (prompt estimate and the most it may answer) and
@@ -103,6 +124,8 @@ pub struct Permit {
     tokens: Vec<(Rate, u64)>,
     lease: Option<(String, Uuid)>,
     budgets: Vec<String>,
+    /// The budgets' currency: a cost in another is not theirs to count.
+    currency: Option<String>,
     reservation: Uuid,
     reserved_nanos: i64,
     headers: RateHeaders,
@@ -127,6 +150,7 @@ impl Permit {
             tokens: Vec::new(),
             lease: None,
             budgets: Vec::new(),
+            currency: None,
             reservation: Uuid::nil(),
             reserved_nanos: 0,
             headers: RateHeaders::default(),
@@ -140,9 +164,14 @@ impl Permit {
     }
 
     /// Settles with what the call used: its real tokens replace the estimate, its real cost
-    /// (0 for a call on the caller's own key) replaces the reservation.
-    pub fn settle(mut self, tokens: u64, cost_nanos: i64) {
-        self.finish(tokens, cost_nanos);
+    /// (0 for a call on the caller's own key) replaces the reservation. A cost in another
+    /// currency than the budgets' (which the gateway's routing avoids) counts nothing.
+    pub fn settle(mut self, tokens: u64, cost_nanos: i64, currency: Option<&str>) {
+        let cost = match (&self.currency, currency) {
+            (Some(budgets), Some(spent)) if budgets != spent => 0,
+            _ => cost_nanos,
+        };
+        self.finish(tokens, cost);
     }
 
     fn finish(&mut self, tokens: u64, cost_nanos: i64) {
@@ -322,7 +351,11 @@ impl Governor {
                 .await?;
             seeds.push(((*window).clone(), spent));
         }
-        self.store.seed(&seeds).await.map_err(|error| self.unavailable(&error))
+        let now_ms = self.clock.now().timestamp_millis();
+        self.store
+            .seed(&seeds, now_ms)
+            .await
+            .map_err(|error| self.unavailable(&error))
     }
 
     fn unavailable(&self, error: &LimitStoreError) -> DomainError {
@@ -393,8 +426,17 @@ impl Governor {
                 .iter()
                 .filter_map(|index| check.budgets.get(*index).map(|(window, _)| window))
                 .collect();
-            self.seed(&windows).await?;
-            verdict = self.check(&check).await?;
+            match self.seed(&windows).await {
+                Ok(()) => verdict = self.check(&check).await?,
+                Err(error) => match self.settings.on_store_failure {
+                    // Seeding reached the store and failed: like a failed check.
+                    FailMode::Open if matches!(error, DomainError::Unavailable { .. }) => {
+                        self.store_failures.fetch_add(1, Ordering::Relaxed);
+                        verdict = None;
+                    }
+                    _ => return Err(error),
+                },
+            }
         }
         let Some(verdict) = verdict else {
             // The store is down and the gateway fails open.
@@ -451,10 +493,15 @@ impl Governor {
                         .map(|end| u64::try_from((end - now).num_seconds()).unwrap_or(0).max(1)),
                 })
             }
-            Verdict::Unseeded(_) => Err(DomainError::Unavailable {
-                dependency: "the limit store",
-                message: "a budget's spend was seeded and is missing again".to_owned(),
-            }),
+            // Seeded and gone again (expired at once): the store is not keeping state.
+            Verdict::Unseeded(_) => {
+                let error = LimitStoreError("a budget's spend was seeded and is missing again".to_owned());
+                self.store_failures.fetch_add(1, Ordering::Relaxed);
+                match self.settings.on_store_failure {
+                    FailMode::Open => Ok(Permit::unlimited(self.clock.clone())),
+                    FailMode::Closed => Err(self.unavailable(&error)),
+                }
+            }
         }
     }
 
@@ -501,6 +548,7 @@ impl Governor {
                 .collect(),
             lease: check.lease.as_ref().map(|lease| (lease.key.clone(), lease.id)),
             budgets: check.budgets.iter().map(|(window, _)| window.key()).collect(),
+            currency: check.budgets.first().map(|(window, _)| window.currency.clone()),
             reservation: check.reservation,
             reserved_nanos: check.budgets.first().map_or(0, |(_, reserve)| *reserve),
             headers,

@@ -242,8 +242,9 @@ pub trait LimitStore: Send + Sync + std::fmt::Debug {
     /// Checks and takes a call's limits atomically.
     async fn check(&self, check: &Check) -> Result<Verdict, LimitStoreError>;
 
-    /// Sets budgets' spend where the store holds none (a seed never overwrites).
-    async fn seed(&self, budgets: &[(BudgetWindow, i64)]) -> Result<(), LimitStoreError>;
+    /// Sets budgets' spend where the store holds none (a seed never overwrites); the store may
+    /// forget a seed after a while, to be seeded again from the database.
+    async fn seed(&self, budgets: &[(BudgetWindow, i64)], now_ms: i64) -> Result<(), LimitStoreError>;
 
     /// Rates' states without taking anything.
     async fn peek(&self, rates: &[Rate], now_ms: i64) -> Result<Vec<RateState>, LimitStoreError>;

@@ -147,7 +147,7 @@ impl LimitStore for MemoryLimitStore {
         Ok(Verdict::Admitted(taken.into_iter().map(|(_, state)| state).collect()))
     }
 
-    async fn seed(&self, budgets: &[(BudgetWindow, i64)]) -> Result<(), LimitStoreError> {
+    async fn seed(&self, budgets: &[(BudgetWindow, i64)], _now_ms: i64) -> Result<(), LimitStoreError> {
         let mut state = self.lock();
         for (window, spent) in budgets {
             state.budgets.entry(window.key()).or_insert_with(|| Budget {

@@ -219,6 +219,11 @@ async fn budget_never_overshot(world: &World, bases: &[String]) -> (Member, i64)
     let mut body = ask(&chat_model(Protocol::OpenAi), "hi");
     // A maximum cost of a little over 800000 nano-USD (100 tokens at 8 USD a million).
     body["max_tokens"] = json!(100);
+    // Three answers may cost three times as much: more than the budget at once.
+    let mut three = body.clone();
+    three["n"] = json!(3);
+    let response = chat(&world.app.client, &bases[0], &bob.key, &three).await;
+    assert_eq!(response.status(), 429, "n answers reserve n times the answer");
     world
         .fake
         .set(Scenario::text("slow").with_first_byte_delay(Duration::from_millis(400)));
@@ -259,7 +264,7 @@ async fn budget_never_overshot(world: &World, bases: &[String]) -> (Member, i64)
         sequential += 1;
         assert!(sequential < 40, "the budget never refused");
     }
-    let entries = world.log(10 + sequential + 1).await;
+    let entries = world.log(1 + 10 + sequential + 1).await;
     let spent: i64 = entries
         .iter()
         .filter(|entry| entry.status_code == 200)

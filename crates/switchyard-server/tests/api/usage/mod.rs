@@ -125,6 +125,19 @@ fn summed(backend: DbBackend, expression: &str) -> String {
     format!("CAST(SUM({expression}) AS {integer})")
 }
 
+/// The rollups' columns that the raw rows' figures add up to.
+const ROLLUP_FIGURES: [&str; 9] = [
+    "requests",
+    "errors",
+    "prompt_tokens",
+    "completion_tokens",
+    "cached_input_tokens",
+    "cache_write_tokens",
+    "reasoning_tokens",
+    "cost_nanos",
+    "latency_ms_sum",
+];
+
 type Dimensions = (
     Option<Uuid>,
     Option<Uuid>,
@@ -204,36 +217,14 @@ async fn rollups_equal_a_group_by_over_the_raw_rows_after_mixed_traffic() {
     let rollups = grouped(
         &world,
         "usage_hourly",
-        &[
-            "requests",
-            "errors",
-            "prompt_tokens",
-            "completion_tokens",
-            "cached_input_tokens",
-            "cache_write_tokens",
-            "reasoning_tokens",
-            "cost_nanos",
-            "latency_ms_sum",
-        ]
-        .map(|column| summed(backend, column)),
+        &ROLLUP_FIGURES.map(|column| summed(backend, column)),
     )
     .await;
     assert_eq!(rollups, raw, "the rollups are the raw rows grouped");
     let daily = grouped(
         &world,
         "usage_daily",
-        &[
-            "requests",
-            "errors",
-            "prompt_tokens",
-            "completion_tokens",
-            "cached_input_tokens",
-            "cache_write_tokens",
-            "reasoning_tokens",
-            "cost_nanos",
-            "latency_ms_sum",
-        ]
-        .map(|column| summed(backend, column)),
+        &ROLLUP_FIGURES.map(|column| summed(backend, column)),
     )
     .await;
     assert_eq!(daily, raw, "the daily rollups are the raw rows grouped");
