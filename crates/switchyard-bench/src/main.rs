@@ -56,15 +56,16 @@ impl Plan {
 
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    // The value after `--name`, when given.
+    let option = |name: &str| {
+        args.iter()
+            .position(|arg| arg == name)
+            .and_then(|at| args.get(at + 1))
+            .cloned()
+    };
     match args.first().map(String::as_str) {
         Some("fake") => setup::run_fake(),
         Some("gateway") => {
-            let option = |name: &str| {
-                args.iter()
-                    .position(|arg| arg == name)
-                    .and_then(|at| args.get(at + 1))
-                    .cloned()
-            };
             let server = option("--server").context("--server PATH (the released switchyard binary) is required")?;
             let out = option("--out").unwrap_or_else(|| "docs/benchmarks.md".to_owned());
             let plan = if args.iter().any(|arg| arg == "--quick") {
@@ -79,12 +80,6 @@ fn main() -> anyhow::Result<()> {
             runtime.block_on(gateway(&server, &out, plan))
         }
         Some("conversations") => {
-            let option = |name: &str| {
-                args.iter()
-                    .position(|arg| arg == name)
-                    .and_then(|at| args.get(at + 1))
-                    .cloned()
-            };
             let out = option("--out").unwrap_or_else(|| "docs/benchmarks.md".to_owned());
             let postgres =
                 option("--postgres").unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
@@ -95,12 +90,6 @@ fn main() -> anyhow::Result<()> {
             runtime.block_on(conversations_bench(&out, &postgres))
         }
         Some("stats") => {
-            let option = |name: &str| {
-                args.iter()
-                    .position(|arg| arg == name)
-                    .and_then(|at| args.get(at + 1))
-                    .cloned()
-            };
             let out = option("--out").unwrap_or_else(|| "docs/benchmarks.md".to_owned());
             let postgres =
                 option("--postgres").unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
