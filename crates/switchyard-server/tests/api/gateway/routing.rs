@@ -128,10 +128,12 @@ async fn round_robin_spreads_calls_evenly_over_a_pool() {
     let counts = counts(&keys_used(&world));
     assert_eq!(counts.len(), 4, "{counts:?}");
     assert!(counts.values().all(|&count| count == 10), "{counts:?}");
-    // The use counts reach the keys' rows through the background flush.
+    // The use counts reach the keys' rows through the background flush, the requests the
+    // upstream keys' rollups through the call-log writer: each in its own time.
     let id = default_key(&world, &supplier).await;
-    eventually("the flush of use counts", async || {
-        stats(&world, &id).await["key"]["usage_count"] == 10
+    eventually("the flush of use counts and the call log's rollups", async || {
+        let seen = stats(&world, &id).await;
+        seen["key"]["usage_count"] == 10 && seen["requests"] == 10
     })
     .await;
     let seen = stats(&world, &id).await;
