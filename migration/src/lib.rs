@@ -20,6 +20,7 @@ mod m20261203_000009_conversations;
 mod m20261203_000010_files;
 mod m20261204_000011_usage;
 mod m20261204_000012_limits;
+mod m20261205_000013_model_rollups;
 pub mod schema;
 
 pub use command::MigrateCommand;
@@ -44,6 +45,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000010_files::Migration),
             Box::new(m20261204_000011_usage::Migration),
             Box::new(m20261204_000012_limits::Migration),
+            Box::new(m20261205_000013_model_rollups::Migration),
         ]
     }
 }

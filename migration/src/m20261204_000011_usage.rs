@@ -33,8 +33,8 @@ enum ApiCallLogs {
 /// The latency histogram's buckets (the domain's `LATENCY_BUCKETS`).
 const LATENCY_BUCKETS: usize = 11;
 
-/// The figures both rollups add up.
-fn measures(table: &mut TableCreateStatement) {
+/// The measure columns every rollup adds up, in order.
+pub(crate) fn measure_names() -> Vec<String> {
     let mut names: Vec<String> = [
         "requests",
         "errors",
@@ -50,7 +50,12 @@ fn measures(table: &mut TableCreateStatement) {
     .map(|name| (*name).to_owned())
     .collect();
     names.extend((0..LATENCY_BUCKETS).map(|bucket| format!("latency_{bucket}")));
-    for name in names {
+    names
+}
+
+/// The figures both rollups add up.
+fn measures(table: &mut TableCreateStatement) {
+    for name in measure_names() {
         table.col(ColumnDef::new(Alias::new(name)).big_integer().not_null());
     }
 }
@@ -64,9 +69,18 @@ fn index(name: &str, table: impl IntoIden, columns: &[Alias]) -> IndexCreateStat
     index.to_owned()
 }
 
+/// The dimensions a full usage rollup is indexed by (each index ends with the bucket's start).
+pub(crate) const INDEXED: [(&str, &str); 3] = [("user", "user_id"), ("key", "api_key_id"), ("model", "model_id")];
+
 /// A usage rollup: its bucket's start in `time`, the dimensions, the measures, and indexes by
-/// time, user, key and model.
-async fn usage_table(m: &SchemaManager<'_>, table: &str, time: &str, grain: &str) -> Result<(), DbErr> {
+/// time and by each of `indexed` (index suffix, column).
+pub(crate) async fn usage_table(
+    m: &SchemaManager<'_>,
+    table: &str,
+    time: &str,
+    grain: &str,
+    indexed: &[(&str, &str)],
+) -> Result<(), DbErr> {
     let mut create = schema::create_table(m, Alias::new(table));
     create
         .col(schema::uuid(Alias::new("id")).not_null().primary_key())
@@ -79,12 +93,8 @@ async fn usage_table(m: &SchemaManager<'_>, table: &str, time: &str, grain: &str
         .col(ColumnDef::new(Alias::new("byok")).boolean().not_null());
     measures(&mut create);
     m.create_table(create.to_owned()).await?;
-    for (suffix, first) in [
-        (grain, None),
-        ("user", Some("user_id")),
-        ("key", Some("api_key_id")),
-        ("model", Some("model_id")),
-    ] {
+    let indexed = indexed.iter().map(|(suffix, column)| (*suffix, Some(*column)));
+    for (suffix, first) in std::iter::once((grain, None)).chain(indexed) {
         let mut columns: Vec<Alias> = first.map(Alias::new).into_iter().collect();
         columns.push(Alias::new(time));
         m.create_index(index(&format!("{table}_{suffix}_idx"), Alias::new(table), &columns))
@@ -97,8 +107,8 @@ async fn usage_table(m: &SchemaManager<'_>, table: &str, time: &str, grain: &str
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         let m = manager;
-        usage_table(m, "usage_hourly", "hour_start", "hour").await?;
-        usage_table(m, "usage_daily", "day_start", "day").await?;
+        usage_table(m, "usage_hourly", "hour_start", "hour", &INDEXED).await?;
+        usage_table(m, "usage_daily", "day_start", "day", &INDEXED).await?;
         let hour = Alias::new("hour_start");
 
         let mut upstream = schema::create_table(m, UsageUpstreamHourly::Table);

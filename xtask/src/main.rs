@@ -19,7 +19,7 @@ commands:
   tidy               check dependency direction, a //! doc on every file, no ignored tests
   bench gateway      build release binaries, benchmark the gateway against the fake upstream, write docs/benchmarks.md ([--quick])
   bench conversations  build release binaries, time conversations' database work at 10,000 messages (SQLite, PostgreSQL), write its section of docs/benchmarks.md
-  bench stats        build release binaries, fill 10 million call-log rows with their rollups and time the statistics' queries (SQLite, PostgreSQL, MariaDB), write its section of docs/benchmarks.md ([--rows N])
+  bench stats        build release binaries, fill 10 million call-log rows with their rollups and time the statistics' queries (SQLite, PostgreSQL, MariaDB), write its section of docs/benchmarks.md ([--rows N] [--backends sqlite,postgres,mariadb])
   seed [ARGS]        = switchyard catalog seed ([--database-url URL]): import the bundled catalog
   create-admin ARGS  = switchyard admin create ARGS (--username NAME [--email E] [--database-url URL])
   rotate-master-key  = switchyard secrets rotate ARGS ([--new-key KEY] [--database-url URL])";

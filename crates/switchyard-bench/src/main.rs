@@ -102,10 +102,20 @@ fn main() -> anyhow::Result<()> {
                 .worker_threads(2)
                 .enable_all()
                 .build()?;
-            runtime.block_on(stats_bench(&out, &postgres, &mysql, rows))
+            let backends = option("--backends").unwrap_or_else(|| "sqlite,postgres,mariadb".to_owned());
+            let backends: Vec<&str> = backends.split(',').map(str::trim).collect();
+            if let Some(unknown) = backends
+                .iter()
+                .find(|name| !["sqlite", "postgres", "mariadb"].contains(name))
+            {
+                anyhow::bail!(
+                    "--backends takes sqlite, postgres and mariadb, comma-separated; {unknown:?} is none of them"
+                );
+            }
+            runtime.block_on(stats_bench(&out, &postgres, &mysql, rows, &backends))
         }
         _ => anyhow::bail!(
-            "usage: switchyard-bench gateway --server PATH [--out FILE] [--quick] | switchyard-bench conversations [--out FILE] [--postgres URL] | switchyard-bench stats [--out FILE] [--postgres URL] [--mysql URL] [--rows N] | switchyard-bench fake"
+            "usage: switchyard-bench gateway --server PATH [--out FILE] [--quick] | switchyard-bench conversations [--out FILE] [--postgres URL] | switchyard-bench stats [--out FILE] [--postgres URL] [--mysql URL] [--rows N] [--backends sqlite,postgres,mariadb] | switchyard-bench fake"
         ),
     }
 }
@@ -190,17 +200,20 @@ async fn conversations_bench(out: &str, postgres: &str) -> anyhow::Result<()> {
 }
 
 /// The statistics benchmark on SQLite, PostgreSQL and MariaDB, written into its section.
-async fn stats_bench(out: &str, postgres: &str, mysql: &str, rows: usize) -> anyhow::Result<()> {
+async fn stats_bench(out: &str, postgres: &str, mysql: &str, rows: usize, backends: &[&str]) -> anyhow::Result<()> {
     let mut measured = Vec::new();
     let mut missing = Vec::new();
-    let dir = std::env::temp_dir().join(format!("switchyard-bench-stats-{}", std::process::id()));
-    std::fs::create_dir_all(&dir)?;
-    step(&format!("SQLite: filling {rows} rows"));
-    let sqlite = format!("sqlite://{}/bench.db?mode=rwc", dir.display());
-    let outcome = stats::measure("SQLite", &sqlite, rows).await;
-    let _ = std::fs::remove_dir_all(&dir);
-    measured.push(outcome?);
-    for (backend, url) in [("PostgreSQL", postgres), ("MariaDB", mysql)] {
+    if backends.contains(&"sqlite") {
+        let dir = std::env::temp_dir().join(format!("switchyard-bench-stats-{}", std::process::id()));
+        std::fs::create_dir_all(&dir)?;
+        step(&format!("SQLite: filling {rows} rows"));
+        let sqlite = format!("sqlite://{}/bench.db?mode=rwc", dir.display());
+        let outcome = stats::measure("SQLite", &sqlite, rows).await;
+        let _ = std::fs::remove_dir_all(&dir);
+        measured.push(outcome?);
+    }
+    let servers = [("postgres", "PostgreSQL", postgres), ("mariadb", "MariaDB", mysql)];
+    for (_, backend, url) in servers.into_iter().filter(|(name, _, _)| backends.contains(name)) {
         match conversations::ScratchDatabase::create(url).await {
             Ok(scratch) => {
                 step(&format!("{backend}: filling {rows} rows"));

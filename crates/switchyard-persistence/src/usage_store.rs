@@ -1,5 +1,6 @@
-//! The usage rollups (`usage_hourly`, `usage_upstream_hourly`): added to by the call-log writer
-//! inside its batch transaction, read by the statistics, trimmed by the retention.
+//! The usage rollups (`usage_hourly`, `usage_daily`, their per-model `usage_model_hourly` and
+//! `usage_model_daily`, `usage_upstream_hourly`): added to by the call-log writer inside its
+//! batch transaction, read by the statistics, trimmed by the retention.
 
 use std::collections::HashMap;
 
@@ -25,6 +26,18 @@ use crate::key_repo::sum;
 pub(crate) const USAGE: &str = "usage_hourly";
 pub(crate) const DAILY: &str = "usage_daily";
 pub(crate) const UPSTREAM: &str = "usage_upstream_hourly";
+/// The buckets without user and key: what a query over everyone reads.
+pub(crate) const MODEL_HOURLY: &str = "usage_model_hourly";
+pub(crate) const MODEL_DAILY: &str = "usage_model_daily";
+
+/// A rollup table's bucket-start column.
+fn time_column(table: &str) -> &'static str {
+    if table == DAILY || table == MODEL_DAILY {
+        "day_start"
+    } else {
+        "hour_start"
+    }
+}
 
 /// The measure columns, in [`values`]' order.
 pub(crate) fn measure_columns() -> Vec<String> {
@@ -188,6 +201,11 @@ pub(crate) async fn add(db: &impl ConnectionTrait, rollups: &Rollups) -> Result<
     for statement in upsert(backend, DAILY, &daily_keys, dimension_rows(rollups.daily()))? {
         db.execute(&statement).await?;
     }
+    for (table, keys, day) in [(MODEL_HOURLY, &usage_keys, false), (MODEL_DAILY, &daily_keys, true)] {
+        for statement in upsert(backend, table, keys, dimension_rows(rollups.models(day)))? {
+            db.execute(&statement).await?;
+        }
+    }
     let upstream = rollups
         .upstream()
         .into_iter()
@@ -220,7 +238,7 @@ fn dimension_column(dimension: Dimension) -> &'static str {
 
 /// `SELECT [hour_start,] [group,] currency, SUM(measures…) FROM table WHERE the period GROUP BY …`.
 fn summed(backend: DbBackend, table: &str, period: Period, group: Option<&str>, by_hour: bool) -> SelectStatement {
-    let time = if table == DAILY { "day_start" } else { "hour_start" };
+    let time = time_column(table);
     let mut select = Query::select();
     select.from(Alias::new(table));
     if by_hour {
@@ -246,11 +264,20 @@ fn summed(backend: DbBackend, table: &str, period: Period, group: Option<&str>, 
 
 /// Where a query's rows come from: whole UTC days inside the period from the daily rollups,
 /// the hours before the first and after the last from the hourly ones (all hourly when the
-/// caller needs hours, or when the period holds no whole day).
+/// caller needs hours, or when the period holds no whole day). A query that neither names nor
+/// groups by a user or a key reads the per-model rollups.
 fn parts(query: &RollupQuery) -> Vec<(&'static str, Period)> {
     let period = query.period;
+    let per_user = query.filter.user.is_some()
+        || query.filter.api_key.is_some()
+        || matches!(query.group, Some(Dimension::User | Dimension::ApiKey));
+    let (hourly, daily) = if per_user {
+        (USAGE, DAILY)
+    } else {
+        (MODEL_HOURLY, MODEL_DAILY)
+    };
     if query.by_hour && !query.days_suffice {
-        return vec![(USAGE, period)];
+        return vec![(hourly, period)];
     }
     let first = day_of(period.from);
     let first = if first < period.from {
@@ -260,12 +287,12 @@ fn parts(query: &RollupQuery) -> Vec<(&'static str, Period)> {
     };
     let last = day_of(period.to);
     if first >= last {
-        return vec![(USAGE, period)];
+        return vec![(hourly, period)];
     }
-    let mut parts = vec![(DAILY, Period { from: first, to: last })];
+    let mut parts = vec![(daily, Period { from: first, to: last })];
     if period.from < first {
         parts.push((
-            USAGE,
+            hourly,
             Period {
                 from: period.from,
                 to: first,
@@ -274,7 +301,7 @@ fn parts(query: &RollupQuery) -> Vec<(&'static str, Period)> {
     }
     if last < period.to {
         parts.push((
-            USAGE,
+            hourly,
             Period {
                 from: last,
                 to: period.to,
@@ -350,7 +377,7 @@ impl SqlUsageStore {
     }
 
     async fn purge_table(&self, table: &str, before: DateTime<Utc>, limit: u64) -> Result<u64, DbErr> {
-        let time = if table == DAILY { "day_start" } else { "hour_start" };
+        let time = time_column(table);
         let mut select = Query::select();
         select
             .column(Alias::new("id"))
@@ -473,9 +500,16 @@ impl UsageStore for SqlUsageStore {
         from: Option<DateTime<Utc>>,
         to: Option<DateTime<Utc>>,
     ) -> Result<i64, StoreError> {
+        let mut filter = switchyard_domain::usage::UsageFilter::default();
         let (column, id) = match subject {
-            Subject::Key(id) => ("api_key_id", id.0),
-            Subject::User(id) => ("user_id", id.0),
+            Subject::Key(id) => {
+                filter.api_key = Some(id);
+                ("api_key_id", id.0)
+            }
+            Subject::User(id) => {
+                filter.user = Some(id);
+                ("user_id", id.0)
+            }
             // Budgets are set on keys and users only.
             Subject::Model(_) | Subject::Global => return Ok(0),
         };
@@ -488,14 +522,14 @@ impl UsageStore for SqlUsageStore {
         };
         let query = RollupQuery {
             period,
-            filter: switchyard_domain::usage::UsageFilter::default(),
+            filter,
             group: None,
             by_hour: false,
             days_suffice: true,
         };
         let mut spent = 0i64;
         for (table, part) in parts(&query) {
-            let time = if table == DAILY { "day_start" } else { "hour_start" };
+            let time = time_column(table);
             let mut select = Query::select();
             select
                 .expr_as(sum(backend, "cost_nanos"), Alias::new("spent"))
@@ -544,6 +578,14 @@ impl UsageStore for SqlUsageStore {
             .await
             .map_err(store_error)?;
         let upstream = self.purge_table(UPSTREAM, before, limit).await.map_err(store_error)?;
-        Ok(usage + daily + upstream)
+        let models = self
+            .purge_table(MODEL_HOURLY, before, limit)
+            .await
+            .map_err(store_error)?;
+        let models_daily = self
+            .purge_table(MODEL_DAILY, day_of(before), limit)
+            .await
+            .map_err(store_error)?;
+        Ok(usage + daily + upstream + models + models_daily)
     }
 }

@@ -178,8 +178,10 @@ pub struct UpstreamUsageKey {
 }
 
 /// A bucket's row id: derived from its dimensions, so every writer (every instance) upserts
-/// the same row for the same bucket.
-fn bucket_id(parts: &[&[u8]]) -> Uuid {
+/// the same row for the same bucket. Its first 48 bits are the bucket's start (seconds, big
+/// endian), so ids sort by time: a database that clusters rows by primary key (InnoDB) keeps an
+/// hour's rows together, and a period's rows are read from a few pages, not one page each.
+fn bucket_id(start: DateTime<Utc>, parts: &[&[u8]]) -> Uuid {
     let mut hash = Sha256::new();
     for part in parts {
         hash.update((part.len() as u32).to_be_bytes());
@@ -187,7 +189,8 @@ fn bucket_id(parts: &[&[u8]]) -> Uuid {
     }
     let digest = hash.finalize();
     let mut bytes = [0u8; 16];
-    bytes.copy_from_slice(&digest[..16]);
+    bytes[..6].copy_from_slice(&start.timestamp().to_be_bytes()[2..]);
+    bytes[6..].copy_from_slice(&digest[..10]);
     uuid::Builder::from_custom_bytes(bytes).into_uuid()
 }
 
@@ -205,29 +208,49 @@ impl UsageKey {
         self.id_tagged(b"usage-day")
     }
 
+    /// The id of a per-model bucket (no user, no key): hourly, or daily with `day`.
+    pub fn model_id(&self, day: bool) -> Uuid {
+        self.id_tagged(if day { b"usage-model-day" } else { b"usage-model" })
+    }
+
+    /// The bucket without its user and key: what the per-model rollups sum.
+    fn per_model(&self) -> UsageKey {
+        UsageKey {
+            user: None,
+            api_key: None,
+            ..self.clone()
+        }
+    }
+
     fn id_tagged(&self, tag: &[u8]) -> Uuid {
-        bucket_id(&[
-            tag,
-            &self.hour.timestamp().to_be_bytes(),
-            &id_bytes(self.user.map(|id| id.0)),
-            &id_bytes(self.api_key.map(|id| id.0)),
-            &id_bytes(self.model.map(|id| id.0)),
-            &id_bytes(self.supplier.map(|id| id.0)),
-            self.currency.as_deref().unwrap_or("").as_bytes(),
-            &[u8::from(self.byok)],
-        ])
+        bucket_id(
+            self.hour,
+            &[
+                tag,
+                &self.hour.timestamp().to_be_bytes(),
+                &id_bytes(self.user.map(|id| id.0)),
+                &id_bytes(self.api_key.map(|id| id.0)),
+                &id_bytes(self.model.map(|id| id.0)),
+                &id_bytes(self.supplier.map(|id| id.0)),
+                self.currency.as_deref().unwrap_or("").as_bytes(),
+                &[u8::from(self.byok)],
+            ],
+        )
     }
 }
 
 impl UpstreamUsageKey {
     pub fn id(&self) -> Uuid {
-        bucket_id(&[
-            b"upstream",
-            &self.hour.timestamp().to_be_bytes(),
-            self.upstream_key.as_bytes(),
-            &id_bytes(self.supplier.map(|id| id.0)),
-            self.currency.as_deref().unwrap_or("").as_bytes(),
-        ])
+        bucket_id(
+            self.hour,
+            &[
+                b"upstream",
+                &self.hour.timestamp().to_be_bytes(),
+                self.upstream_key.as_bytes(),
+                &id_bytes(self.supplier.map(|id| id.0)),
+                self.currency.as_deref().unwrap_or("").as_bytes(),
+            ],
+        )
     }
 }
 
@@ -237,7 +260,18 @@ pub struct Rollups {
     usage: HashMap<UsageKey, Measures>,
     /// The same buckets by UTC day (`hour` is the day's start): what long periods read.
     daily: HashMap<UsageKey, Measures>,
+    /// The buckets without user and key, by hour and by day: what the statistics over everyone
+    /// read (a few rows per model, where the full buckets hold one per key and model).
+    models: HashMap<UsageKey, Measures>,
+    models_daily: HashMap<UsageKey, Measures>,
     upstream: HashMap<UpstreamUsageKey, Measures>,
+}
+
+/// A map's buckets with their row ids, in id order (two writers lock rows in the same order).
+fn by_id<'a, K>(buckets: &'a HashMap<K, Measures>, id: impl Fn(&K) -> Uuid) -> Vec<(Uuid, &'a K, &'a Measures)> {
+    let mut rows: Vec<_> = buckets.iter().map(|(key, sums)| (id(key), key, sums)).collect();
+    rows.sort_by_key(|(id, _, _)| *id);
+    rows
 }
 
 impl Rollups {
@@ -257,29 +291,31 @@ impl Rollups {
             hour: day_of(key.hour),
             ..key.clone()
         };
+        self.models.entry(key.per_model()).or_default().add(&measures);
+        self.models_daily.entry(day.per_model()).or_default().add(&measures);
         self.daily.entry(day).or_default().add(&measures);
         self.usage.entry(key).or_default().add(&measures);
     }
 
     /// The daily buckets by row id, in id order.
     pub fn daily(&self) -> Vec<(Uuid, &UsageKey, &Measures)> {
-        let mut rows: Vec<_> = self.daily.iter().map(|(key, sums)| (key.day_id(), key, sums)).collect();
-        rows.sort_by_key(|(id, _, _)| *id);
-        rows
+        by_id(&self.daily, UsageKey::day_id)
     }
 
-    /// The usage buckets by row id, in id order (two writers lock rows in the same order).
+    /// The usage buckets by row id, in id order.
     pub fn usage(&self) -> Vec<(Uuid, &UsageKey, &Measures)> {
-        let mut rows: Vec<_> = self.usage.iter().map(|(key, sums)| (key.id(), key, sums)).collect();
-        rows.sort_by_key(|(id, _, _)| *id);
-        rows
+        by_id(&self.usage, UsageKey::id)
+    }
+
+    /// The per-model buckets (no user, no key), hourly or daily, in id order.
+    pub fn models(&self, day: bool) -> Vec<(Uuid, &UsageKey, &Measures)> {
+        let buckets = if day { &self.models_daily } else { &self.models };
+        by_id(buckets, |key| key.model_id(day))
     }
 
     /// The upstream keys' buckets, in id order.
     pub fn upstream(&self) -> Vec<(Uuid, &UpstreamUsageKey, &Measures)> {
-        let mut rows: Vec<_> = self.upstream.iter().map(|(key, sums)| (key.id(), key, sums)).collect();
-        rows.sort_by_key(|(id, _, _)| *id);
-        rows
+        by_id(&self.upstream, UpstreamUsageKey::id)
     }
 
     pub fn is_empty(&self) -> bool {
@@ -390,5 +426,41 @@ mod tests {
         assert_eq!(daily[0].2.requests, 2);
         assert_eq!(daily[0].1.hour, day_of(at));
         assert_ne!(daily[0].0, usage[0].0, "a day's row is not an hour's");
+        // Ids sort by their bucket's start.
+        assert_eq!(usage[0].0.as_bytes()[..6], hour_of(at).timestamp().to_be_bytes()[2..]);
+    }
+
+    #[test]
+    fn the_per_model_buckets_sum_every_user_and_key_of_a_model() {
+        let at = DateTime::from_timestamp(1_790_000_123, 0).unwrap_or_default();
+        let model = Some(ModelId(Uuid::now_v7()));
+        let key = |user: Uuid, api_key: Uuid| UsageKey {
+            hour: hour_of(at),
+            user: Some(UserId(user)),
+            api_key: Some(ApiKeyId(api_key)),
+            model,
+            supplier: None,
+            currency: Some("USD".into()),
+            byok: false,
+        };
+        let mut rollups = Rollups::default();
+        rollups.add(key(Uuid::now_v7(), Uuid::now_v7()), None, &call(10));
+        rollups.add(key(Uuid::now_v7(), Uuid::now_v7()), None, &call(20));
+        assert_eq!(rollups.usage().len(), 2);
+        for day in [false, true] {
+            let models = rollups.models(day);
+            assert_eq!(models.len(), 1);
+            assert_eq!(models[0].2.requests, 2);
+            assert_eq!((models[0].1.user, models[0].1.api_key), (None, None));
+        }
+        assert_eq!(rollups.models(true)[0].1.hour, day_of(at));
+        let later = UsageKey {
+            hour: hour_of(at) + chrono::TimeDelta::hours(1),
+            ..key(Uuid::nil(), Uuid::nil())
+        };
+        assert!(
+            key(Uuid::max(), Uuid::max()).id() < later.id(),
+            "an earlier hour's id sorts first"
+        );
     }
 }

@@ -798,7 +798,8 @@ mod tests {
         assert_eq!(store.purge_calls(before, 2).await.expect("purged"), 0);
         assert_eq!(rows(&db).await.len(), 3);
         assert_eq!(store.usage(&query).await.expect("rollups").len(), 2, "rollups stay");
-        assert_eq!(store.purge_rollups(period.to, 10).await.expect("purged"), 2);
+        // The hour's two buckets (USD and CNY), in full and per model; their day is not past.
+        assert_eq!(store.purge_rollups(period.to, 10).await.expect("purged"), 4);
         assert!(store.usage(&query).await.expect("rollups").is_empty());
     }
 

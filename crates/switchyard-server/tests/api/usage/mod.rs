@@ -10,6 +10,7 @@ use std::time::Duration;
 use reqwest::Method;
 use sea_orm::{ConnectionTrait, DbBackend, Statement};
 use serde_json::{Value, json};
+use switchyard_persistence::MigrateCommand;
 use switchyard_testkit::{Failure, Protocol, Scenario};
 use uuid::Uuid;
 
@@ -147,11 +148,17 @@ type Dimensions = (
     bool,
 );
 
-async fn grouped(world: &World, table: &str, figures: &[String]) -> BTreeMap<Dimensions, Vec<i64>> {
+/// A table's figures summed per bucket: by every dimension, or `per_model` (without user and
+/// key, which read as absent).
+async fn grouped(world: &World, table: &str, figures: &[String], per_model: bool) -> BTreeMap<Dimensions, Vec<i64>> {
     let db = world.database.connection();
+    let dimensions = if per_model {
+        "model_id, supplier_id, currency, byok"
+    } else {
+        "user_id, api_key_id, model_id, supplier_id, currency, byok"
+    };
     let sql = format!(
-        "SELECT user_id, api_key_id, model_id, supplier_id, currency, byok, {} FROM {table} \
-         GROUP BY user_id, api_key_id, model_id, supplier_id, currency, byok",
+        "SELECT {dimensions}, {} FROM {table} GROUP BY {dimensions}",
         figures
             .iter()
             .enumerate()
@@ -164,6 +171,9 @@ async fn grouped(world: &World, table: &str, figures: &[String]) -> BTreeMap<Dim
         .await
         .expect("the grouped rows read");
     let uuid = |row: &sea_orm::QueryResult, column: &str| {
+        if per_model && (column == "user_id" || column == "api_key_id") {
+            return None;
+        }
         row.try_get::<Option<Uuid>>("", column)
             .expect("an id column")
             .filter(|id| !id.is_nil())
@@ -195,39 +205,43 @@ async fn rollups_equal_a_group_by_over_the_raw_rows_after_mixed_traffic() {
     let entries = world.log(sent).await;
     let backend = world.database.connection().get_database_backend();
 
-    let raw = grouped(
-        &world,
-        "api_call_logs",
-        &[
-            summed(backend, "1"),
-            summed(
-                backend,
-                "CASE WHEN status_code >= 400 OR (error_code IS NOT NULL AND error_code <> 'client_closed') THEN 1 ELSE 0 END",
-            ),
-            summed(backend, "prompt_tokens"),
-            summed(backend, "completion_tokens"),
-            summed(backend, "cached_input_tokens"),
-            summed(backend, "cache_write_tokens"),
-            summed(backend, "reasoning_tokens"),
-            summed(backend, "cost_nanos"),
-            summed(backend, "latency_ms"),
-        ],
-    )
-    .await;
-    let rollups = grouped(
-        &world,
-        "usage_hourly",
-        &ROLLUP_FIGURES.map(|column| summed(backend, column)),
-    )
-    .await;
+    let raw_figures = [
+        summed(backend, "1"),
+        summed(
+            backend,
+            "CASE WHEN status_code >= 400 OR (error_code IS NOT NULL AND error_code <> 'client_closed') THEN 1 ELSE 0 END",
+        ),
+        summed(backend, "prompt_tokens"),
+        summed(backend, "completion_tokens"),
+        summed(backend, "cached_input_tokens"),
+        summed(backend, "cache_write_tokens"),
+        summed(backend, "reasoning_tokens"),
+        summed(backend, "cost_nanos"),
+        summed(backend, "latency_ms"),
+    ];
+    let rollup_figures = ROLLUP_FIGURES.map(|column| summed(backend, column));
+    let raw = grouped(&world, "api_call_logs", &raw_figures, false).await;
+    let rollups = grouped(&world, "usage_hourly", &rollup_figures, false).await;
     assert_eq!(rollups, raw, "the rollups are the raw rows grouped");
-    let daily = grouped(
-        &world,
-        "usage_daily",
-        &ROLLUP_FIGURES.map(|column| summed(backend, column)),
-    )
-    .await;
+    let daily = grouped(&world, "usage_daily", &rollup_figures, false).await;
     assert_eq!(daily, raw, "the daily rollups are the raw rows grouped");
+    let per_model = grouped(&world, "api_call_logs", &raw_figures, true).await;
+    for table in ["usage_model_hourly", "usage_model_daily"] {
+        let rollups = grouped(&world, table, &rollup_figures, true).await;
+        assert_eq!(rollups, per_model, "{table} is the raw rows grouped by model");
+    }
+    // Migration 000013 fills the per-model rollups from the full ones.
+    for steps in [MigrateCommand::Down { steps: 1 }, MigrateCommand::Up { steps: None }] {
+        world
+            .database
+            .run_migration_command(&steps)
+            .await
+            .expect("the per-model rollups' migration");
+    }
+    for table in ["usage_model_hourly", "usage_model_daily"] {
+        let rollups = grouped(&world, table, &rollup_figures, true).await;
+        assert_eq!(rollups, per_model, "{table} as the migration filled it");
+    }
     assert!(raw.len() >= 5, "the traffic spread over several buckets: {raw:#?}");
     assert!(
         raw.keys().any(|(_, _, model, ..)| model.is_none()),
