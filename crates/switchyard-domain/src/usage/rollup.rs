@@ -268,7 +268,7 @@ pub struct Rollups {
 }
 
 /// A map's buckets with their row ids, in id order (two writers lock rows in the same order).
-fn by_id<'a, K>(buckets: &'a HashMap<K, Measures>, id: impl Fn(&K) -> Uuid) -> Vec<(Uuid, &'a K, &'a Measures)> {
+fn by_id<K>(buckets: &HashMap<K, Measures>, id: impl Fn(&K) -> Uuid) -> Vec<(Uuid, &K, &Measures)> {
     let mut rows: Vec<_> = buckets.iter().map(|(key, sums)| (id(key), key, sums)).collect();
     rows.sort_by_key(|(id, _, _)| *id);
     rows
