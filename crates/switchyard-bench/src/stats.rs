@@ -351,27 +351,22 @@ pub async fn measure(backend: &'static str, url: &str, rows: usize) -> anyhow::R
         store.plan(&query).await.ok(),
     );
 
-    let query = rollup(all, Some(Dimension::Model), false);
-    let timings = time(|| async {
-        let rows = store.usage(&query).await?;
-        let table = switchyard_domain::usage::stats::table(&rows);
-        let ids: Vec<Uuid> = table.iter().filter_map(|(id, _)| *id).collect();
-        store.names(Dimension::Model, &ids).await?;
-        Ok(table.len())
-    })
-    .await?;
-    timed("per-model table, 30 days", timings, store.plan(&query).await.ok());
-
-    let query = rollup(all, Some(Dimension::User), false);
-    let timings = time(|| async {
-        let rows = store.usage(&query).await?;
-        let table = switchyard_domain::usage::stats::table(&rows);
-        let ids: Vec<Uuid> = table.iter().filter_map(|(id, _)| *id).collect();
-        store.names(Dimension::User, &ids).await?;
-        Ok(table.len())
-    })
-    .await?;
-    timed("per-user table, 30 days", timings, store.plan(&query).await.ok());
+    // A table names its rows, as the API does.
+    for (name, dimension) in [
+        ("per-model table, 30 days", Dimension::Model),
+        ("per-user table, 30 days", Dimension::User),
+    ] {
+        let query = rollup(all, Some(dimension), false);
+        let timings = time(|| async {
+            let rows = store.usage(&query).await?;
+            let table = switchyard_domain::usage::stats::table(&rows);
+            let ids: Vec<Uuid> = table.iter().filter_map(|(id, _)| *id).collect();
+            store.names(dimension, &ids).await?;
+            Ok(table.len())
+        })
+        .await?;
+        timed(name, timings, store.plan(&query).await.ok());
+    }
 
     let page = PageRequest::new(Some(50), None)?;
     let filter = CallLogFilter {
