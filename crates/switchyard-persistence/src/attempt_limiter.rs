@@ -1,6 +1,8 @@
 //! `AttemptLimiter` in this process's memory: one keyed rate limiter (governor, GCRA) per kind
-//! of attempt and scope. Each instance counts the attempts it sees; limits shared by several
-//! instances need a shared store (Redis), which comes with the gateway's rate limits.
+//! of attempt and scope, each instance counting the attempts it sees; and across instances
+//! (`redis.url` set): the same rates in Redis, with the gateway's rate script, so that N
+//! instances do not give N times the attempts. While Redis is unreachable each instance counts
+//! in its own memory again (still a limit, not none and not a refusal of every login).
 
 use std::collections::HashMap;
 use std::num::NonZeroU32;
@@ -10,6 +12,8 @@ use async_trait::async_trait;
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use switchyard_domain::accounts::{Attempt, AttemptLimiter, Scope};
+
+use crate::redis_limits::RedisLimitStore;
 
 /// Keys a limiter holds before it first drops those whose limit has fully recovered (they carry
 /// no state worth keeping); after each pass the threshold is twice what was left, so the pass
@@ -69,6 +73,50 @@ impl AttemptLimiter for InMemoryAttemptLimiter {
         limiter
             .check_key(&key.to_owned())
             .map_err(|not_until| not_until.wait_time_from(self.clock.now()).as_secs().max(1))
+    }
+}
+
+/// The attempt limits in Redis, shared by every instance on it.
+#[derive(Debug)]
+pub struct SharedAttemptLimiter {
+    store: RedisLimitStore,
+    per_minute: HashMap<(Attempt, Scope), u32>,
+    /// What counts while Redis is unreachable.
+    local: InMemoryAttemptLimiter,
+}
+
+impl SharedAttemptLimiter {
+    /// Limits as [`InMemoryAttemptLimiter::new`] takes them, kept in `store`.
+    pub fn new(store: RedisLimitStore, per_minute: &[(Attempt, Scope, u32)]) -> Self {
+        Self {
+            store,
+            per_minute: per_minute
+                .iter()
+                .filter(|(_, _, n)| *n > 0)
+                .map(|&(attempt, scope, n)| ((attempt, scope), n))
+                .collect(),
+            local: InMemoryAttemptLimiter::new(per_minute),
+        }
+    }
+}
+
+#[async_trait]
+impl AttemptLimiter for SharedAttemptLimiter {
+    async fn hit(&self, attempt: Attempt, scope: Scope, key: &str) -> Result<(), u64> {
+        let Some(&per_minute) = self.per_minute.get(&(attempt, scope)) else {
+            return Ok(());
+        };
+        let scope_name = match scope {
+            Scope::Address => "address",
+            Scope::Account => "account",
+        };
+        let name = format!("attempt:{}:{scope_name}:{key}", attempt.as_str());
+        match self.store.take_one(&name, per_minute).await {
+            Ok(None) => Ok(()),
+            Ok(Some(wait_ms)) => Err(wait_ms.div_ceil(1000).max(1)),
+            // The store has logged the outage.
+            Err(_) => self.local.hit(attempt, scope, key).await,
+        }
     }
 }
 

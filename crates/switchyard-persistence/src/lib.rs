@@ -34,7 +34,7 @@ mod usage_store;
 mod user_repo;
 
 pub use api_key_repo::SqlApiKeyRepo;
-pub use attempt_limiter::InMemoryAttemptLimiter;
+pub use attempt_limiter::{InMemoryAttemptLimiter, SharedAttemptLimiter};
 pub use blob_store::{ObjectBlobStore, S3Settings};
 pub use call_log::{
     CallLogQueue, CallLogSettings, CallLogWriter, MAX_BATCH, SPILL_FILE, SqlCallLogs, call_log, write_batch_now,

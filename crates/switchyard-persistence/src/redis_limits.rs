@@ -198,6 +198,33 @@ impl RedisLimitStore {
         self.key(&format!("{budget}:held"))
     }
 
+    /// Takes one from the rate of `per_minute` stored under `name`, with the gateway's rate
+    /// script (a burst of `per_minute`, then one every `60 / per_minute` seconds): `None` when
+    /// taken, else how many milliseconds until one is free.
+    pub(crate) async fn take_one(&self, name: &str, per_minute: u32) -> Result<Option<u64>, LimitStoreError> {
+        let now_ms = chrono::Utc::now().timestamp_millis();
+        let mut invocation = self.check.prepare_invoke();
+        // One rate taking 1, no lease, no budgets.
+        invocation
+            .arg(now_ms)
+            .arg(1)
+            .key(self.key(name))
+            .arg(per_minute)
+            .arg(1)
+            .arg(0)
+            .arg(0)
+            .arg(0);
+        let mut connection = self.connection.clone();
+        let answer: Vec<i64> = self.outcome(invocation.invoke_async(&mut connection).await)?;
+        match verdict(&answer)? {
+            Verdict::Admitted(_) => Ok(None),
+            Verdict::RateRefused { retry_after_ms, .. } => Ok(Some(retry_after_ms)),
+            other => Err(LimitStoreError(format!(
+                "the rate script answered {other:?} for one rate"
+            ))),
+        }
+    }
+
     /// Notes how a command went: logs an outage when it starts and when it ends.
     fn outcome<T>(&self, outcome: redis::RedisResult<T>) -> Result<T, LimitStoreError> {
         match outcome {

@@ -10,7 +10,9 @@ use anyhow::Context;
 use secrecy::ExposeSecret;
 use switchyard_api::{Api, HttpSettings, Metrics, RouteConfig, Services};
 use switchyard_domain::accounts::token::TokenKeys;
-use switchyard_domain::accounts::{AccountPorts, Accounts, Attempt, AuthPolicy, CacheLimits, IdentityCache, Scope};
+use switchyard_domain::accounts::{
+    AccountPorts, Accounts, Attempt, AttemptLimiter, AuthPolicy, CacheLimits, IdentityCache, Scope,
+};
 use switchyard_domain::catalog::{Catalog, CatalogPorts};
 use switchyard_domain::conversations::{
     ConversationPorts, ConversationSettings, Conversations, FileLimits, FilePorts, Files, MediaType,
@@ -28,9 +30,9 @@ use switchyard_domain::usage::{
 use switchyard_domain::{Clock, HealthProbe};
 use switchyard_persistence::{
     CallLogSettings, Database, DatabaseOptions, InMemoryAttemptLimiter, ObjectBlobStore, RedisLimitStore, S3Settings,
-    SqlApiKeyRepo, SqlCallLogs, SqlCapabilityRepo, SqlCatalogFileRepo, SqlCategoryRepo, SqlConversationRepo,
-    SqlFileRepo, SqlModelConfigRepo, SqlModelRepo, SqlRefreshTokenRepo, SqlRoutingSource, SqlSettingsRepo,
-    SqlSupplierRepo, SqlUpstreamKeyRepo, SqlUsageStore, SqlUserRepo, call_log,
+    SharedAttemptLimiter, SqlApiKeyRepo, SqlCallLogs, SqlCapabilityRepo, SqlCatalogFileRepo, SqlCategoryRepo,
+    SqlConversationRepo, SqlFileRepo, SqlModelConfigRepo, SqlModelRepo, SqlRefreshTokenRepo, SqlRoutingSource,
+    SqlSettingsRepo, SqlSupplierRepo, SqlUpstreamKeyRepo, SqlUsageStore, SqlUserRepo, call_log,
 };
 use switchyard_providers::{Providers, SystemResolver, Tiktoken};
 use tokio_util::sync::CancellationToken;
@@ -120,6 +122,19 @@ fn attempt_limits(limits: &RateLimits) -> [(Attempt, Scope, u32); 7] {
     ]
 }
 
+/// The login, registration, refresh and password attempt limits: in this process, or shared by
+/// every instance through Redis when `redis.url` is set.
+fn attempt_limiter(settings: &Settings) -> anyhow::Result<Arc<dyn AttemptLimiter>> {
+    let limits = attempt_limits(&settings.auth.rate_limits);
+    Ok(match &settings.redis.url {
+        Some(url) => {
+            let store = RedisLimitStore::new(url, &settings.redis.key_prefix).map_err(anyhow::Error::msg)?;
+            Arc::new(SharedAttemptLimiter::new(store, &limits))
+        }
+        None => Arc::new(InMemoryAttemptLimiter::new(&limits)),
+    })
+}
+
 /// The account use cases over this database, configured from `settings.auth`.
 pub async fn accounts(settings: &Settings, database: &Database, clock: Arc<dyn Clock>) -> anyhow::Result<Accounts> {
     let auth = &settings.auth;
@@ -137,7 +152,7 @@ pub async fn accounts(settings: &Settings, database: &Database, clock: Arc<dyn C
         refresh_tokens: Arc::new(SqlRefreshTokenRepo::new(connection.clone())),
         keys: Arc::new(SqlApiKeyRepo::new(connection)),
         hasher: Arc::new(crate::hashing::BlockingBcrypt::new(auth.bcrypt_cost, hashes)),
-        limiter: Arc::new(InMemoryAttemptLimiter::new(&attempt_limits(&auth.rate_limits))),
+        limiter: attempt_limiter(settings)?,
         clock,
     };
     let policy = AuthPolicy {

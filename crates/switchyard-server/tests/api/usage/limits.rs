@@ -39,15 +39,22 @@ async fn redis_address() -> Option<String> {
 
 /// A world whose limits live in Redis at `address`, under a prefix of its own.
 async fn redis_world(address: &str, closed: bool) -> World {
+    redis_world_with(address, |settings| {
+        if closed {
+            settings.limits.on_store_failure = switchyard_server::settings::OnStoreFailure::Closed;
+        }
+    })
+    .await
+}
+
+async fn redis_world_with(address: &str, configure: impl FnOnce(&mut switchyard_server::settings::Settings)) -> World {
     let prefix = format!("switchyard-test:{}:", uuid::Uuid::now_v7());
     let url = format!("redis://{address}");
     world_with(move |settings| {
         settings.gateway.retry.max_attempts = 1;
         settings.redis.url = Some(url);
         settings.redis.key_prefix = prefix;
-        if closed {
-            settings.limits.on_store_failure = switchyard_server::settings::OnStoreFailure::Closed;
-        }
+        configure(settings);
     })
     .await
 }
@@ -202,6 +209,78 @@ async fn two_instances_on_one_redis_let_exactly_ten_of_forty_through() {
     let world = redis_world(&address, false).await;
     let (sibling, _handle) = world.app.spawn_sibling().await;
     exactly_ten_of_forty(&world, &[world.app.url(""), sibling]).await;
+}
+
+/// Failed logins for `username`, alternating between `bases`: their statuses.
+async fn failed_logins(world: &World, bases: &[String], username: &str, attempts: usize) -> Vec<u16> {
+    let mut statuses = Vec::new();
+    for n in 0..attempts {
+        let response = world
+            .app
+            .client
+            .post(format!("{}/api/v1/auth/login", bases[n % bases.len()]))
+            .json(&json!({"username": username, "password": "a wrong guess"}))
+            .send()
+            .await
+            .expect("a login attempt");
+        if response.status() == 429 {
+            let retry_after: u64 = response.headers()["retry-after"]
+                .to_str()
+                .ok()
+                .and_then(|value| value.parse().ok())
+                .expect("Retry-After in seconds");
+            assert!((1..=60).contains(&retry_after), "{retry_after}");
+        }
+        statuses.push(response.status().as_u16());
+    }
+    statuses
+}
+
+#[tokio::test]
+async fn two_instances_on_one_redis_share_the_login_attempt_limit() {
+    let Some(address) = redis_address().await else { return };
+    let world = redis_world_with(&address, |settings| settings.auth.rate_limits.login_per_account = 3).await;
+    let (sibling, _handle) = world.app.spawn_sibling().await;
+    let bases = [world.app.url(""), sibling];
+    // Three a minute for the account across both instances, not three on each.
+    assert_eq!(
+        failed_logins(&world, &bases, "victim", 6).await,
+        [401, 401, 401, 429, 429, 429]
+    );
+}
+
+#[tokio::test]
+async fn with_redis_cut_login_attempts_are_limited_in_each_instance_until_it_is_back() {
+    let Some(address) = redis_address().await else { return };
+    let proxy = TcpProxy::start(address).await;
+    let world = redis_world_with(&proxy.address.to_string(), |settings| {
+        settings.auth.rate_limits.login_per_account = 3;
+    })
+    .await;
+    let bases = [world.app.url("")];
+    proxy.cut();
+    assert_eq!(
+        failed_logins(&world, &bases, "victim", 4).await,
+        [401, 401, 401, 429],
+        "this instance's own count while Redis is away"
+    );
+    proxy.restore();
+    // Back by itself: Redis, which saw none of those, lets the account try again (this
+    // instance's own count would still refuse it).
+    let mut statuses = Vec::new();
+    for _ in 0..100 {
+        statuses = failed_logins(&world, &bases, "victim", 1).await;
+        if statuses == [401] {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(statuses, [401], "counted in Redis again");
+    assert_eq!(
+        failed_logins(&world, &bases, "victim", 3).await,
+        [401, 401, 429],
+        "and limited there"
+    );
 }
 
 /// A budget that two reservations fit: slow calls at once get two through, then calls one
