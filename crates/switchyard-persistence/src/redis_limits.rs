@@ -241,7 +241,7 @@ impl RedisLimitStore {
                     || error.is_connection_refusal()
                 {
                     if self.reachable.swap(false, Ordering::Relaxed) {
-                        tracing::warn!(%error, "Redis is unreachable; limits follow limits.on_store_failure until it is back");
+                        tracing::warn!(%error, "Redis is unreachable; until it is back the gateway's limits follow limits.on_store_failure and the attempt limits count in each instance");
                     }
                 } else {
                     tracing::error!(%error, "Redis refused a limit script");
