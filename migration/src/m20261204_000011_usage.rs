@@ -53,7 +53,7 @@ pub(crate) fn measure_names() -> Vec<String> {
     names
 }
 
-/// The figures both rollups add up.
+/// The measure columns of a rollup table.
 fn measures(table: &mut TableCreateStatement) {
     for name in measure_names() {
         table.col(ColumnDef::new(Alias::new(name)).big_integer().not_null());

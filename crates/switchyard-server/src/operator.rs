@@ -22,7 +22,8 @@ pub async fn create_admin(
     if settings.database.auto_migrate {
         database.migrate_up().await?;
     }
-    let accounts = accounts(settings, &database, Arc::new(SystemClock)).await?;
+    // A one-shot command checks no credentials: its attempt limits need no Redis.
+    let accounts = accounts(settings, &database, None, Arc::new(SystemClock)).await?;
     let account = NewAccount {
         username,
         display_name,

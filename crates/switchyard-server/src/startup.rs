@@ -122,21 +122,36 @@ fn attempt_limits(limits: &RateLimits) -> [(Attempt, Scope, u32); 7] {
     ]
 }
 
-/// The login, registration, refresh and password attempt limits: in this process, or shared by
-/// every instance through Redis when `redis.url` is set.
-fn attempt_limiter(settings: &Settings) -> anyhow::Result<Arc<dyn AttemptLimiter>> {
-    let limits = attempt_limits(&settings.auth.rate_limits);
-    Ok(match &settings.redis.url {
-        Some(url) => {
-            let store = RedisLimitStore::new(url, &settings.redis.key_prefix).map_err(anyhow::Error::msg)?;
-            Arc::new(SharedAttemptLimiter::new(store, &limits))
-        }
-        None => Arc::new(InMemoryAttemptLimiter::new(&limits)),
-    })
+/// The Redis every instance shares limits through, when `redis.url` is set: one connection for
+/// the gateway's limits and the attempt limits.
+fn redis_store(settings: &Settings) -> anyhow::Result<Option<RedisLimitStore>> {
+    let Some(url) = &settings.redis.url else {
+        return Ok(None);
+    };
+    tracing::info!("limits are shared across instances through Redis");
+    Ok(Some(
+        RedisLimitStore::new(url, &settings.redis.key_prefix).map_err(anyhow::Error::msg)?,
+    ))
 }
 
-/// The account use cases over this database, configured from `settings.auth`.
-pub async fn accounts(settings: &Settings, database: &Database, clock: Arc<dyn Clock>) -> anyhow::Result<Accounts> {
+/// The login, registration, refresh and password attempt limits: in this process, or shared by
+/// every instance through `redis`.
+fn attempt_limiter(settings: &Settings, redis: Option<RedisLimitStore>) -> Arc<dyn AttemptLimiter> {
+    let limits = attempt_limits(&settings.auth.rate_limits);
+    match redis {
+        Some(store) => Arc::new(SharedAttemptLimiter::new(store, &limits)),
+        None => Arc::new(InMemoryAttemptLimiter::new(&limits)),
+    }
+}
+
+/// The account use cases over this database, configured from `settings.auth`, their attempt
+/// limits in `redis` when given.
+pub async fn accounts(
+    settings: &Settings,
+    database: &Database,
+    redis: Option<RedisLimitStore>,
+    clock: Arc<dyn Clock>,
+) -> anyhow::Result<Accounts> {
     let auth = &settings.auth;
     check_bcrypt_cost(auth)?;
     let secret = crate::secrets::jwt_secret(auth.jwt_secret.as_ref(), database.backend(), &settings.data_dir)?;
@@ -152,7 +167,7 @@ pub async fn accounts(settings: &Settings, database: &Database, clock: Arc<dyn C
         refresh_tokens: Arc::new(SqlRefreshTokenRepo::new(connection.clone())),
         keys: Arc::new(SqlApiKeyRepo::new(connection)),
         hasher: Arc::new(crate::hashing::BlockingBcrypt::new(auth.bcrypt_cost, hashes)),
-        limiter: attempt_limiter(settings)?,
+        limiter: attempt_limiter(settings, redis),
         clock,
     };
     let policy = AuthPolicy {
@@ -222,7 +237,8 @@ impl Application {
         let clock = overrides.clock.unwrap_or_else(|| Arc::new(SystemClock));
         let cipher = checked_cipher(&settings, &database, clock.now()).await?;
         let probe: Arc<dyn HealthProbe> = Arc::new(database.clone());
-        let accounts = Arc::new(accounts(&settings, &database, clock.clone()).await?);
+        let redis = redis_store(&settings)?;
+        let accounts = Arc::new(accounts(&settings, &database, redis.clone(), clock.clone()).await?);
         let identity_cache = accounts.identity_cache();
         let http = HttpSettings {
             body_limit: settings.server.body_limit,
@@ -263,6 +279,7 @@ impl Application {
         let usage_store = Arc::new(SqlUsageStore::new(database.connection().clone()));
         let governor = Arc::new(governor(
             &settings,
+            redis,
             usage_store.clone(),
             accounts.clone(),
             clock.clone(),
@@ -573,6 +590,7 @@ async fn flush_keys(gateway: Arc<Gateway>, interval: Duration, token: Cancellati
 /// The gateway's limits: in this process, or in Redis when `redis.url` is set.
 fn governor(
     settings: &Settings,
+    redis: Option<RedisLimitStore>,
     usage: Arc<SqlUsageStore>,
     accounts: Arc<Accounts>,
     clock: Arc<dyn Clock>,
@@ -584,11 +602,8 @@ fn governor(
             config.time_zone
         )
     })?;
-    let store: Arc<dyn LimitStore> = match &settings.redis.url {
-        Some(url) => {
-            tracing::info!("limits are shared across instances through Redis");
-            Arc::new(RedisLimitStore::new(url, &settings.redis.key_prefix).map_err(anyhow::Error::msg)?)
-        }
+    let store: Arc<dyn LimitStore> = match redis {
+        Some(store) => Arc::new(store),
         None => Arc::new(MemoryLimitStore::new()),
     };
     let some = |value: u64| (value > 0).then_some(value);

@@ -345,7 +345,7 @@ impl TestApp {
         let database = switchyard_server::startup::open_database(&self.settings)
             .await
             .expect("open the database");
-        let accounts = switchyard_server::startup::accounts(&self.settings, &database, self.clock.clone())
+        let accounts = switchyard_server::startup::accounts(&self.settings, &database, None, self.clock.clone())
             .await
             .expect("accounts");
         let account = switchyard_domain::accounts::NewAccount {
